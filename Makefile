@@ -1,0 +1,46 @@
+# bytetrans: `make lab` opens the course, `make test` verifies it.
+# Both create .venv on first use and install the project with its [dev] extra into it.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+.PHONY: lab test export check-export execute clean help
+
+help:
+	@echo "make lab        open the course in JupyterLab (creates .venv on first use)"
+	@echo "make test       run the tests and every notebook under nbval (as CI does)"
+	@echo "make export     regenerate bytetrans_lib/ from the notebooks' #| export cells"
+	@echo "make execute    re-run every notebook top to bottom in a fresh kernel, in place"
+	@echo "make clean      remove .venv"
+
+# Re-installs when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 10) else f"bytetrans needs Python >= 3.10; {sys.executable} is {v.major}.{v.minor}. Try: make PYTHON=python3.12 ...")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+# Jupyter refuses to run as root without --allow-root (containers often run as root).
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests notebooks $(NBVAL)
+
+export: $(STAMP)
+	$(BIN)/python -m bytetrans_lib.exporter
+
+check-export: $(STAMP)
+	$(BIN)/python -m bytetrans_lib.exporter --check
+
+# After editing a notebook: execute it from a fresh kernel so its committed outputs are
+# exactly what a learner (and nbval) will see. NB=notebooks/01_bytes.ipynb runs just one.
+NB ?= notebooks/*.ipynb
+execute: $(STAMP)
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.record_timing=False $(NB)
+
+clean:
+	rm -rf $(VENV)
