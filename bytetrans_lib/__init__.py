@@ -11,8 +11,21 @@ from .tokenizer import (
     token_labels, pad_batch, encode_batch, padding_mask, causal_mask, target_mask,
 )
 
+# notebooks/02_linear.ipynb
+from .layers import (
+    Module, Linear, rel_error, numerical_gradient, check_gradients, GELU, FeedForward,
+)
+
+# notebooks/03_layernorm.ipynb
+from .norm import (
+    LayerNorm, Softmax,
+)
+
 __all__ = [
     'N_BYTES', 'PAD_ID', 'BOS_ID', 'EOS_ID', 'UNK_ID', 'VOCAB_SIZE', 'SPECIAL_TOKENS',
     'encode', 'decode', 'token_labels', 'pad_batch', 'encode_batch', 'padding_mask',
     'causal_mask', 'target_mask',
+    'Module', 'Linear', 'rel_error', 'numerical_gradient', 'check_gradients', 'GELU',
+    'FeedForward',
+    'LayerNorm', 'Softmax',
 ]

@@ -1,0 +1,167 @@
+"""LayerNorm and Softmax (notebook 03)."""
+import numpy as np
+import pytest
+
+import bytetrans_lib as bt
+
+SHAPES_2D_3D = [(3, 5), (2, 3, 5)]  # (N, d) and (B, T, d): every axis a different size
+
+
+def layernorm(d=5, dtype=np.float64, seed=0):
+    """A LayerNorm with random gamma and beta (with gamma = 1, a forgotten gamma would go unseen)."""
+    ln = bt.LayerNorm(d, dtype=dtype)
+    rng = np.random.default_rng(seed)
+    ln.params["gamma"][...] = rng.standard_normal(d)
+    ln.params["beta"][...] = rng.standard_normal(d)
+    return ln
+
+
+# ---- LayerNorm ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", SHAPES_2D_3D)
+def test_layernorm_backward_matches_finite_differences(shape):
+    rng = np.random.default_rng(1)
+    errors = bt.check_gradients(layernorm(), rng.standard_normal(shape), rng=rng)
+    assert list(errors) == ["input[0]", "gamma", "beta"]
+    assert max(errors.values()) < 1e-7
+
+
+def test_layernorm_starts_as_a_pure_normalisation():
+    ln = bt.LayerNorm(5)
+    assert ln.params["gamma"].dtype == np.float32
+    np.testing.assert_array_equal(ln.params["gamma"], np.ones(5))
+    np.testing.assert_array_equal(ln.params["beta"], np.zeros(5))
+    x = 3 * np.random.default_rng(2).standard_normal((2, 3, 5)) + 1
+    out = bt.LayerNorm(5, dtype=np.float64).forward(x)
+    var = x.var(axis=-1, keepdims=True)
+    np.testing.assert_allclose(out.mean(axis=-1), 0, atol=1e-12)
+    np.testing.assert_allclose(out.var(axis=-1, keepdims=True), var / (var + 1e-5), rtol=1e-12)
+
+
+def test_layernorm_forward_applies_gamma_and_beta_per_feature():
+    ln = layernorm(seed=3)
+    x = np.random.default_rng(4).standard_normal((2, 3, 5))
+    xc = x - x.mean(axis=-1, keepdims=True)
+    expected = ln.params["gamma"] * xc / np.sqrt(xc.var(axis=-1, keepdims=True) + 1e-5) + ln.params["beta"]
+    np.testing.assert_allclose(ln.forward(x), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_layernorm_eps_is_inside_the_square_root():
+    x = 1e-3 * np.random.default_rng(5).standard_normal((4, 8))  # variance about 1e-6 < eps
+    xc = x - x.mean(axis=-1, keepdims=True)
+    var = (xc**2).mean(axis=-1, keepdims=True)
+    out = bt.LayerNorm(8, eps=1e-5, dtype=np.float64).forward(x)
+    np.testing.assert_allclose(out, xc / np.sqrt(var + 1e-5), rtol=1e-12, atol=1e-12)
+    assert not np.allclose(out, xc / (np.sqrt(var) + 1e-5), rtol=1e-2)
+
+
+def test_layernorm_of_a_constant_vector_is_finite():
+    out = bt.LayerNorm(4, dtype=np.float64).forward(np.full((2, 4), 7.0))
+    np.testing.assert_array_equal(out, np.zeros((2, 4)))
+
+
+def test_layernorm_backward_equals_the_compact_formula():
+    rng = np.random.default_rng(6)
+    ln = layernorm(seed=7)
+    x = rng.standard_normal((2, 3, 5))
+    dout = rng.standard_normal((2, 3, 5))
+    ln.forward(x)
+    dx = ln.backward(dout)
+    xc = x - x.mean(axis=-1, keepdims=True)
+    inv_std = 1 / np.sqrt((xc**2).mean(axis=-1, keepdims=True) + 1e-5)
+    xhat = xc * inv_std
+    dxhat = dout * ln.params["gamma"]
+    compact = inv_std * (dxhat - dxhat.mean(-1, keepdims=True) - xhat * (dxhat * xhat).mean(-1, keepdims=True))
+    assert bt.rel_error(dx, compact) < 1e-10
+    np.testing.assert_allclose(dx.sum(axis=-1), 0, atol=1e-12)  # shifting x changes nothing
+
+
+def test_layernorm_two_backward_calls_give_twice_the_gradient():
+    rng = np.random.default_rng(8)
+    ln = layernorm(seed=9)
+    ln.forward(rng.standard_normal((2, 3, 5)))
+    dout = rng.standard_normal((2, 3, 5))
+    ln.backward(dout)
+    once = {k: g.copy() for k, g in ln.gradients().items()}
+    ln.backward(dout)
+    for name, g in ln.gradients().items():
+        np.testing.assert_array_equal(g, 2 * once[name])
+
+
+def test_layernorm_zero_grad_resets_gradients_in_place():
+    ln = layernorm()
+    ln.forward(np.random.default_rng(10).standard_normal((2, 3, 5)))
+    ln.backward(np.ones((2, 3, 5)))
+    grads = ln.gradients()
+    assert list(grads) == list(ln.parameters()) == ["gamma", "beta"]
+    assert all(grads[k].shape == ln.parameters()[k].shape == (5,) for k in grads)
+    assert grads["beta"].any()
+    ln.zero_grad()
+    for name, g in ln.gradients().items():
+        assert g is grads[name]
+        assert not g.any()
+
+
+def test_layernorm_rejects_input_whose_last_axis_is_not_d():
+    with pytest.raises(ValueError, match=r"d=6.*last axis 5, expected 6"):
+        bt.LayerNorm(6).forward(np.zeros((2, 3, 5)))
+
+
+# ---- Softmax --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape, axis", [((3, 5), -1), ((2, 3, 5), -1), ((2, 3, 5), 1), ((2, 3, 5), 0)])
+def test_softmax_backward_matches_finite_differences(shape, axis):
+    rng = np.random.default_rng(11)
+    errors = bt.check_gradients(bt.Softmax(axis=axis), rng.standard_normal(shape), rng=rng)
+    assert list(errors) == ["input[0]"]
+    assert errors["input[0]"] < 1e-7
+
+
+@pytest.mark.parametrize("axis", [-1, 1, 0])
+def test_softmax_outputs_are_positive_and_sum_to_one_along_the_axis(axis):
+    x = np.random.default_rng(12).standard_normal((2, 3, 5))
+    y = bt.Softmax(axis=axis).forward(x)
+    assert y.shape == x.shape and (y > 0).all()
+    np.testing.assert_allclose(y.sum(axis=axis), 1, rtol=1e-12)
+    np.testing.assert_allclose(y, np.exp(x) / np.exp(x).sum(axis=axis, keepdims=True), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_softmax_is_stable_for_large_logits(dtype):
+    small = np.array([0.0, 1.0, 2.0])
+    reference = np.exp(small) / np.exp(small).sum()
+    for shift in [1000.0, -1000.0, 1e6]:
+        y = bt.Softmax().forward((small + shift).astype(dtype))
+        assert np.isfinite(y).all()
+        np.testing.assert_allclose(y, reference, rtol=1e-12 if dtype == np.float64 else 1e-6)
+
+
+def test_softmax_has_no_parameters():
+    sm = bt.Softmax()
+    assert sm.parameters() == {} and sm.gradients() == {}
+    sm.zero_grad()  # nothing to reset, and no error
+
+
+def test_softmax_rejects_an_axis_the_input_does_not_have():
+    with pytest.raises(ValueError, match=r"Softmax\(axis=2\).*\(2, 3\).*no axis 2"):
+        bt.Softmax(axis=2).forward(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="no axis -3"):
+        bt.Softmax(axis=-3).forward(np.zeros((2, 3)))
+
+
+# ---- both -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("make", [lambda dt: bt.LayerNorm(5, dtype=dt), lambda dt: bt.Softmax(axis=-1),
+                                  lambda dt: bt.Softmax(axis=1)], ids=["layernorm", "softmax-1", "softmax1"])
+def test_float32_forward_agrees_with_float64_to_float32_precision(make):
+    x64 = np.random.default_rng(13).standard_normal((2, 3, 5))
+    y64 = make(np.float64).forward(x64)
+    y32 = make(np.float32).forward(x64.astype(np.float32))
+    assert y64.dtype == np.float64 and y32.dtype == np.float32
+    np.testing.assert_allclose(y32, y64, rtol=1e-5, atol=1e-6)  # about 100 float32 epsilons
+
+
+@pytest.mark.parametrize("module", [bt.LayerNorm(5), bt.Softmax()], ids=["layernorm", "softmax"])
+def test_backward_before_forward_raises(module):
+    with pytest.raises(RuntimeError, match=rf"{type(module).__name__}\.backward\(\) was called before forward"):
+        module.backward(np.zeros((2, 5)))
