@@ -132,3 +132,14 @@ def test_check_mode_exits_nonzero_when_out_of_sync(monkeypatch, tmp_path, capsys
     monkeypatch.setattr(exporter, "LIBRARY", tmp_path / "lib")
     assert exporter.main(["--check"]) == 1
     assert "tokenizer.py: differs from a fresh export" in capsys.readouterr().out
+
+
+def test_export_main_cells_run_only_when_the_module_is_run_as_a_command(project):
+    make_notebook(project / "notebooks", "01_a.ipynb", "#| default_exp alpha",
+                  "#| export\ndef main():\n    print('hello')", "#| export_main\nmain()")
+    text = exporter.build(project / "notebooks", project)["alpha.py"]
+    assert text.endswith('if __name__ == "__main__":\n    # %% notebooks/01_a.ipynb, cell 4\n    main()\n')
+    assert "__all__ = ['main']" in text
+    namespace = {"__name__": "alpha"}
+    exec(compile(text, "alpha.py", "exec"), namespace)  # imported: nothing runs
+    assert "main" in namespace
