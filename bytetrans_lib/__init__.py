@@ -21,6 +21,11 @@ from .norm import (
     LayerNorm, Softmax,
 )
 
+# notebooks/04_attention.ipynb
+from .attention import (
+    masked_softmax, plot_attention, MultiHeadAttention,
+)
+
 __all__ = [
     'N_BYTES', 'PAD_ID', 'BOS_ID', 'EOS_ID', 'UNK_ID', 'VOCAB_SIZE', 'SPECIAL_TOKENS',
     'encode', 'decode', 'token_labels', 'pad_batch', 'encode_batch', 'padding_mask',
@@ -28,4 +33,5 @@ __all__ = [
     'Module', 'Linear', 'rel_error', 'numerical_gradient', 'check_gradients', 'GELU',
     'FeedForward',
     'LayerNorm', 'Softmax',
+    'masked_softmax', 'plot_attention', 'MultiHeadAttention',
 ]
