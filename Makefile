@@ -6,13 +6,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: lab test export check-export execute clean help
+.PHONY: lab test export check-export execute demo clean help
 
 help:
 	@echo "make lab        open the course in JupyterLab (creates .venv on first use)"
 	@echo "make test       run the tests and every notebook under nbval (as CI does)"
 	@echo "make export     regenerate bytetrans_lib/ from the notebooks' #| export cells"
 	@echo "make execute    re-run every notebook top to bottom in a fresh kernel, in place"
+	@echo "make demo       the untrained model's shape table and greedy decode (notebook 05)"
 	@echo "make clean      remove .venv"
 
 # Re-installs when pyproject.toml changes.
@@ -41,6 +42,9 @@ NB ?= notebooks/*.ipynb
 execute: $(STAMP)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.record_timing=False $(NB)
+
+demo: $(STAMP)
+	$(BIN)/python -m bytetrans_lib.transformer
 
 clean:
 	rm -rf $(VENV)

@@ -26,6 +26,14 @@ from .attention import (
     masked_softmax, plot_attention, MultiHeadAttention,
 )
 
+# notebooks/05_transformer.ipynb
+from .transformer import (
+    Embedding, PositionalEncoding, Config, EncoderLayer, DecoderLayer, Encoder, Decoder,
+    Transformer, check_model_gradients, count_parameters, shape_table,
+    print_shape_table, demo, translate, CHECKPOINT_FORMAT, save_checkpoint,
+    load_checkpoint,
+)
+
 __all__ = [
     'N_BYTES', 'PAD_ID', 'BOS_ID', 'EOS_ID', 'UNK_ID', 'VOCAB_SIZE', 'SPECIAL_TOKENS',
     'encode', 'decode', 'token_labels', 'pad_batch', 'encode_batch', 'padding_mask',
@@ -34,4 +42,8 @@ __all__ = [
     'FeedForward',
     'LayerNorm', 'Softmax',
     'masked_softmax', 'plot_attention', 'MultiHeadAttention',
+    'Embedding', 'PositionalEncoding', 'Config', 'EncoderLayer', 'DecoderLayer',
+    'Encoder', 'Decoder', 'Transformer', 'check_model_gradients', 'count_parameters',
+    'shape_table', 'print_shape_table', 'demo', 'translate', 'CHECKPOINT_FORMAT',
+    'save_checkpoint', 'load_checkpoint',
 ]

@@ -1,0 +1,279 @@
+"""The full model of notebook 05: parts, assembly, masks, decoding, checkpoints, the demo command."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import bytetrans_lib as bt
+from conftest import ROOT
+
+TINY = dict(d_model=8, n_heads=2, n_encoder_layers=2, n_decoder_layers=2, d_ff=12, max_len=16, dtype="float64")
+
+
+def tiny_model(seed=0, **overrides):
+    return bt.Transformer(bt.Config(**{**TINY, **overrides}), rng=np.random.default_rng(seed))
+
+
+def tiny_batch():
+    src = bt.encode_batch(["Hi!", "Oh no"], eos=True)  # (2, 6), first row padded
+    tgt = bt.encode_batch(["Ça va", "Oh"], bos=True)  # (2, 7), second row padded
+    return src, tgt
+
+
+# ---- parts ---------------------------------------------------------------------------------
+
+def test_embedding_gradient_accumulates_over_repeated_ids():
+    rng = np.random.default_rng(0)
+    emb = bt.Embedding(260, 5, rng=rng, dtype=np.float64)
+    ids = np.array([[7, 7, 7, 3], [7, 200, 3, 3]])  # (B=2, T=4): repeated ids
+    errors = bt.check_gradients(emb, ids, rng=rng)
+    assert set(errors) == {"E"}
+    emb.zero_grad()
+    _ = emb.forward(ids)
+    _ = emb.backward(np.ones((2, 4, 5)))
+    np.testing.assert_allclose(emb.grads["E"][7], 4 * np.sqrt(5))  # four uses of id 7
+    assert np.all(emb.grads["E"][[0, 1, 2, 4]] == 0)
+
+
+def test_embedding_rejects_bad_ids():
+    emb = bt.Embedding(260, 4, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="id 260 is outside the vocabulary 0..259"):
+        emb.forward(np.array([[1, 260]]))
+    with pytest.raises(TypeError, match="integer ids"):
+        emb.forward(np.array([[1.0]]))
+
+
+def test_positional_encoding_is_sinusoidal_and_relative():
+    pe = bt.PositionalEncoding(50, 16, dtype=np.float64).pe
+    p, i = 7, 3
+    assert np.isclose(pe[p, 2 * i], np.sin(p / 10000 ** (2 * i / 16)))
+    assert np.isclose(pe[p, 2 * i + 1], np.cos(p / 10000 ** (2 * i / 16)))
+    G = pe @ pe.T  # the similarity of two positions depends only on their distance
+    for d in range(-49, 50):
+        assert np.allclose(np.diagonal(G, d), np.diagonal(G, d)[0])
+    assert bt.PositionalEncoding(10, 7).pe.shape == (10, 7)  # odd d_model works
+    with pytest.raises(ValueError, match="sequence length 11 is longer than max_len=10"):
+        bt.PositionalEncoding(10, 4).forward(np.zeros((1, 11, 4)))
+
+
+@pytest.mark.parametrize("values, error, pattern", [
+    ({"n_head": 2}, ValueError, r"unknown Config key\(s\) \['n_head'\]"),
+    ({"d_model": 10, "n_heads": 4}, ValueError, "d_model=10 is not divisible by n_heads=4"),
+    ({"n_encoder_layers": -1}, ValueError, "n_encoder_layers must be >= 0"),
+    ({"d_model": 0}, ValueError, "d_model must be >= 1"),
+    ({"max_len": 12.5}, TypeError, "max_len must be an int"),
+    ({"dtype": "int32"}, ValueError, "dtype must be float32 or float64"),
+    ({"vocab_size": 100}, ValueError, "smaller than the tokenizer's 260"),
+    ({"norm_first": "yes"}, TypeError, "norm_first must be True or False"),
+])
+def test_config_refuses_unknown_keys_and_inconsistent_values(values, error, pattern):
+    with pytest.raises(error, match=pattern):
+        bt.Config.from_dict(values)
+
+
+def test_config_stores_the_dtype_by_name_and_round_trips_through_a_dict():
+    config = bt.Config(dtype=np.float64)
+    assert config.dtype == "float64"
+    assert bt.Config.from_dict(config.to_dict()) == config
+
+
+# ---- layers and the whole model: gradients ---------------------------------------------------
+
+@pytest.mark.parametrize("norm_first", [True, False])
+def test_encoder_and_decoder_layers_match_finite_differences(norm_first):
+    config = bt.Config(**{**TINY, "norm_first": norm_first})
+    rng = np.random.default_rng(1)
+    src, tgt = tiny_batch()
+    x = rng.standard_normal((2, 6, 8))  # B=2, T_src=6, C=8
+    bt.check_gradients(bt.EncoderLayer(config, rng=rng), x, rng=rng, mask=bt.padding_mask(src))
+    y = rng.standard_normal((2, 7, 8))  # T_tgt=7
+    errors = bt.check_gradients(bt.DecoderLayer(config, rng=rng), y, x, rng=rng,
+                                tgt_mask=bt.target_mask(tgt), src_mask=bt.padding_mask(src))
+    assert {"input[0]", "input[1]"} <= set(errors)  # y and memory both checked
+
+
+@pytest.mark.parametrize("norm_first", [True, False])
+def test_whole_model_gradients_match_finite_differences_for_every_tensor(norm_first):
+    model = tiny_model(2, norm_first=norm_first)
+    src, tgt = tiny_batch()
+    errors = bt.check_model_gradients(model, src, tgt, rng=np.random.default_rng(3))
+    assert set(errors) == set(model.parameters())
+    assert any(name.startswith("encoder.embedding") for name in errors)
+    assert max(errors.values()) < 1e-6
+
+
+def test_whole_model_check_catches_a_backward_that_does_not_reach_the_encoder():
+    class NoEncoderGradient(bt.Transformer):
+        def backward(self, dlogits):
+            self.decoder.backward(self.output.backward(dlogits))  # forgets encoder.backward
+
+    model = NoEncoderGradient(bt.Config(**TINY), rng=np.random.default_rng(0))
+    with pytest.raises(AssertionError, match="gradient of encoder"):
+        bt.check_model_gradients(model, *tiny_batch(), rng=np.random.default_rng(1))
+
+
+def test_check_model_gradients_needs_float64():
+    model = tiny_model(dtype="float32")
+    with pytest.raises(TypeError, match="float64"):
+        bt.check_model_gradients(model, *tiny_batch(), rng=np.random.default_rng(0))
+
+
+# ---- masks: causality and padding ------------------------------------------------------------
+
+def test_changing_a_target_byte_leaves_earlier_logits_unchanged():
+    model = tiny_model(4)
+    src, tgt = tiny_batch()
+    logits = model.forward(src, tgt)
+    assert logits.shape == (2, 7, 260)
+    for t in range(1, 7):
+        changed = tgt.copy()
+        changed[:, t] = 0x7A
+        diff = np.abs(model.forward(src, changed) - logits)
+        assert diff[:, :t].max() < 1e-10
+        assert diff[0, t:].max() > 1e-6  # the first row is not padded at t: it does change
+
+
+def test_padding_the_source_leaves_the_logits_unchanged():
+    model = tiny_model(5)
+    src, tgt = tiny_batch()
+    logits = model.forward(src, tgt)
+    padded = np.concatenate([src, np.full((2, 5), bt.PAD_ID)], axis=1)
+    assert np.abs(model.forward(padded, tgt) - logits).max() < 1e-10
+
+
+# ---- bad input -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("src, tgt, error, pattern", [
+    ([[1, 2, 300]], [[bt.BOS_ID]], ValueError, "src_ids contains id 300, outside the vocabulary"),
+    ([[1, 2]], [[bt.BOS_ID, -1]], ValueError, "tgt_ids contains id -1"),
+    (np.ones((1, 17), dtype=int), [[bt.BOS_ID]], ValueError, "src_ids has length 17.*max_len=16"),
+    (np.ones((1, 3)), [[bt.BOS_ID]], TypeError, "src_ids must hold integer ids, got dtype float64"),
+    ([[1, 2], [3, 4]], [[bt.BOS_ID]], ValueError, "batch sizes differ: src_ids has 2 rows, tgt_ids has 1"),
+    ([1, 2], [bt.BOS_ID], ValueError, r"src_ids must have shape \(B, T\)"),
+    (np.zeros((1, 0), dtype=int), [[bt.BOS_ID]], ValueError, "src_ids has length 0"),
+])
+def test_transformer_rejects_bad_ids_with_a_clear_error(src, tgt, error, pattern):
+    with pytest.raises(error, match=pattern):
+        tiny_model().forward(np.asarray(src), np.asarray(tgt))
+
+
+def test_transformer_needs_a_config_and_a_generator():
+    with pytest.raises(TypeError, match="needs a Config"):
+        bt.Transformer(TINY, rng=np.random.default_rng(0))
+    with pytest.raises(TypeError, match="rng=np.random.Generator"):
+        bt.Transformer(bt.Config(**TINY), rng=0)
+
+
+def test_backward_runs_through_every_parameter():
+    model = tiny_model(6)
+    src, tgt = tiny_batch()
+    model.zero_grad()
+    logits = model.forward(src, tgt)
+    model.backward(np.random.default_rng(0).standard_normal(logits.shape))
+    for name, g in model.gradients().items():
+        assert np.any(g != 0), f"{name} received no gradient"
+
+
+# ---- greedy decoding -------------------------------------------------------------------------
+
+def test_translate_is_batched_deterministic_and_bounded():
+    model = tiny_model(7)
+    texts = ["Hello.", "Longer one.", "Oui"]
+    outs = bt.translate(model, texts, max_len=10)
+    assert len(outs) == 3 and all(isinstance(o, str) and len(o) <= 10 for o in outs)
+    assert [bt.translate(model, [t], max_len=10)[0] for t in texts] == outs  # batching changes nothing
+    assert bt.translate(model, texts, max_len=10) == outs
+
+
+def test_translate_stops_at_eos():
+    model = tiny_model(8)
+    model.output.params["b"][bt.EOS_ID] = 1e3  # the model now always says "done"
+    assert bt.translate(model, ["Hello.", "Yes"]) == ["", ""]
+    model.output.params["b"][bt.EOS_ID] = 0
+    model.output.params["b"][ord("a")] = 1e3  # and now always "a", until max_len
+    assert bt.translate(model, ["Hello."], max_len=5) == ["aaaaa"]
+
+
+def test_translate_refuses_too_long_input_and_bad_max_len():
+    model = tiny_model()
+    with pytest.raises(ValueError, match="more than max_len=16"):
+        bt.translate(model, ["x" * 16])  # 16 bytes + EOS
+    with pytest.raises(ValueError, match="max_len must be between 1 and 15"):
+        bt.translate(model, ["x"], max_len=16)
+
+
+# ---- checkpoints -----------------------------------------------------------------------------
+
+def test_save_then_load_gives_identical_logits(tmp_path):
+    model = tiny_model(9, norm_first=False)
+    src, tgt = tiny_batch()
+    path = tmp_path / "model.npz"
+    bt.save_checkpoint(model, path)
+    restored = bt.load_checkpoint(path)
+    assert restored.config == model.config
+    assert np.array_equal(restored.forward(src, tgt), model.forward(src, tgt))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]  # no temporary file left
+
+
+def test_loading_a_truncated_file_raises_a_clear_error(tmp_path):
+    path = tmp_path / "model.npz"
+    bt.save_checkpoint(tiny_model(), path)
+    data = path.read_bytes()
+    for cut in (10, len(data) // 2, len(data) - 10):
+        path.write_bytes(data[:cut])
+        with pytest.raises(ValueError, match="not a readable checkpoint"):
+            bt.load_checkpoint(path)
+
+
+def test_loading_a_file_with_a_missing_or_misshapen_tensor_raises(tmp_path):
+    path = tmp_path / "model.npz"
+    bt.save_checkpoint(tiny_model(), path)
+    arrays = dict(np.load(path, allow_pickle=False))
+    missing = {k: v for k, v in arrays.items() if k != "param/output.W"}
+    np.savez(tmp_path / "missing.npz", **missing)
+    with pytest.raises(ValueError, match=r"missing tensors \['output.W'\]"):
+        bt.load_checkpoint(tmp_path / "missing.npz")
+    misshapen = {**arrays, "param/output.b": np.zeros(3)}
+    np.savez(tmp_path / "misshapen.npz", **misshapen)
+    with pytest.raises(ValueError, match=r"tensor output.b has shape \(3,\)"):
+        bt.load_checkpoint(tmp_path / "misshapen.npz")
+    np.savez(tmp_path / "other.npz", x=np.zeros(3))
+    with pytest.raises(ValueError, match="not a bytetrans checkpoint"):
+        bt.load_checkpoint(tmp_path / "other.npz")
+
+
+def test_an_interrupted_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    old = tiny_model(1)
+    bt.save_checkpoint(old, path)
+    before = path.read_bytes()
+
+    def fail_halfway(file, **arrays):
+        file.write(b"partial data")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", fail_halfway)
+    with pytest.raises(KeyboardInterrupt):
+        bt.save_checkpoint(tiny_model(2), path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
+
+
+# ---- the shape walk-through and the command ----------------------------------------------------
+
+def test_shape_table_traces_every_stage_and_counts_every_parameter():
+    model = tiny_model()
+    src, tgt = tiny_batch()
+    rows = bt.shape_table(model, src, tgt)
+    assert sum(n for *_, n in rows) == bt.count_parameters(model)
+    assert rows[0] == ("source ids", (2, 6), 0) and rows[-1][1] == (2, 7, 260)
+    assert sum(1 for stage, *_ in rows if stage.startswith("encoder.layers.")) == 2
+
+
+def test_demo_command_prints_the_shape_table_and_a_decode():
+    result = subprocess.run([sys.executable, "-m", "bytetrans_lib.transformer"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "encoder.layers.0" in result.stdout and "1,026,308" in result.stdout
+    assert "'The black cat sleeps.' -> " in result.stdout
