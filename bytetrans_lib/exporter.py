@@ -4,9 +4,11 @@ The notebooks are the source; the library is what they export. Directives use nb
 
     #| default_exp tokenizer     first code cell of a notebook: the module its cells go to
     #| export                    top of a code cell: copy this cell into that module
+    #| export data               ... into another module (bytetrans_lib/data.py) instead
     #| export_main               top of a code cell: copy it under `if __name__ == "__main__":`,
                                  so `python -m bytetrans_lib.<module>` runs it (in the notebook
-                                 it simply runs, and shows what the command prints)
+                                 it simply runs, and shows what the command prints);
+                                 `#| export_main data` names another module
 
 Every generated module starts with a line naming the notebook to edit, carries an `__all__`
 of its public top-level names, and marks where each cell came from. `__init__.py` is generated
@@ -78,15 +80,22 @@ def _public_names(code: str, where: str) -> list[str]:
     return [n for n in dict.fromkeys(names) if not n.startswith("_")]
 
 
-def read_notebook(path: Path, root: Path = ROOT) -> Module | None:
-    """The module a notebook exports, or None if it exports nothing."""
+def _module_name(name: str, where: str) -> str:
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name) or name in HAND_WRITTEN:
+        raise ExportError(f"{where}: '{name}' is not a usable module name")
+    return name
+
+
+def read_notebook(path: Path, root: Path = ROOT) -> list[Module]:
+    """The modules a notebook exports (usually one; none if it exports nothing)."""
     import nbformat  # a [dev] dependency: only the exporter and the tests need it
 
     nb = nbformat.read(path, as_version=4)
     rel = path.resolve().relative_to(root.resolve()).as_posix()
-    module_name, cells, main_cells, first_code = None, [], [], True
     title = next((m.group(1).strip() for c in nb.cells if c.cell_type == "markdown"
                   for m in [re.search(r"^#\s+(.+)$", c.source, re.M)] if m), rel)
+    default, first_code = None, True
+    exported: dict[str, tuple[list, list]] = {}  # module -> (cells, main cells), in order
     for number, cell in enumerate(nb.cells, start=1):
         if cell.cell_type != "code":
             continue
@@ -99,23 +108,24 @@ def read_notebook(path: Path, root: Path = ROOT) -> Module | None:
             if name == "default_exp":
                 if not first_code:
                     raise ExportError(f"{where}: '#| default_exp' must be in the first code cell")
-                if not re.fullmatch(r"[a-z_][a-z0-9_]*", args) or args in HAND_WRITTEN:
-                    raise ExportError(f"{where}: '{args}' is not a usable module name")
-                module_name = args
-            elif name in ("export", "export_main"):
-                if args:
-                    raise ExportError(f"{where}: '#| {name}' takes no argument (got '{args}')")
-                _public_names(code, where)  # refuse code that does not parse
-                (cells if name == "export" else main_cells).append((number, code))
+                default = _module_name(args, where)
+                continue
+            # '#| export' / '#| export_main' go to the default module, or to the one named
+            target = _module_name(args, where) if args else default
+            if target is None:
+                raise ExportError(f"{rel}: has '#| {name}' cells but no '#| default_exp' "
+                                  "in its first code cell")
+            _public_names(code, where)  # refuse code that does not parse
+            cells, main_cells = exported.setdefault(target, ([], []))
+            (cells if name == "export" else main_cells).append((number, code))
         first_code = False
-    if not cells and not main_cells:
-        return None
-    if module_name is None:
-        raise ExportError(f"{rel}: has '#| export' cells but no '#| default_exp' in its first code cell")
-    names = []
-    for number, code in cells:
-        names += _public_names(code, f"{rel}, cell {number}")
-    return Module(module_name, rel, title, cells, main_cells, list(dict.fromkeys(names)))
+    modules = []
+    for module_name, (cells, main_cells) in exported.items():
+        names = []
+        for number, code in cells:
+            names += _public_names(code, f"{rel}, cell {number}")
+        modules.append(Module(module_name, rel, title, cells, main_cells, list(dict.fromkeys(names))))
+    return modules
 
 
 def render_module(m: Module) -> str:
@@ -160,9 +170,7 @@ def build(notebooks: Path = NOTEBOOKS, root: Path = ROOT) -> dict[str, str]:
         raise ExportError(f"no notebooks folder at {notebooks} (the exporter runs from a clone of the project)")
     modules: list[Module] = []
     for path in sorted(notebooks.glob("*.ipynb")):
-        m = read_notebook(path, root)
-        if m is not None:
-            modules.append(m)
+        modules += read_notebook(path, root)
     owner: dict[str, str] = {}
     for m in modules:
         if m.name in owner:
