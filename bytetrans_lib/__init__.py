@@ -34,6 +34,11 @@ from .transformer import (
     load_checkpoint,
 )
 
+# notebooks/06_adam.ipynb
+from .optim import (
+    CrossEntropyLoss, SGD, Adam, transformer_lr, clip_grad_norm,
+)
+
 __all__ = [
     'N_BYTES', 'PAD_ID', 'BOS_ID', 'EOS_ID', 'UNK_ID', 'VOCAB_SIZE', 'SPECIAL_TOKENS',
     'encode', 'decode', 'token_labels', 'pad_batch', 'encode_batch', 'padding_mask',
@@ -46,4 +51,5 @@ __all__ = [
     'Encoder', 'Decoder', 'Transformer', 'check_model_gradients', 'count_parameters',
     'shape_table', 'print_shape_table', 'demo', 'translate', 'CHECKPOINT_FORMAT',
     'save_checkpoint', 'load_checkpoint',
+    'CrossEntropyLoss', 'SGD', 'Adam', 'transformer_lr', 'clip_grad_norm',
 ]

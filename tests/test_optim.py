@@ -1,0 +1,204 @@
+"""Loss, optimizers, schedule and clipping of notebook 06, and the overfit experiment."""
+import math
+
+import numpy as np
+import pytest
+
+import bytetrans_lib as bt
+
+
+def softmax(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+# ---- cross-entropy -----------------------------------------------------------------------------
+
+def test_cross_entropy_equals_minus_log_softmax_over_counted_positions():
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((2, 3, 5))
+    targets = np.array([[0, 4, 2], [bt.PAD_ID, 1, bt.PAD_ID]])
+    loss = bt.CrossEntropyLoss().forward(np.pad(logits, ((0, 0), (0, 0), (0, 255))), targets)
+    p = softmax(np.pad(logits, ((0, 0), (0, 0), (0, 255))))
+    keep = targets != bt.PAD_ID
+    assert abs(loss - (-np.log(p[keep, targets[keep]]).mean())) < 1e-12
+
+
+def test_label_smoothing_spreads_eps_over_all_ids():
+    rng = np.random.default_rng(1)
+    logits, targets, eps = rng.standard_normal((4, 7)), np.array([0, 3, 6, 2]), 0.2
+    q = np.full((4, 7), eps / 7)
+    q[np.arange(4), targets] += 1 - eps
+    assert np.allclose(q.sum(axis=1), 1)
+    expected = -(q * np.log(softmax(logits))).sum(axis=1).mean()
+    loss = bt.CrossEntropyLoss(ignore_index=-1, label_smoothing=eps).forward(logits, targets)
+    assert abs(loss - expected) < 1e-12
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_cross_entropy_gradient_matches_finite_differences(smoothing):
+    rng = np.random.default_rng(2)
+    logits = rng.standard_normal((2, 3, 7))  # B, T, V all different
+    targets = np.array([[1, 6, 0], [3, 6, 5]])  # id 6 is ignored
+    loss_fn = bt.CrossEntropyLoss(ignore_index=6, label_smoothing=smoothing)
+
+    class LossOfLogits(bt.Module):  # the loss as a module, for check_gradients and its floor
+        def forward(self, x):
+            self.cache = True
+            return np.array(loss_fn.forward(x, targets))
+
+        def backward(self, dout):
+            return loss_fn.backward() * dout
+
+    errors = bt.check_gradients(LossOfLogits(), logits, rng=rng)
+    assert set(errors) == {"input[0]"}
+    dlogits = loss_fn.backward()
+    assert np.all(dlogits[targets == 6] == 0)
+    assert dlogits.dtype == logits.dtype
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_extreme_logits_give_finite_loss_and_gradient(smoothing):
+    logits = np.array([[[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4]]], dtype=np.float32)
+    loss_fn = bt.CrossEntropyLoss(ignore_index=-1, label_smoothing=smoothing)
+    loss = loss_fn.forward(logits, np.array([[1, 0]]))
+    assert np.isfinite(loss) and loss > 1e4 * (1 - smoothing) - 1
+    assert np.all(np.isfinite(loss_fn.backward()))
+
+
+def test_cross_entropy_refuses_bad_input():
+    loss_fn = bt.CrossEntropyLoss()
+    with pytest.raises(ValueError, match="every target equals ignore_index"):
+        loss_fn.forward(np.zeros((2, 3, 260)), np.full((2, 3), bt.PAD_ID))
+    with pytest.raises(ValueError, match=r"need targets of shape \(2, 3\), got \(3, 2\)"):
+        loss_fn.forward(np.zeros((2, 3, 260)), np.zeros((3, 2), dtype=int))
+    with pytest.raises(ValueError, match="target id 300 is outside 0..259"):
+        loss_fn.forward(np.zeros((1, 1, 260)), np.array([[300]]))
+    with pytest.raises(TypeError, match="integer ids"):
+        loss_fn.forward(np.zeros((1, 1, 260)), np.array([[1.0]]))
+    with pytest.raises(RuntimeError, match="before forward"):
+        bt.CrossEntropyLoss().backward()
+    with pytest.raises(ValueError, match="label_smoothing"):
+        bt.CrossEntropyLoss(label_smoothing=1.0)
+
+
+# ---- Adam --------------------------------------------------------------------------------------
+
+def reference_adam(theta, grads, lr, beta1, beta2, eps, wd):
+    """Kingma & Ba, Algorithm 1, written out plainly (plus decoupled weight decay)."""
+    m, v, out = np.zeros_like(theta), np.zeros_like(theta), []
+    theta = theta.copy()
+    for t, g in enumerate(grads, start=1):
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g**2
+        m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
+        theta = theta - lr * wd * theta
+        theta = theta - lr * m_hat / (np.sqrt(v_hat) + eps)
+        out.append(theta.copy())
+    return out
+
+
+@pytest.mark.parametrize("wd", [0.0, 0.01])
+def test_adam_matches_the_reference_algorithm_over_several_steps(wd):
+    rng = np.random.default_rng(3)
+    theta0 = {"a": rng.standard_normal((3, 4)), "b.c": rng.standard_normal(5)}
+    grads = [{k: rng.standard_normal(v.shape) * 10.0 ** rng.integers(-3, 3) for k, v in theta0.items()}
+             for _ in range(8)]
+    params = {k: v.copy() for k, v in theta0.items()}
+    adam = bt.Adam(params, lr=0.01, weight_decay=wd)
+    assert adam.betas == (0.9, 0.98) and adam.eps == 1e-9  # Vaswani et al.'s settings by default
+    live = params["a"]
+    for step, g in enumerate(grads):
+        adam.step(g)
+        for name in theta0:
+            expected = reference_adam(theta0[name], [gg[name] for gg in grads[: step + 1]],
+                                      0.01, 0.9, 0.98, 1e-9, wd)[-1]
+            assert np.abs(params[name] - expected).max() < 1e-12
+    assert params["a"] is live  # updated in place: the model sees the new values
+
+
+def test_adam_state_round_trip_resumes_exactly():
+    rng = np.random.default_rng(4)
+    grads = [{"w": rng.standard_normal(6)} for _ in range(6)]
+    straight = {"w": np.ones(6)}
+    adam = bt.Adam(straight, lr=0.1)
+    for g in grads:
+        adam.step(g)
+    resumed = {"w": np.ones(6)}
+    first = bt.Adam(resumed, lr=0.1)
+    for g in grads[:3]:
+        first.step(g)
+    state = {k: v.copy() for k, v in first.state_dict().items()}
+    second = bt.Adam(resumed, lr=0.1)
+    second.load_state_dict(state)
+    for g in grads[3:]:
+        second.step(g)
+    assert np.array_equal(resumed["w"], straight["w"]) and second.t == 6
+
+
+def test_adam_refuses_missing_gradients_and_bad_settings():
+    adam = bt.Adam({"a": np.zeros(2), "b": np.zeros(2)})
+    with pytest.raises(ValueError, match=r"gradients for \['b'\] are missing"):
+        adam.step({"a": np.zeros(2)})
+    with pytest.raises(ValueError, match="invalid Adam settings"):
+        bt.Adam({"a": np.zeros(2)}, betas=(0.9, 1.0))
+    with pytest.raises(ValueError, match="no m/b"):
+        adam.load_state_dict({"t": np.array(1), "m/a": np.zeros(2), "v/a": np.zeros(2)})
+
+
+def test_sgd_steps_against_the_gradient_in_place():
+    params = {"w": np.array([1.0, 2.0])}
+    live = params["w"]
+    bt.SGD(params, lr=0.5).step({"w": np.array([2.0, -2.0])})
+    assert np.array_equal(live, [0.0, 3.0])
+
+
+# ---- schedule and clipping ---------------------------------------------------------------------
+
+def test_transformer_lr_has_the_documented_values():
+    d, warmup = 512, 4000
+    assert math.isclose(bt.transformer_lr(1, d, warmup), d**-0.5 * warmup**-1.5)
+    assert math.isclose(bt.transformer_lr(warmup, d, warmup), (d * warmup) ** -0.5)
+    assert math.isclose(bt.transformer_lr(2000, d, warmup), bt.transformer_lr(warmup, d, warmup) / 2)
+    assert math.isclose(bt.transformer_lr(4 * warmup, d, warmup), bt.transformer_lr(warmup, d, warmup) / 2)
+    assert math.isclose(bt.transformer_lr(100, 128, 300, factor=2.0), 2 * bt.transformer_lr(100, 128, 300))
+    with pytest.raises(ValueError, match="counted from 1"):
+        bt.transformer_lr(0, d)
+
+
+def test_clipping_leaves_small_gradients_alone_and_scales_large_ones_to_the_exact_norm():
+    small = {"a": np.array([0.3, 0.4], dtype=np.float32)}
+    assert bt.clip_grad_norm(small, 1.0) == pytest.approx(0.5)
+    assert np.array_equal(small["a"], np.array([0.3, 0.4], dtype=np.float32))
+    rng = np.random.default_rng(5)
+    large = {"a": rng.standard_normal((3, 4)) * 10, "b": rng.standard_normal(7) * 10}
+    before = {k: v.copy() for k, v in large.items()}
+    norm = bt.clip_grad_norm(large, 2.5)
+    assert norm == pytest.approx(math.sqrt(sum((v**2).sum() for v in before.values())))
+    after = math.sqrt(sum((v**2).sum() for v in large.values()))
+    assert after == pytest.approx(2.5, rel=1e-12)
+    for k in large:
+        assert np.allclose(large[k], before[k] * 2.5 / norm)
+
+
+# ---- proof of life -----------------------------------------------------------------------------
+
+def test_the_full_model_memorises_a_handful_of_pairs():
+    pairs = [("Hello.", "Bonjour."), ("Yes.", "Oui."), ("I am here.", "Je suis là."),
+             ("Where is the school?", "Où est l'école ?")]
+    english, french = [e for e, _ in pairs], [f for _, f in pairs]
+    src = bt.encode_batch(english, eos=True)
+    tgt_in, tgt_out = bt.encode_batch(french, bos=True), bt.encode_batch(french, eos=True)
+    config = bt.Config(d_model=32, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, d_ff=64, max_len=32)
+    model = bt.Transformer(config, rng=np.random.default_rng(0))
+    adam, loss_fn = bt.Adam(model.parameters(), lr=3e-3), bt.CrossEntropyLoss()
+    first = None
+    for _ in range(150):
+        model.zero_grad()
+        loss = loss_fn.forward(model.forward(src, tgt_in), tgt_out)
+        first = loss if first is None else first
+        model.backward(loss_fn.backward())
+        bt.clip_grad_norm(model.gradients(), 1.0)
+        adam.step(model.gradients())
+    assert abs(first - math.log(260)) < 1.0 and loss < 0.05
+    assert bt.translate(model, english, max_len=30) == french
