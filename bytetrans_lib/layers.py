@@ -216,7 +216,8 @@ class GELU(Module):
     """
 
     def forward(self, x):
-        u = _SQRT_2_OVER_PI * (x + 0.044715 * x**3)  # same shape as x
+        # x * x * x, not x**3: NumPy's general power function is ~70x slower on large arrays
+        u = _SQRT_2_OVER_PI * (x + 0.044715 * (x * x * x))  # same shape as x
         t = np.tanh(u)
         self.cache = (x, t)
         return 0.5 * x * (1.0 + t)
