@@ -42,6 +42,9 @@ NB ?= notebooks/*.ipynb
 execute: $(STAMP)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.record_timing=False $(NB)
+	@# one stream output per cell, however the kernel happened to flush it
+	$(BIN)/jupyter nbconvert --to notebook --inplace --log-level=WARN \
+		--CoalesceStreamsPreprocessor.enabled=True $(NB)
 
 demo: $(STAMP)
 	$(BIN)/python -m bytetrans_lib.transformer

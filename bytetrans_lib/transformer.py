@@ -512,14 +512,17 @@ def translate(model, texts, max_len=None):
 CHECKPOINT_FORMAT = "bytetrans-checkpoint-1"
 
 
-def save_checkpoint(model, path):
+def save_checkpoint(model, path, extra=None):
     """Write the model's config and parameters to one .npz file at `path`.
 
+    - extra: optional dict name -> array stored beside the model (e.g. an optimizer's state
+      and the training step, so that training can resume); read back with load_checkpoint.
     The file is written next to `path` under a temporary name and then renamed over it, so
     an interrupted save leaves any previous checkpoint at `path` intact.
     """
     path = Path(path)
     arrays = {f"param/{name}": value for name, value in model.parameters().items()}
+    arrays.update({f"extra/{name}": np.asarray(value) for name, value in (extra or {}).items()})
     arrays["format"] = np.array(CHECKPOINT_FORMAT)
     arrays["config"] = np.array(json.dumps(model.config.to_dict()))
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
@@ -534,8 +537,11 @@ def save_checkpoint(model, path):
         raise
 
 
-def load_checkpoint(path):
-    """A Transformer rebuilt from a file written by save_checkpoint; clear errors otherwise."""
+def load_checkpoint(path, return_extra=False):
+    """A Transformer rebuilt from a file written by save_checkpoint; clear errors otherwise.
+
+    With return_extra=True, returns (model, extra) where extra is the dict given to save_checkpoint.
+    """
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as f:
@@ -559,6 +565,8 @@ def load_checkpoint(path):
             raise ValueError(f"{path}: tensor {name} has shape {stored[name].shape}, "
                              f"the config needs {p.shape}")
         p[...] = stored[name]
+    if return_extra:
+        return model, {key[len("extra/"):]: value for key, value in arrays.items() if key.startswith("extra/")}
     return model
 
 

@@ -277,3 +277,13 @@ def test_demo_command_prints_the_shape_table_and_a_decode():
     assert result.returncode == 0, result.stderr
     assert "encoder.layers.0" in result.stdout and "1,026,308" in result.stdout
     assert "'The black cat sleeps.' -> " in result.stdout
+
+
+def test_checkpoint_extra_arrays_round_trip(tmp_path):
+    model = tiny_model(3)
+    extra = {"step": np.array(42), "m/output.b": np.arange(5.0)}
+    bt.save_checkpoint(model, tmp_path / "state.npz", extra=extra)
+    restored, got = bt.load_checkpoint(tmp_path / "state.npz", return_extra=True)
+    assert set(got) == set(extra) and int(got["step"]) == 42
+    assert np.array_equal(got["m/output.b"], extra["m/output.b"])
+    assert isinstance(bt.load_checkpoint(tmp_path / "state.npz"), bt.Transformer)
