@@ -39,6 +39,12 @@ from .optim import (
     CrossEntropyLoss, SGD, Adam, transformer_lr, clip_grad_norm,
 )
 
+# notebooks/07_training.ipynb
+from .clean_dataset import (
+    FRENCH_SPACES, normalize_text, raw_lines, DROP_REASONS, CleaningReport, clean_pairs,
+    write_cleaned, clean_dataset_cli,
+)
+
 __all__ = [
     'N_BYTES', 'PAD_ID', 'BOS_ID', 'EOS_ID', 'UNK_ID', 'VOCAB_SIZE', 'SPECIAL_TOKENS',
     'encode', 'decode', 'token_labels', 'pad_batch', 'encode_batch', 'padding_mask',
@@ -52,4 +58,6 @@ __all__ = [
     'shape_table', 'print_shape_table', 'demo', 'translate', 'CHECKPOINT_FORMAT',
     'save_checkpoint', 'load_checkpoint',
     'CrossEntropyLoss', 'SGD', 'Adam', 'transformer_lr', 'clip_grad_norm',
+    'FRENCH_SPACES', 'normalize_text', 'raw_lines', 'DROP_REASONS', 'CleaningReport',
+    'clean_pairs', 'write_cleaned', 'clean_dataset_cli',
 ]

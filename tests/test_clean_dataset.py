@@ -1,0 +1,326 @@
+"""Cleaning Tatoeba / manythings.org pairs (notebook 07, bytetrans_lib.clean_dataset).
+
+The dirty inputs are written by the tests themselves, byte by byte, into tmp_path. The real
+5,000 pairs at <repo>/../shared/data/tatoeba/fra-eng.tsv are used when that file exists.
+"""
+import hashlib
+import runpy
+import subprocess
+import sys
+import types
+import unicodedata
+
+import pytest
+
+from bytetrans_lib import (DROP_REASONS, FRENCH_SPACES, CleaningReport, clean_pairs, normalize_text,
+                           raw_lines, write_cleaned)
+from bytetrans_lib import clean_dataset
+from conftest import ROOT
+
+REAL = ROOT.parent / "shared" / "data" / "tatoeba" / "fra-eng.tsv"
+REAL_SHA256 = "d952b56a181da5270b7bb4ded3f3bbe61e67a9b1de0e0fbc1d46438c71fb55a7"  # from its SOURCE.md
+ATTR = "CC-BY 2.0 (France) Attribution: example #1 (ann) & #2 (bob)"  # made up, in the real format
+
+
+def clean(tmp_path, data: bytes, name="pairs.tsv", **kwargs):
+    """Write `data` to a file, clean it, and check the report's arithmetic (every fixture does)."""
+    path = tmp_path / name
+    path.write_bytes(data)
+    pairs, report = clean_pairs(path, **kwargs)
+    assert report.read == report.kept + sum(report.dropped.values())
+    assert report.kept == len(pairs)
+    assert set(report.dropped) == set(DROP_REASONS)
+    return pairs, report
+
+
+def dropped(report):
+    """Only the reasons that fired."""
+    return {reason: n for reason, n in report.dropped.items() if n}
+
+
+# --- normalisation -------------------------------------------------------------------------
+
+def test_normalize_text_makes_nfc_and_turns_french_spacing_into_one_plain_space():
+    assert normalize_text("e\u0301t\u00e9") == "\u00e9t\u00e9"  # NFD "été" -> NFC
+    for space in FRENCH_SPACES:
+        assert normalize_text(f"Bonjour{space}!") == "Bonjour !"
+    assert normalize_text(" \t a \u202f\u00a0 b  \n") == "a b"  # ends stripped, runs collapsed
+    assert normalize_text("l’« été »") == "l’« été »"  # visible characters are not rewritten
+
+
+def test_raw_lines_removes_bom_and_crlf_and_keeps_a_last_line_without_newline():
+    assert raw_lines(b"\xef\xbb\xbfa\tb\r\nc\td") == [b"a\tb", b"c\td"]
+    assert raw_lines(b"a\tb\n") == [b"a\tb"]
+    assert raw_lines(b"") == []
+    assert raw_lines("a\u2028b\n".encode()) == ["a\u2028b".encode()]  # split at \n only
+
+
+# --- what is kept, and how -------------------------------------------------------------------
+
+def test_three_column_attribution_is_kept_and_two_column_lines_give_pairs(tmp_path):
+    pairs, report = clean(tmp_path, f"Hi.\tSalut.\t{ATTR}\nYes.\tOui.\n".encode())
+    assert pairs == [("Hi.", "Salut.", ATTR), ("Yes.", "Oui.")]
+    assert report.kept == 2 and not dropped(report)
+
+
+def test_an_empty_attribution_gives_a_two_field_pair(tmp_path):
+    pairs, _ = clean(tmp_path, b"Hi.\tSalut.\t \n")
+    assert pairs == [("Hi.", "Salut.")]
+
+
+def test_nfd_input_is_normalised_to_nfc(tmp_path):
+    nfd = unicodedata.normalize("NFD", "Le caf\u00e9 est pr\u00eat.")
+    assert nfd != unicodedata.normalize("NFC", nfd)
+    pairs, _ = clean(tmp_path, f"The coffee is ready.\t{nfd}\n".encode())
+    assert pairs[0][1] == "Le caf\u00e9 est pr\u00eat." and unicodedata.is_normalized("NFC", pairs[0][1])
+
+
+def test_surrounding_and_repeated_white_space_is_normalised(tmp_path):
+    pairs, _ = clean(tmp_path, b"  I  like   tea. \t J'aime le th\xc3\xa9.  \n")
+    assert pairs == [("I like tea.", "J'aime le th\u00e9.")]
+
+
+# --- every reason for dropping a line ----------------------------------------------------------
+
+@pytest.mark.parametrize("line", [b"Only one column", b"One\tTwo\tThree\tFour", b"a\tb\tc\td\te"])
+def test_lines_with_1_or_4_or_more_columns_are_dropped(tmp_path, line):
+    pairs, report = clean(tmp_path, b"Hi.\tSalut.\n" + line + b"\nYes.\tOui.\n")
+    assert [p[0] for p in pairs] == ["Hi.", "Yes."]
+    assert dropped(report) == {"columns": 1} and report.first_drop["columns"] == "pairs.tsv:2"
+
+
+def test_empty_sides_are_dropped(tmp_path):
+    data = b"Hi.\t\n\tSalut.\nHi.\t \xe2\x80\xaf \t" + ATTR.encode() + b"\nYes.\tOui.\n"
+    pairs, report = clean(tmp_path, data)
+    assert pairs == [("Yes.", "Oui.")] and dropped(report) == {"empty": 3}
+
+
+def test_blank_lines_are_counted_not_lost(tmp_path):
+    pairs, report = clean(tmp_path, b"\nHi.\tSalut.\n   \n\r\n")
+    assert pairs == [("Hi.", "Salut.")] and report.read == 4 and dropped(report) == {"blank": 3}
+
+
+def test_a_line_with_invalid_utf8_is_dropped_and_the_others_are_kept(tmp_path):
+    data = (b"Hi.\tSalut.\n"
+            b"Who are you?\tQui \xeates-vous ?\n"  # Latin-1 byte
+            b"Bad start\x80.\tOui.\n"  # a lone continuation byte
+            b"Yes.\tOui.\n")
+    pairs, report = clean(tmp_path, data)
+    assert pairs == [("Hi.", "Salut."), ("Yes.", "Oui.")]
+    assert dropped(report) == {"utf8": 2} and report.first_drop["utf8"] == "pairs.tsv:2"
+
+
+def test_pairs_longer_than_max_len_bytes_on_either_side_are_dropped(tmp_path):
+    data = ("a" * 10 + "\tb\n"  # exactly max_len: kept
+            + "a" * 11 + "\tb\n"  # English one byte over
+            + "a\t" + "\u00e9" * 5 + "\n"  # 5 characters but 10 bytes: kept
+            + "a\t" + "\u00e9" * 5 + "x\n"  # 11 bytes
+            + "c\t" + "b\u202f" * 3 + "bbbb\n"  # 13 bytes before normalising, 10 after: kept
+            ).encode()
+    pairs, report = clean(tmp_path, data, max_len=10)
+    assert [len(p[0].encode()) for p in pairs] == [10, 1, 1]
+    assert dropped(report) == {"too_long": 2}
+    assert "longer than 10 bytes" in str(report)
+
+
+def test_exact_duplicates_are_dropped_and_the_first_is_kept(tmp_path):
+    data = (f"Hi.\tSalut.\t{ATTR}\n" "Hi.\tSalut.\tother attribution\n"
+            "Hi.\tBonjour.\n" "Hi.\tSalut.\n").encode()  # same English, other French: not a duplicate
+    pairs, report = clean(tmp_path, data)
+    assert pairs == [("Hi.", "Salut.", ATTR), ("Hi.", "Bonjour.")]
+    assert dropped(report) == {"duplicate": 2}
+
+
+def test_pairs_differing_only_by_french_spacing_are_duplicates(tmp_path):
+    data = "Go!\tVas-y\u202f!\nGo!\tVas-y !\nGo!\tVas-y\u00a0!\nGo!\tVas-y\u2009!\nGo!\tVas-y  !\n".encode()
+    pairs, report = clean(tmp_path, data)
+    assert pairs == [("Go!", "Vas-y !")] and dropped(report) == {"duplicate": 4}
+
+
+def test_nfd_and_nfc_spellings_are_duplicates(tmp_path):
+    data = "Summer.\t\u00c9t\u00e9.\n".encode() + unicodedata.normalize("NFD", "Summer.\t\u00c9t\u00e9.\n").encode()
+    pairs, report = clean(tmp_path, data)
+    assert pairs == [("Summer.", "\u00c9t\u00e9.")] and dropped(report) == {"duplicate": 1}
+
+
+# --- how the file was saved ----------------------------------------------------------------
+
+def test_crlf_line_endings_leave_no_carriage_return(tmp_path):
+    pairs, report = clean(tmp_path, f"Hi.\tSalut.\t{ATTR}\r\nYes.\tOui.\r\n".encode())
+    assert pairs == [("Hi.", "Salut.", ATTR), ("Yes.", "Oui.")] and not dropped(report)
+
+
+def test_a_bom_is_not_part_of_the_first_sentence(tmp_path):
+    pairs, report = clean(tmp_path, b"\xef\xbb\xbfHi.\tSalut.\n")
+    assert pairs == [("Hi.", "Salut.")] and not dropped(report)
+
+
+def test_a_missing_final_newline_loses_nothing(tmp_path):
+    pairs, report = clean(tmp_path, f"Hi.\tSalut.\t{ATTR}\nYes.\tOui.\t{ATTR}".encode())
+    assert [p[:2] for p in pairs] == [("Hi.", "Salut."), ("Yes.", "Oui.")] and not dropped(report)
+
+
+@pytest.mark.parametrize("cut", [
+    "Yes.\tOu",  # inside the French: 2 columns where the others have 3
+    "Yes.",  # inside the English: 1 column
+    "Yes.\tOui.\t",  # just after the second tab: 3 columns, empty attribution: nothing lost
+])
+def test_a_truncated_last_line_is_reported_and_the_file_still_reads(tmp_path, cut):
+    data = f"Hi.\tSalut.\t{ATTR}\nNo.\tNon.\t{ATTR}\n{cut}".encode()
+    pairs, report = clean(tmp_path, data)
+    assert [p[0] for p in pairs[:2]] == ["Hi.", "No."] and report.read == 3
+    if cut.count("\t") < 2:
+        assert dropped(report) == {"truncated": 1} and report.first_drop["truncated"] == "pairs.tsv:3"
+    else:
+        assert pairs[2] == ("Yes.", "Oui.") and not dropped(report)
+
+
+def test_a_last_line_cut_inside_a_multibyte_character_is_dropped(tmp_path):
+    data = f"Hi.\tSalut.\t{ATTR}\nTea.\tTh\u00e9.\t{ATTR}".encode()[:-len(ATTR) - 3]  # ends b"Th\xc3"
+    assert data.endswith(b"Th\xc3")
+    pairs, report = clean(tmp_path, data)
+    assert pairs == [("Hi.", "Salut.", ATTR)] and dropped(report) == {"truncated": 1}
+
+
+def test_a_two_column_line_inside_a_three_column_file_is_kept(tmp_path):
+    pairs, report = clean(tmp_path, f"Hi.\tSalut.\t{ATTR}\nYes.\tOui.\nNo.\tNon.\t{ATTR}\n".encode())
+    assert pairs[1] == ("Yes.", "Oui.") and not dropped(report)
+
+
+def test_an_empty_file_reads_zero_lines(tmp_path):
+    pairs, report = clean(tmp_path, b"")
+    assert pairs == [] and report.read == 0
+
+
+# --- several files, bytes, errors -------------------------------------------------------------
+
+def test_a_folder_is_read_file_by_file_in_name_order_with_duplicates_found_across_files(tmp_path):
+    folder = tmp_path / "versions" / "3"
+    folder.mkdir(parents=True)
+    (folder / "fra.txt").write_bytes(f"Hi.\tSalut.\t{ATTR}\nYes.\tOui.\t{ATTR}\n".encode())
+    (folder / "extra.tsv").write_bytes(b"Hi.\tSalut.\nNo.\tNon.")  # no final newline
+    (folder / "README.md").write_bytes(b"not pairs\n")
+    (folder / "sub.txt").mkdir()  # a folder, even one named *.txt, is not read
+    pairs, report = clean_pairs(folder)
+    assert report.files == ["extra.tsv", "fra.txt"]
+    assert pairs == [("Hi.", "Salut."), ("No.", "Non."), ("Yes.", "Oui.", ATTR)]
+    assert report.read == 4 and dropped(report) == {"duplicate": 1}
+    assert report.first_drop["duplicate"] == "fra.txt:1"
+    assert "read 4 lines from extra.tsv, fra.txt" in str(report)
+
+
+def test_bytes_can_be_cleaned_directly():
+    pairs, report = clean_pairs(b"Hi.\tSalut.\nbroken\n")
+    assert pairs == [("Hi.", "Salut.")] and report.files == ["<bytes>"]
+    assert report.first_drop["columns"] == "<bytes>:2"
+
+
+def test_missing_input_and_empty_folder_and_bad_max_len_are_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such file or folder"):
+        clean_pairs(tmp_path / "nope.txt")
+    with pytest.raises(FileNotFoundError, match=r"no \*\.txt or \*\.tsv file"):
+        clean_pairs(tmp_path)
+    for bad in [0, -1, 2.5]:
+        with pytest.raises(ValueError, match="max_len must be a positive integer"):
+            clean_pairs(b"a\tb\n", max_len=bad)
+
+
+def test_the_report_prints_one_line_per_reason():
+    _, report = clean_pairs(b"Hi.\tSalut.\nHi.\tSalut.\n\xff\tx\n")
+    lines = str(report).splitlines()
+    assert lines[0] == "read 3 lines from <bytes>"
+    assert len(lines) == 2 + len(DROP_REASONS)  # header, kept, one per reason
+    assert lines[1].split() == ["kept", "1"]
+    assert any(line.split()[-4:] == ["1", "first", "at", "<bytes>:2"] and "duplicate" in line for line in lines)
+    assert isinstance(report, CleaningReport)
+
+
+# --- writing ------------------------------------------------------------------------------
+
+def test_write_cleaned_writes_utf8_tsv_that_cleans_back_to_the_same_pairs(tmp_path):
+    pairs = [("Hi.", "Salut.", ATTR), ("Summer.", "\u00c9t\u00e9 !")]
+    path = tmp_path / "out" / "clean.tsv"
+    assert write_cleaned(pairs, path) == 2
+    assert path.read_bytes() == f"Hi.\tSalut.\t{ATTR}\nSummer.\t\u00c9t\u00e9 !\n".encode()
+    assert [p.name for p in path.parent.iterdir()] == ["clean.tsv"]  # no temporary file left
+    again, report = clean_pairs(path)
+    assert again == pairs and report.kept == report.read == 2
+
+
+@pytest.mark.parametrize("pair", [("a\tb", "c"), ("a", "b\nc"), ("a", ""), ("a",), ("a", "b", "c", "d"), ("a", 1)])
+def test_write_cleaned_refuses_pairs_that_would_break_the_format(tmp_path, pair):
+    with pytest.raises(ValueError, match="cannot write"):
+        write_cleaned([("ok", "ok"), pair], tmp_path / "out.tsv")
+    assert not (tmp_path / "out.tsv").exists()
+
+
+# --- the command line ------------------------------------------------------------------------
+
+def run_cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "bytetrans_lib.clean_dataset", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_the_command_line_prints_the_report_and_writes_the_cleaned_pairs(tmp_path):
+    (tmp_path / "fra.txt").write_bytes(b"\xef\xbb\xbfHi.\tSalut.\r\nHi.\tSalut.\r\n\xff\r\n"
+                                       b"A long sentence.\tUne longue phrase.\r\n")
+    result = run_cli("fra.txt", "-o", "cleaned/fra-eng.tsv", "--max-len", "12", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "read 4 lines from fra.txt" in result.stdout
+    assert "longer than 12 bytes" in result.stdout and "wrote 1 pairs to cleaned/fra-eng.tsv" in result.stdout
+    assert (tmp_path / "cleaned" / "fra-eng.tsv").read_bytes() == b"Hi.\tSalut.\n"
+
+
+def test_the_command_line_reports_a_missing_input_in_one_line_with_exit_code_2(tmp_path):
+    result = run_cli("missing.txt", "-o", "out.tsv", cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "Traceback" not in result.stderr
+    # The last line is ours. (Python's runpy may add a RuntimeWarning above it, because the
+    # package's __init__ imports every module before `-m` runs this one as __main__.)
+    assert result.stderr.splitlines()[-1] == \
+        "python -m bytetrans_lib.clean_dataset: error: missing.txt: no such file or folder"
+    assert not (tmp_path / "out.tsv").exists()
+
+
+def test_the_command_line_refuses_bad_arguments_like_argparse(tmp_path):
+    for args in [(), ("x.txt",), ("x.txt", "-o", "y.tsv", "--max-len", "0")]:
+        result = run_cli(*args, cwd=tmp_path)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert result.stderr.splitlines()[-1].startswith("python -m bytetrans_lib.clean_dataset: error:")
+
+
+def test_the_entry_point_runs_as_a_program_and_does_nothing_in_a_jupyter_kernel(tmp_path, monkeypatch, capsys):
+    """The `#| export_main` cell, run as the module's __main__ block with and without ipykernel."""
+    (tmp_path / "in.tsv").write_bytes(b"Hi.\tSalut.\n")
+    module_file = clean_dataset.__file__
+    # A kernel: sys.argv holds the kernel's flags, which must not be parsed.
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    monkeypatch.setattr(sys, "argv", ["ipykernel_launcher.py", "-f", str(tmp_path / "kernel-1.json")])
+    runpy.run_path(module_file, run_name="__main__")  # returns: no SystemExit, nothing parsed
+    assert capsys.readouterr() == ("", "")
+    # A program: the command line is parsed and the exit code is passed on.
+    monkeypatch.delitem(sys.modules, "ipykernel")
+    monkeypatch.setattr(sys, "argv", ["clean_dataset", str(tmp_path / "in.tsv"), "-o", str(tmp_path / "out.tsv")])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(module_file, run_name="__main__")
+    assert exit_info.value.code == 0
+    assert (tmp_path / "out.tsv").read_bytes() == b"Hi.\tSalut.\n"
+    assert "read 1 lines from in.tsv" in capsys.readouterr().out
+
+
+# --- the real data -----------------------------------------------------------------------------
+
+def test_the_real_5000_tatoeba_pairs_clean_as_documented():
+    if not REAL.is_file():
+        pytest.skip(f"{REAL} not found (the 5,000 real pairs sit next to the repository, not in it)")
+    pairs, report = clean_pairs(REAL)
+    assert report.read == report.kept + sum(report.dropped.values())
+    assert report.read == 5000 and report.kept >= 0.95 * report.read
+    assert all(len(p) == 3 and p[2].startswith("CC-BY 2.0 (France) Attribution: tatoeba.org #") for p in pairs)
+    for english, french, _ in pairs:
+        assert not any(ch in english + french for ch in FRENCH_SPACES)
+        assert unicodedata.is_normalized("NFC", french) and len(french.encode()) <= 60
+    if hashlib.sha256(REAL.read_bytes()).hexdigest() == REAL_SHA256:  # the file SOURCE.md describes
+        # The numbers notebook 07 quotes: every duplicate is a spacing variant of an earlier pair.
+        assert report.kept == 4955
+        assert dropped(report) == {"too_long": 1, "duplicate": 44}
