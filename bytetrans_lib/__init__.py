@@ -3,61 +3,86 @@
 
     import bytetrans_lib as bt
     bt.encode('héllo')
+
+Each name is imported from its module the first time it is used (PEP 562), so that
+`python -m bytetrans_lib.<module>` runs a module without it having been imported already.
 """
+import importlib
 
-# notebooks/01_bytes.ipynb
-from .tokenizer import (
-    N_BYTES, PAD_ID, BOS_ID, EOS_ID, UNK_ID, VOCAB_SIZE, SPECIAL_TOKENS, encode, decode,
-    token_labels, pad_batch, encode_batch, padding_mask, causal_mask, target_mask,
-)
+_MODULE_OF = {  # exported name -> the module (and notebook) that defines it
+    # notebooks/01_bytes.ipynb
+    'N_BYTES': 'tokenizer',
+    'PAD_ID': 'tokenizer',
+    'BOS_ID': 'tokenizer',
+    'EOS_ID': 'tokenizer',
+    'UNK_ID': 'tokenizer',
+    'VOCAB_SIZE': 'tokenizer',
+    'SPECIAL_TOKENS': 'tokenizer',
+    'encode': 'tokenizer',
+    'decode': 'tokenizer',
+    'token_labels': 'tokenizer',
+    'pad_batch': 'tokenizer',
+    'encode_batch': 'tokenizer',
+    'padding_mask': 'tokenizer',
+    'causal_mask': 'tokenizer',
+    'target_mask': 'tokenizer',
+    # notebooks/02_linear.ipynb
+    'Module': 'layers',
+    'Linear': 'layers',
+    'rel_error': 'layers',
+    'numerical_gradient': 'layers',
+    'check_gradients': 'layers',
+    'GELU': 'layers',
+    'FeedForward': 'layers',
+    # notebooks/03_layernorm.ipynb
+    'LayerNorm': 'norm',
+    'Softmax': 'norm',
+    # notebooks/04_attention.ipynb
+    'masked_softmax': 'attention',
+    'plot_attention': 'attention',
+    'MultiHeadAttention': 'attention',
+    # notebooks/05_transformer.ipynb
+    'Embedding': 'transformer',
+    'PositionalEncoding': 'transformer',
+    'Config': 'transformer',
+    'EncoderLayer': 'transformer',
+    'DecoderLayer': 'transformer',
+    'Encoder': 'transformer',
+    'Decoder': 'transformer',
+    'Transformer': 'transformer',
+    'check_model_gradients': 'transformer',
+    'count_parameters': 'transformer',
+    'shape_table': 'transformer',
+    'print_shape_table': 'transformer',
+    'demo': 'transformer',
+    'translate': 'transformer',
+    'CHECKPOINT_FORMAT': 'transformer',
+    'save_checkpoint': 'transformer',
+    'load_checkpoint': 'transformer',
+    # notebooks/06_adam.ipynb
+    'CrossEntropyLoss': 'optim',
+    'SGD': 'optim',
+    'Adam': 'optim',
+    'transformer_lr': 'optim',
+    'clip_grad_norm': 'optim',
+    # notebooks/07_training.ipynb
+    'FRENCH_SPACES': 'clean_dataset',
+    'normalize_text': 'clean_dataset',
+    'raw_lines': 'clean_dataset',
+    'DROP_REASONS': 'clean_dataset',
+    'CleaningReport': 'clean_dataset',
+    'clean_pairs': 'clean_dataset',
+    'write_cleaned': 'clean_dataset',
+    'clean_dataset_cli': 'clean_dataset',
+}
+__all__ = list(_MODULE_OF)
 
-# notebooks/02_linear.ipynb
-from .layers import (
-    Module, Linear, rel_error, numerical_gradient, check_gradients, GELU, FeedForward,
-)
 
-# notebooks/03_layernorm.ipynb
-from .norm import (
-    LayerNorm, Softmax,
-)
+def __getattr__(name):
+    if name in _MODULE_OF:
+        return getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
+    raise AttributeError(f"module 'bytetrans_lib' has no attribute {name!r}")
 
-# notebooks/04_attention.ipynb
-from .attention import (
-    masked_softmax, plot_attention, MultiHeadAttention,
-)
 
-# notebooks/05_transformer.ipynb
-from .transformer import (
-    Embedding, PositionalEncoding, Config, EncoderLayer, DecoderLayer, Encoder, Decoder,
-    Transformer, check_model_gradients, count_parameters, shape_table,
-    print_shape_table, demo, translate, CHECKPOINT_FORMAT, save_checkpoint,
-    load_checkpoint,
-)
-
-# notebooks/06_adam.ipynb
-from .optim import (
-    CrossEntropyLoss, SGD, Adam, transformer_lr, clip_grad_norm,
-)
-
-# notebooks/07_training.ipynb
-from .clean_dataset import (
-    FRENCH_SPACES, normalize_text, raw_lines, DROP_REASONS, CleaningReport, clean_pairs,
-    write_cleaned, clean_dataset_cli,
-)
-
-__all__ = [
-    'N_BYTES', 'PAD_ID', 'BOS_ID', 'EOS_ID', 'UNK_ID', 'VOCAB_SIZE', 'SPECIAL_TOKENS',
-    'encode', 'decode', 'token_labels', 'pad_batch', 'encode_batch', 'padding_mask',
-    'causal_mask', 'target_mask',
-    'Module', 'Linear', 'rel_error', 'numerical_gradient', 'check_gradients', 'GELU',
-    'FeedForward',
-    'LayerNorm', 'Softmax',
-    'masked_softmax', 'plot_attention', 'MultiHeadAttention',
-    'Embedding', 'PositionalEncoding', 'Config', 'EncoderLayer', 'DecoderLayer',
-    'Encoder', 'Decoder', 'Transformer', 'check_model_gradients', 'count_parameters',
-    'shape_table', 'print_shape_table', 'demo', 'translate', 'CHECKPOINT_FORMAT',
-    'save_checkpoint', 'load_checkpoint',
-    'CrossEntropyLoss', 'SGD', 'Adam', 'transformer_lr', 'clip_grad_norm',
-    'FRENCH_SPACES', 'normalize_text', 'raw_lines', 'DROP_REASONS', 'CleaningReport',
-    'clean_pairs', 'write_cleaned', 'clean_dataset_cli',
-]
+def __dir__():
+    return sorted({*globals(), *__all__})

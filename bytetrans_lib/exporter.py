@@ -12,7 +12,7 @@ The notebooks are the source; the library is what they export. Directives use nb
 
 Every generated module starts with a line naming the notebook to edit, carries an `__all__`
 of its public top-level names, and marks where each cell came from. `__init__.py` is generated
-too: it re-exports every module's `__all__`, so `import bytetrans_lib as bt; bt.encode` works.
+too: it re-exports every module's `__all__` (lazily), so `import bytetrans_lib as bt; bt.encode` works.
 
     python -m bytetrans_lib.exporter           # (make export) write the library
     python -m bytetrans_lib.exporter --check   # exit 1 and show what differs, write nothing
@@ -151,16 +151,31 @@ def render_init(modules: list[Module]) -> str:
         "",
         "    import bytetrans_lib as bt",
         "    bt.encode('héllo')",
+        "",
+        "Each name is imported from its module the first time it is used (PEP 562), so that",
+        "`python -m bytetrans_lib.<module>` runs a module without it having been imported already.",
         '"""',
+        "import importlib",
+        "",
+        "_MODULE_OF = {  # exported name -> the module (and notebook) that defines it",
     ]
     for m in modules:
-        names = textwrap.fill(", ".join(m.names), 88, initial_indent="    ", subsequent_indent="    ")
-        parts += ["", f"# {m.notebook}", f"from .{m.name} import (", names + ",", ")"]
-    parts += ["", "__all__ = ["]
-    for m in modules:
-        parts.append(textwrap.fill(", ".join(repr(n) for n in m.names) + ",", 88,
-                                   initial_indent="    ", subsequent_indent="    "))
-    parts.append("]")
+        parts.append(f"    # {m.notebook}")
+        parts += [f"    {n!r}: {m.name!r}," for n in m.names]
+    parts += [
+        "}",
+        "__all__ = list(_MODULE_OF)",
+        "",
+        "",
+        "def __getattr__(name):",
+        "    if name in _MODULE_OF:",
+        '        return getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)',
+        "    raise AttributeError(f\"module 'bytetrans_lib' has no attribute {name!r}\")",
+        "",
+        "",
+        "def __dir__():",
+        "    return sorted({*globals(), *__all__})",
+    ]
     return "\n".join(parts) + "\n"
 
 

@@ -275,6 +275,7 @@ def test_demo_command_prints_the_shape_table_and_a_decode():
     result = subprocess.run([sys.executable, "-m", "bytetrans_lib.transformer"], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # no runpy warning: the package imports its modules lazily
     assert "encoder.layers.0" in result.stdout and "1,026,308" in result.stdout
     assert "'The black cat sleeps.' -> " in result.stdout
 
