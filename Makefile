@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: lab test export check-export execute demo clean help
+.PHONY: lab test export check-export execute demo train clean help
 
 help:
 	@echo "make lab        open the course in JupyterLab (creates .venv on first use)"
@@ -14,6 +14,8 @@ help:
 	@echo "make export     regenerate bytetrans_lib/ from the notebooks' #| export cells"
 	@echo "make execute    re-run every notebook top to bottom in a fresh kernel, in place"
 	@echo "make demo       the untrained model's shape table and greedy decode (notebook 05)"
+	@echo "make train      train the course's model on the embedded corpus (~15 min on 2 cores),"
+	@echo "                writing data/bytetrans-en-fr.npz and its report (notebook 07)"
 	@echo "make clean      remove .venv"
 
 # Re-installs when pyproject.toml changes.
@@ -48,6 +50,9 @@ execute: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m bytetrans_lib.transformer
+
+train: $(STAMP)
+	$(BIN)/python -m bytetrans_lib.train
 
 clean:
 	rm -rf $(VENV)

@@ -195,6 +195,9 @@ def build(notebooks: Path = NOTEBOOKS, root: Path = ROOT) -> dict[str, str]:
     defined: dict[str, str] = {}
     for m in modules:
         for n in m.names:
+            if n in owner:
+                raise ExportError(f"'{n}' ({m.notebook}) has the name of the module bytetrans_lib.{n}; "
+                                  f"bt.{n} could then mean either: rename one of them")
             if n in defined:
                 raise ExportError(f"'{n}' is exported by both {defined[n]} and {m.notebook}; "
                                   "define it once and import it where it is needed")

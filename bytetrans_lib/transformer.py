@@ -526,6 +526,9 @@ def save_checkpoint(model, path, extra=None):
     arrays["format"] = np.array(CHECKPOINT_FORMAT)
     arrays["config"] = np.array(json.dumps(model.config.to_dict()))
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's file is private (0600); a checkpoint is an ordinary file
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)

@@ -105,6 +105,7 @@ def test_write_creates_modules_and_removes_stale_generated_ones(project):
     ({"01_a.ipynb": ["#| default_exp alpha", "#| export\nX = 1"],
       "02_b.ipynb": ["#| default_exp beta", "#| export alpha\nY = 2"]}, "module 'alpha' is exported by both"),
     ({"01_a.ipynb": ["#| default_exp alpha", "#| export Bad-Name\nX = 1"]}, "'Bad-Name' is not a usable module name"),
+    ({"01_a.ipynb": ["#| default_exp alpha", "#| export\ndef alpha(): pass"]}, "has the name of the module bytetrans_lib.alpha"),
     ({"01_a.ipynb": ["#| default_exp exporter", "#| export\nX = 1"]}, "not a usable module name"),
 ])
 def test_inconsistent_directives_are_refused_with_a_clear_error(project, notebooks, message):

@@ -288,3 +288,12 @@ def test_checkpoint_extra_arrays_round_trip(tmp_path):
     assert set(got) == set(extra) and int(got["step"]) == 42
     assert np.array_equal(got["m/output.b"], extra["m/output.b"])
     assert isinstance(bt.load_checkpoint(tmp_path / "state.npz"), bt.Transformer)
+
+
+def test_a_saved_checkpoint_is_an_ordinary_file_not_a_private_one(tmp_path):
+    import os
+
+    bt.save_checkpoint(tiny_model(), tmp_path / "model.npz")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "model.npz").stat().st_mode & 0o777 == 0o666 & ~umask
