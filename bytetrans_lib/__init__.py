@@ -113,6 +113,7 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     'fit': 'train',
     'DEFAULT_MODEL': 'train',
     'train_and_report': 'train',
+    'terminal_progress': 'train',
     'train_cli': 'train',
 }
 __all__ = list(_MODULE_OF)

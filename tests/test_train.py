@@ -171,3 +171,15 @@ def test_the_shipped_model_loads_translates_and_met_its_targets():
     french = [f for _, f in test_pairs[:20]]
     correct = sum(a == b for a, b in zip(bt.translate(model, english), french))
     assert correct >= 15  # held-out sentences, never seen in training
+
+
+def test_fit_reports_progress_after_every_step_and_the_bar_draws_in_place(capsys):
+    calls = []
+    model = bt.Transformer(TINY, rng=np.random.default_rng(0))
+    bt.fit(model, PAIRS, PAIRS[:4], bt.TrainConfig(**QUICK), log=quiet,
+           progress=lambda step, steps, loss, speed: calls.append((step, steps, loss, speed)))
+    assert [c[0] for c in calls] == list(range(1, 9)) and all(c[1] == 8 and c[3] > 0 for c in calls)
+    bt.terminal_progress(4, 8, 1.5, 1234.0, width=8)
+    bt.terminal_progress(8, 8, 1.25, 1234.0, width=8)
+    err = capsys.readouterr().err
+    assert err == "\r[####....] step 4/8  loss 1.500  1,234 tok/s \r[########] step 8/8  loss 1.250  1,234 tok/s \n"
