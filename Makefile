@@ -6,11 +6,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: lab test export check-export execute demo train clean help
+.PHONY: lab test test-browser export check-export execute demo train clean help
 
 help:
 	@echo "make lab        open the course in JupyterLab (creates .venv on first use)"
 	@echo "make test       run the tests and every notebook under nbval (as CI does)"
+	@echo "make test-browser  the attention explorer in JupyterLab and a real Chromium (CI runs it too)"
 	@echo "make export     regenerate bytetrans_lib/ from the notebooks' #| export cells"
 	@echo "make execute    re-run every notebook top to bottom in a fresh kernel, in place"
 	@echo "make demo       the untrained model's shape table and greedy decode (notebook 05)"
@@ -30,7 +31,17 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest tests notebooks $(NBVAL)
+	$(BIN)/python -m pytest tests notebooks --ignore=tests/browser $(NBVAL)
+
+# Debian's Chromium (apt, when we are root and it is missing) driven by Playwright's Python
+# package; never a browser that Playwright downloads. Without Chromium the test skips, saying why.
+test-browser: $(STAMP)
+	@$(BIN)/python -c "import playwright" 2>/dev/null || \
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check "playwright>=1.40"
+	@test -x /usr/bin/chromium || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "Chromium is not installed and could not be: the browser test will be skipped"
+	$(BIN)/python -m pytest tests/browser -v -rs
 
 export: $(STAMP)
 	$(BIN)/python -m bytetrans_lib.exporter
