@@ -115,6 +115,15 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     'train_and_report': 'train',
     'terminal_progress': 'train',
     'train_cli': 'train',
+    # notebooks/08_attention_maps.ipynb
+    'KINDS': 'viz',
+    'attention_maps': 'viz',
+    'GROUPINGS': 'viz',
+    'group_positions': 'viz',
+    'group_attention': 'viz',
+    'plot_attention_grid': 'viz',
+    'unsupported_text': 'viz',
+    'explore_attention': 'viz',
 }
 __all__ = list(_MODULE_OF)
 

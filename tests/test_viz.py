@@ -1,0 +1,156 @@
+"""notebook 08 (bytetrans_lib.viz): attention maps, grouping, and the explorer widget, without a kernel."""
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+import bytetrans_lib as bt
+
+SENTENCE = "I do not live next to the red hotel."
+
+
+@pytest.fixture(scope="module")
+def model():
+    return bt.load_checkpoint(bt.DEFAULT_MODEL)
+
+
+@pytest.fixture
+def explorer(model):
+    plt.close("all")
+    widget = bt.explore_attention(model, "Where is the school?")  # -> "Où est l'école ?"
+    yield widget
+    plt.close("all")
+
+
+def drawn(explorer):
+    """(image array, query labels, key labels) of the explorer's last drawing."""
+    q_labels, k_labels = explorer.last_labels
+    return np.asarray(explorer.last_image.get_array()), q_labels, k_labels
+
+
+def test_attention_maps_have_one_head_stack_per_layer_for_each_kind(model):
+    maps = bt.attention_maps(model, SENTENCE, "Je n'habite pas à côté de l'hôtel rouge.")
+    T_src, T_tgt, H = len(SENTENCE) + 1, len("Je n'habite pas à côté de l'hôtel rouge.".encode()) + 1, 4
+    expected = {"encoder self": (T_src, T_src), "decoder self": (T_tgt, T_tgt), "cross": (T_tgt, T_src)}
+    for kind, (T_q, T_kv) in expected.items():
+        assert len(maps[kind]) == 2
+        for weights in maps[kind]:
+            assert weights.shape == (H, T_q, T_kv)
+            np.testing.assert_allclose(weights.sum(axis=-1), 1.0, atol=1e-5)
+    assert maps["src_ids"][-1] == bt.EOS_ID and maps["tgt_ids"][0] == bt.BOS_ID
+
+
+def test_attention_maps_translates_when_no_french_is_given(model):
+    maps = bt.attention_maps(model, SENTENCE)
+    assert maps["french"] == bt.translate(model, [SENTENCE])[0]
+
+
+def test_grouping_merges_continuation_bytes_and_words():
+    ids = bt.encode("Où est l'école ?")
+    chars = bt.group_positions(ids, "characters")
+    assert [label for label, _ in chars][:3] == ["O", "ù", "␣"] and chars[1][1] == [1, 2]
+    words = bt.group_positions(ids, "words")
+    assert [label for label, _ in words] == ["Où", "␣", "est", "␣", "l'école", "␣", "?"]
+    for by in bt.GROUPINGS:  # every position lands in exactly one group, in order
+        assert [p for _, ps in bt.group_positions(ids, by) for p in ps] == list(range(len(ids)))
+
+
+def test_group_attention_sums_keys_and_takes_the_last_query_byte():
+    ids = bt.encode("é a")  # bytes c3 a9 20 61: characters é, ␣, a
+    weights = np.array([[0.1, 0.2, 0.3, 0.4], [0.5, 0.1, 0.1, 0.3],
+                        [0.0, 0.0, 1.0, 0.0], [0.25, 0.25, 0.25, 0.25]])
+    grouped, q_labels, k_labels = bt.group_attention(weights, ids, ids, "characters")
+    assert q_labels == k_labels == ["é", "␣", "a"]
+    np.testing.assert_allclose(grouped, [[0.6, 0.1, 0.3], [0.0, 1.0, 0.0], [0.5, 0.25, 0.25]])
+
+
+def test_explorer_draws_cross_attention_of_the_translation(explorer):
+    image, q_labels, k_labels = drawn(explorer)
+    assert explorer.message.value == ""
+    assert explorer.maps["french"] == "Où est l'école ?" and "école" in explorer.translation.value
+    assert image.shape == (len(q_labels), len(k_labels))
+    assert q_labels[0] == "<bos>" and k_labels[-1] == "<eos>"
+    assert explorer.last_title == "cross attention · layer 1 · mean over heads"
+
+
+def test_explorer_redraws_when_the_layer_changes(explorer):
+    before = drawn(explorer)[0].copy()
+    explorer.layer.value = 0
+    assert "layer 0" in explorer.last_title
+    assert not np.allclose(drawn(explorer)[0], before)
+
+
+def test_explorer_redraws_when_the_head_changes(explorer):
+    explorer.head.value = 2
+    image, q_labels, _ = drawn(explorer)
+    assert "head 2" in explorer.last_title and "mean" not in explorer.last_title
+    expected, _, _ = bt.group_attention(explorer.maps["cross"][1][2], explorer.maps["tgt_ids"],
+                                        explorer.maps["src_ids"], "characters")
+    np.testing.assert_allclose(image, expected)
+
+
+def test_switching_kind_changes_the_shape(explorer):
+    explorer.grouping.value = "bytes"
+    T_src, T_tgt = len("Where is the school?") + 1, len("Où est l'école ?".encode()) + 1
+    assert drawn(explorer)[0].shape == (T_tgt, T_src)  # cross: French queries, English keys
+    explorer.kind.value = "encoder self"
+    assert drawn(explorer)[0].shape == (T_src, T_src)
+    assert explorer.last_title.startswith("encoder self attention")
+    explorer.kind.value = "decoder self"
+    image = drawn(explorer)[0]
+    assert image.shape == (T_tgt, T_tgt)
+    assert np.all(np.triu(image, k=1) == 0)  # causal
+
+
+def test_grouping_to_characters_and_words_shrinks_the_accented_axis(explorer):
+    explorer.grouping.value = "bytes"
+    n_bytes = drawn(explorer)[0].shape[0]
+    explorer.grouping.value = "characters"
+    image, q_labels, _ = drawn(explorer)
+    assert image.shape[0] == n_bytes - 2  # ù and é: two bytes each, one cell each
+    assert "ù" in q_labels and not any(label.startswith("·") for label in q_labels)
+    np.testing.assert_allclose(image.sum(axis=1), 1.0, atol=1e-5)
+    explorer.grouping.value = "words"
+    words, q_labels, _ = drawn(explorer)
+    assert words.shape[0] < image.shape[0] and "l'école" in q_labels
+    np.testing.assert_allclose(words.sum(axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("text, words", [
+    ("", "Type an English sentence"),
+    ("The cat sleeps under the table. " * 3, "at most 63 bytes"),
+    ("猫はテーブルの下で寝ています", "trained on English"),
+    ("Where is the 🐈?", "trained on English"),
+])
+def test_explorer_shows_a_message_instead_of_a_map(explorer, text, words):
+    explorer.text.value = text
+    assert words in explorer.message.value
+    assert explorer.last_image is None and explorer.maps is None
+    assert plt.get_fignums() == []
+    explorer.text.value = "Where is the school?"  # and it recovers
+    assert explorer.message.value == "" and explorer.last_image is not None
+
+
+def test_exactly_one_figure_after_several_redraws(explorer):
+    for layer, kind, grouping in [(0, "encoder self", "words"), (1, "decoder self", "bytes"), (0, "cross", "characters")]:
+        explorer.layer.value = layer
+        explorer.kind.value = kind
+        explorer.grouping.value = grouping
+    explorer.text.value = "Where is the old hotel?"
+    assert len(plt.get_fignums()) == 1
+    assert plt.gcf().axes[0].images[0] is explorer.last_image
+
+
+def test_unsupported_text_accepts_accented_latin(model):
+    assert bt.unsupported_text(model, "Où est l'école ?") is None
+    assert bt.unsupported_text(model, "x" * 63) is None and bt.unsupported_text(model, "x" * 64)
+
+
+def test_attention_grid_draws_every_layer_and_head(model):
+    maps = bt.attention_maps(model, "Where is the school?")
+    fig = bt.plot_attention_grid(maps, "cross", by="words")
+    try:
+        assert len(fig.axes) == 2 * 4
+        assert [ax.get_title() for ax in fig.axes][:2] == ["layer 0 · head 0", "layer 0 · head 1"]
+        assert fig.axes[0].images[0].get_array().shape == (7 + 1, 7 + 1)  # <bos>+7 words, 7 words+<eos>
+    finally:
+        plt.close(fig)
