@@ -250,7 +250,8 @@ def explore_attention(model, sentence=None):
         head_name = "mean over heads" if head.value == "mean" else f"head {head.value}"
         title = f"{kind.value} attention · layer {layer.value} · {head_name}"
         G_q, G_kv = grouped.shape
-        fig, ax = plt.subplots(figsize=(min(16, 2.5 + 0.22 * G_kv), min(12, 2.0 + 0.22 * G_q)))
+        # at least 7 x 3 inches, so that short sentences still leave room for the title
+        fig, ax = plt.subplots(figsize=(min(16, max(7, 2.5 + 0.22 * G_kv)), min(12, max(3, 2.0 + 0.22 * G_q))))
         with output:
             box.last_image = plot_attention(grouped, q_labels, k_labels, ax=ax, title=title)
             fig.tight_layout()

@@ -41,12 +41,21 @@ def jupyter_server(tmp_path_factory):
     browser never rewrites the committed notebooks); stopped, with its kernels, at the end."""
     notebooks = tmp_path_factory.mktemp("lab") / "notebooks"
     shutil.copytree(ROOT / "notebooks", notebooks)
+    # JupyterLab settings for the test: render every cell (the default "windowing" leaves cells
+    # that are off screen out of the page), and no pop-up asking about news.
+    settings = notebooks.parent / "settings"
+    for extension, values in {"@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+                              "@jupyterlab/apputils-extension/notification": {"fetchNews": "false"}}.items():
+        path = settings / f"{extension}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
     port = free_port()
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / "jupyterlab.log", "w")
     command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
                "--ServerApp.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
-               f"--ServerApp.root_dir={notebooks}", "--allow-root"]
+               f"--ServerApp.root_dir={notebooks}", f"--LabApp.user_settings_dir={settings}",
+               f"--LabApp.workspaces_dir={notebooks.parent / 'workspaces'}", "--allow-root"]
     server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
