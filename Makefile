@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: lab test test-browser export check-export execute demo train clean help
+.PHONY: lab test test-browser bench export check-export execute demo train clean help
 
 help:
 	@echo "make lab        open the course in JupyterLab (creates .venv on first use)"
@@ -17,6 +17,7 @@ help:
 	@echo "make demo       the untrained model's shape table and greedy decode (notebook 05)"
 	@echo "make train      train the course's model on the embedded corpus (~15 min on 2 cores),"
 	@echo "                writing data/bytetrans-en-fr.npz and its report (notebook 07)"
+	@echo "make bench      time a training step (and PyTorch's, if installed): benchmarks/README.md"
 	@echo "make clean      remove .venv"
 
 # Re-installs when pyproject.toml changes.
@@ -64,6 +65,13 @@ demo: $(STAMP)
 
 train: $(STAMP)
 	$(BIN)/python -m bytetrans_lib.train
+
+# threadpoolctl only reports which BLAS NumPy uses; torch is never installed by the course
+# (pip install torch==2.13.0 into .venv to add the comparison).
+bench: $(STAMP)
+	@$(BIN)/python -c "import threadpoolctl" 2>/dev/null || \
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check threadpoolctl
+	$(BIN)/python benchmarks/train_step.py --json benchmarks/last-run.json
 
 clean:
 	rm -rf $(VENV)
