@@ -205,11 +205,13 @@ def explore_attention(model, sentence=None):
     def show_message(problem):
         message.value = "" if problem is None else f"<b>Cannot show this:</b> {html.escape(problem)}"
 
-    def clear():
+    def clear(wait=False):
+        # wait=True: the frontend removes the old figure only when the new one arrives, so there
+        # is never a moment with none (or, if a clear and a draw race, with two)
         if figure[0] is not None:
             plt.close(figure[0])
             figure[0] = None
-        output.clear_output()
+        output.clear_output(wait=wait)
         box.last_image = box.last_title = box.last_labels = None
 
     def retranslate(_=None):
@@ -236,8 +238,8 @@ def explore_attention(model, sentence=None):
     def draw(_=None):
         if updating[0]:
             return
-        clear()
         if box.maps is None:
+            clear()
             return
         query_ids, key_ids = _axes_ids(box.maps, kind.value)
         weights = box.maps[kind.value][layer.value]  # (H, T_q, T_kv)
@@ -245,8 +247,10 @@ def explore_attention(model, sentence=None):
         grouped, q_labels, k_labels = group_attention(weights, query_ids, key_ids, grouping.value)
         missing = _missing_glyphs(q_labels + k_labels)
         if missing:
+            clear()
             show_message(f"the plot font cannot draw {''.join(missing)!r}; try English text.")
             return
+        clear(wait=True)
         head_name = "mean over heads" if head.value == "mean" else f"head {head.value}"
         title = f"{kind.value} attention · layer {layer.value} · {head_name}"
         G_q, G_kv = grouped.shape
