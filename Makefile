@@ -17,7 +17,7 @@ help:
 	@echo "make demo       the untrained model's shape table and greedy decode (notebook 05)"
 	@echo "make train      train the course's model on the embedded corpus (~15 min on 2 cores),"
 	@echo "                writing data/bytetrans-en-fr.npz and its report (notebook 07)"
-	@echo "make bench      time a training step (and PyTorch's, if installed): benchmarks/README.md"
+	@echo "make bench      time a training step (and PyTorch's, if installed) and decoding: benchmarks/README.md"
 	@echo "make clean      remove .venv"
 
 # Re-installs when pyproject.toml changes.
@@ -72,6 +72,7 @@ bench: $(STAMP)
 	@$(BIN)/python -c "import threadpoolctl" 2>/dev/null || \
 		$(BIN)/python -m pip install --quiet --disable-pip-version-check threadpoolctl
 	$(BIN)/python benchmarks/train_step.py --json benchmarks/last-run.json
+	$(BIN)/python benchmarks/decode.py --json benchmarks/last-decode.json
 
 clean:
 	rm -rf $(VENV)

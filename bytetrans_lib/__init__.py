@@ -32,6 +32,7 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     'rel_error': 'layers',
     'numerical_gradient': 'layers',
     'check_gradients': 'layers',
+    'gelu_formula': 'layers',
     'GELU': 'layers',
     'FeedForward': 'layers',
     # notebooks/03_layernorm.ipynb
@@ -55,6 +56,8 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     'shape_table': 'transformer',
     'print_shape_table': 'transformer',
     'demo': 'transformer',
+    'DecoderCache': 'transformer',
+    'decode_step': 'transformer',
     'translate': 'transformer',
     'CHECKPOINT_FORMAT': 'transformer',
     'save_checkpoint': 'transformer',

@@ -32,29 +32,30 @@ class LayerNorm(Module):
         # 1. centre each vector
         xc = x - x.mean(axis=-1, keepdims=True)  # (..., d)
         # 2. variance and inverse standard deviation; eps inside the square root
-        var = (xc**2).mean(axis=-1, keepdims=True)  # (..., 1)
+        var = np.square(xc).mean(axis=-1, keepdims=True)  # (..., 1)
         inv_std = 1.0 / np.sqrt(var + self.eps)  # (..., 1)
-        # 3. normalise
-        xhat = xc * inv_std  # (..., d)
-        self.cache = (xc, inv_std, xhat)
+        # 3. normalise, in place: x_c is not needed once xhat exists
+        xhat = xc
+        xhat *= inv_std  # (..., d)
+        self.cache = (xhat, inv_std)
         # 4. scale and shift, feature by feature
-        return self.params["gamma"] * xhat + self.params["beta"]  # (..., d)
+        out = xhat * self.params["gamma"]  # (..., d)
+        out += self.params["beta"]
+        return out
 
     def backward(self, dout):
-        xc, inv_std, xhat = self._saved()
+        xhat, inv_std = self._saved()
         d = self.d
         # 4. forward was: out = gamma * xhat + beta (gamma, beta shared by every vector)
         self.grads["gamma"] += (dout * xhat).reshape(-1, d).sum(axis=0)  # (d,)
         self.grads["beta"] += dout.reshape(-1, d).sum(axis=0)  # (d,)
         dxhat = dout * self.params["gamma"]  # (..., d)
-        # 3. forward was: xhat = xc * inv_std (xc directly, and through inv_std)
-        dxc = dxhat * inv_std  # (..., d)
-        dinv_std = (dxhat * xc).sum(axis=-1, keepdims=True)  # (..., 1)
-        # 2. forward was: var = mean(xc**2); inv_std = (var + eps) ** -0.5
-        dvar = -0.5 * inv_std**3 * dinv_std  # (..., 1)
-        dxc = dxc + dvar * 2.0 * xc / d  # (..., d): d var / d xc = 2 xc / d
-        # 1. forward was: xc = x - mean(x) (each x_j enters the mean with weight 1/d)
-        return dxc - dxc.mean(axis=-1, keepdims=True)  # (..., d)
+        # 3, 2, 1 at once, the compact form: dx = s (dxhat - mean(dxhat) - xhat mean(dxhat xhat))
+        dx = xhat * (dxhat * xhat).mean(axis=-1, keepdims=True)  # (..., d)
+        np.subtract(dxhat, dx, out=dx)  # in place, as are the next two lines
+        dx -= dxhat.mean(axis=-1, keepdims=True)
+        dx *= inv_std
+        return dx  # (..., d)
 
 
 # %% notebooks/03_layernorm.ipynb, cell 19

@@ -45,22 +45,31 @@ class CrossEntropyLoss:
         if t.min() < 0 or t.max() >= V:
             raise ValueError(f"target id {t[(t < 0) | (t >= V)][0]} is outside 0..{V - 1}")
         z = logits[keep].astype(np.float64)  # (N, V): float64 keeps the log-sum-exp exact enough
-        z = z - z.max(axis=-1, keepdims=True)  # (N, V), max 0: exp() cannot overflow
-        log_p = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))  # (N, V) log-softmax, all finite
+        z -= z.max(axis=-1, keepdims=True)  # (N, V), max 0: exp() cannot overflow
+        p = np.exp(z)  # (N, V), becomes softmax(logits) two lines down
+        total = p.sum(axis=-1, keepdims=True)  # (N, 1), at least 1
+        p /= total
+        log_total = np.log(total[:, 0])  # (N,): log p = z - log_total, all finite
+        # q = (1 - eps) on the true id + eps / V everywhere, so
+        # -sum(q * log p) = -(1 - eps) log p[true id] - eps * mean(log p), without building q
         eps = self.label_smoothing
-        q = np.full_like(log_p, eps / V)  # (N, V) smoothed target distribution...
-        q[np.arange(N), t] += 1.0 - eps  # ...with 1 - eps + eps/V on the true id
-        loss = -(q * log_p).sum() / N  # never log(q): q may hold zeros, log_p never -inf
-        self.cache = (keep, np.exp(log_p), q, N, logits.dtype, logits.shape)
+        log_p_true = z[np.arange(N), t] - log_total  # (N,)
+        mean_log_p = z.mean(axis=-1) - log_total  # (N,)
+        loss = -((1.0 - eps) * log_p_true + eps * mean_log_p).sum() / N
+        self.cache = (keep, p, t, N, logits.dtype, logits.shape)
         return float(loss)
 
     def backward(self):
         """dlogits = (softmax(logits) - q) / N at counted positions, 0 at ignored ones."""
         if self.cache is None:
             raise RuntimeError("CrossEntropyLoss.backward() was called before forward()")
-        keep, p, q, N, dtype, shape = self.cache
+        keep, p, t, N, dtype, shape = self.cache
+        eps = self.label_smoothing
+        d = p - eps / shape[-1]  # (N, V): p - q, the eps / V part...
+        d[np.arange(N), t] -= 1.0 - eps  # ...and the (1 - eps) on the true id
+        d /= N
         dlogits = np.zeros(shape, dtype=dtype)  # (..., V)
-        dlogits[keep] = (p - q) / N
+        dlogits[keep] = d
         return dlogits
 
 
@@ -104,21 +113,29 @@ class Adam:
                              "missing or unexpected: step() needs one per parameter")
         self.t += 1
         beta1, beta2 = self.betas
+        c1, c2 = 1 - beta1**self.t, 1 - beta2**self.t  # bias corrections: m and v start at 0
         for name, theta in self.params.items():
-            g = grads[name]
-            self.m[name] = beta1 * self.m[name] + (1 - beta1) * g
-            self.v[name] = beta2 * self.v[name] + (1 - beta2) * g * g
-            m_hat = self.m[name] / (1 - beta1**self.t)  # bias correction: m starts at 0
-            v_hat = self.v[name] / (1 - beta2**self.t)
+            g, m, v = grads[name], self.m[name], self.v[name]
+            # m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2  (in place: no new arrays)
+            m *= beta1
+            m += (1 - beta1) * g
+            v *= beta2
+            v += (1 - beta2) * g * g
             if self.weight_decay:
                 theta -= self.lr * self.weight_decay * theta
-            theta -= (self.lr * m_hat / (np.sqrt(v_hat) + self.eps)).astype(theta.dtype)
+            # theta -= lr * m_hat / (sqrt(v_hat) + eps), with m_hat = m / c1 and v_hat = v / c2
+            step = np.sqrt(v)
+            step *= 1 / math.sqrt(c2)  # sqrt(v_hat)
+            step += self.eps
+            np.divide(m, step, out=step)
+            step *= self.lr / c1
+            theta -= step
 
     def state_dict(self):
         """{'t': array, 'm/<name>': ..., 'v/<name>': ...}: arrays only, to store beside the weights."""
         state = {"t": np.array(self.t)}
-        state.update({f"m/{k}": v for k, v in self.m.items()})
-        state.update({f"v/{k}": v for k, v in self.v.items()})
+        state.update({f"m/{k}": v.copy() for k, v in self.m.items()})  # copies: step() updates m, v in place
+        state.update({f"v/{k}": v.copy() for k, v in self.v.items()})
         return state
 
     def load_state_dict(self, state):

@@ -412,3 +412,29 @@ def test_plot_attention_refuses_a_batch_of_maps_and_labels_of_the_wrong_length()
         bt.plot_attention(np.zeros((2, 4, 3, 5)), None, None)
     with pytest.raises(ValueError, match="need 3 query labels and 5 key labels, got 3 and 4"):
         bt.plot_attention(np.zeros((3, 5)), list("abc"), list("abcd"))
+
+
+def test_masked_softmax_in_place_writes_into_the_scores_and_otherwise_leaves_them_alone():
+    rng = np.random.default_rng(20)
+    scores = rng.standard_normal((2, 3, 4))
+    mask = rng.random((2, 1, 4)) < 0.6
+    before = scores.copy()
+    copy = bt.masked_softmax(scores, mask)
+    assert np.array_equal(scores, before)  # the default never touches the caller's array
+    same = bt.masked_softmax(scores, mask, inplace=True)
+    assert same is scores and np.array_equal(same, copy)
+    with pytest.raises(TypeError, match="float scores"):
+        bt.masked_softmax(np.arange(4), inplace=True)
+    np.testing.assert_allclose(bt.masked_softmax(np.arange(3)), np.exp([0, 1, 2]) / np.exp([0, 1, 2]).sum())
+
+
+def test_attention_does_not_modify_its_inputs():
+    rng = np.random.default_rng(21)
+    layer = bt.MultiHeadAttention(8, 2, rng=rng, dtype=np.float64)
+    x_q, x_kv = rng.standard_normal((2, 3, 8)), rng.standard_normal((2, 4, 8))
+    before = x_q.copy(), x_kv.copy()
+    out = layer.forward(x_q, x_kv)
+    attn = layer.attn.copy()
+    layer.backward(np.ones_like(out))
+    assert np.array_equal(x_q, before[0]) and np.array_equal(x_kv, before[1])
+    assert np.array_equal(layer.attn, attn)  # backward works in its own memory, not in .attn

@@ -384,3 +384,45 @@ def test_check_gradients_floor_scales_with_the_loss_so_small_outputs_are_still_c
     bt.check_gradients(Tiny(), x)
     with pytest.raises(AssertionError, match=r"gradient of input\[0\]"):
         bt.check_gradients(Tiny(factor=1.01), x)
+
+
+# ---- the fast forms agree with the simple ones ---------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(), (7,), (3, 5), (2, 300, 130), (70, 512), (4, 0), (0, 6)])
+def test_gelu_module_computes_the_formula_on_any_shape_and_block_split(shape):
+    x = 3 * np.random.default_rng(0).standard_normal(shape)
+    gelu = bt.GELU()
+    out = gelu.forward(x)
+    assert out.shape == np.shape(x)
+    np.testing.assert_allclose(out, bt.gelu_formula(x), rtol=1e-13, atol=1e-15)
+    # backward against the derivative written as one formula
+    t = np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3))
+    slope = 0.5 * (1 + t) + 0.5 * x * (1 - t**2) * math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * x**2)
+    dout = np.random.default_rng(1).standard_normal(shape)
+    np.testing.assert_allclose(gelu.backward(dout), dout * slope, rtol=1e-12, atol=1e-14)
+
+
+def test_gelu_keeps_float32_and_small_blocks_give_the_same_numbers():
+    x = np.random.default_rng(2).standard_normal((33, 17)).astype(np.float32)
+    small = bt.GELU()
+    small.BLOCK = 17 * 4  # four rows per block: nine blocks, the last one partial
+    big = bt.GELU()
+    assert np.array_equal(small.forward(x), big.forward(x)) and big.forward(x).dtype == np.float32
+    dout = np.ones_like(x)
+    assert np.array_equal(small.backward(dout), big.backward(dout)) and big.backward(dout).dtype == np.float32
+
+
+def test_gelu_rejects_dout_of_the_wrong_shape_and_accepts_integer_input():
+    gelu = bt.GELU()
+    assert gelu.forward([0, 1]).dtype == np.float64
+    with pytest.raises(ValueError, match="dout of shape"):
+        gelu.backward(np.ones(3))
+
+
+def test_linear_handles_a_single_vector_and_an_empty_batch():
+    layer = bt.Linear(3, 2, rng=np.random.default_rng(0), dtype=np.float64)
+    x = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(layer.forward(x), x @ layer.params["W"], rtol=1e-15)
+    assert layer.backward(np.ones(2)).shape == (3,)
+    assert layer.forward(np.zeros((0, 4, 3))).shape == (0, 4, 2)
+    assert layer.backward(np.zeros((0, 4, 2))).shape == (0, 4, 3)

@@ -165,3 +165,25 @@ def test_float32_forward_agrees_with_float64_to_float32_precision(make):
 def test_backward_before_forward_raises(module):
     with pytest.raises(RuntimeError, match=rf"{type(module).__name__}\.backward\(\) was called before forward"):
         module.backward(np.zeros((2, 5)))
+
+
+def test_layernorm_backward_equals_the_four_steps_of_the_derivation():
+    rng = np.random.default_rng(8)
+    ln = layernorm(seed=9)
+    x, dout = rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
+    ln.forward(x)
+    dx = ln.backward(dout)
+    xc = x - x.mean(axis=-1, keepdims=True)
+    s = 1 / np.sqrt((xc**2).mean(axis=-1, keepdims=True) + ln.eps)
+    dxhat = dout * ln.params["gamma"]
+    dxc = dxhat * s + (-0.5 * s**3 * (dxhat * xc).sum(axis=-1, keepdims=True)) * 2 * xc / 5
+    assert bt.rel_error(dx, dxc - dxc.mean(axis=-1, keepdims=True)) < 1e-10
+
+
+def test_layernorm_does_not_modify_its_input():
+    x = np.random.default_rng(10).standard_normal((3, 5))
+    before = x.copy()
+    ln = layernorm(seed=11)
+    ln.forward(x)
+    ln.backward(np.ones_like(x))
+    assert np.array_equal(x, before)

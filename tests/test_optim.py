@@ -202,3 +202,21 @@ def test_the_full_model_memorises_a_handful_of_pairs():
         adam.step(model.gradients())
     assert abs(first - math.log(260)) < 1.0 and loss < 0.05
     assert bt.translate(model, english, max_len=30) == french
+
+
+def test_adam_state_dict_is_a_snapshot_that_later_steps_do_not_change():
+    params = {"w": np.ones(3, dtype=np.float32)}
+    adam = bt.Adam(params, lr=0.1)
+    adam.step({"w": np.array([1.0, -2.0, 3.0], dtype=np.float32)})
+    state = adam.state_dict()
+    m_before = state["m/w"].copy()
+    adam.step({"w": np.array([5.0, 5.0, 5.0], dtype=np.float32)})
+    assert np.array_equal(state["m/w"], m_before) and int(state["t"]) == 1
+    assert params["w"].dtype == np.float32 and adam.m["w"].dtype == np.float32
+
+
+def test_clipping_float32_gradients_measures_the_norm_accurately():
+    g = {"a": np.full(100_000, 0.01, dtype=np.float32), "b": np.full((10, 10), -0.5, dtype=np.float32)}
+    norm = bt.clip_grad_norm(g, 1e9)
+    exact = math.sqrt(100_000 * float(np.float32(0.01)) ** 2 + 100 * 0.25)
+    assert abs(norm - exact) / exact < 1e-12  # summed in float64, whatever the gradients are

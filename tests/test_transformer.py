@@ -297,3 +297,46 @@ def test_a_saved_checkpoint_is_an_ordinary_file_not_a_private_one(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / "model.npz").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+# ---- decoding with a key/value cache ----------------------------------------------------------
+
+@pytest.mark.parametrize("norm_first", [True, False])
+def test_decode_step_gives_the_whole_prefix_logits_at_every_step_even_across_pad(norm_first):
+    model = tiny_model(3, norm_first=norm_first)
+    src, _ = tiny_batch()
+    memory, src_mask = model.encode(src)
+    cache = bt.DecoderCache(model, memory, src_mask)
+    # a fixed target with PAD in the middle of one row: the cache must hide it as decode() does
+    tgt = np.array([[bt.BOS_ID, 67, 97, bt.PAD_ID, 118, 97, bt.EOS_ID, bt.PAD_ID, bt.PAD_ID, 120],
+                    [bt.BOS_ID, 79, 104, bt.EOS_ID, bt.PAD_ID, bt.PAD_ID, 33, 33, 33, 33]])
+    for t in range(tgt.shape[1]):
+        cached = bt.decode_step(model, cache, tgt[:, t])
+        full = model.decode(tgt[:, : t + 1], memory, src_mask)[:, -1]
+        np.testing.assert_allclose(cached, full, rtol=1e-10, atol=1e-12)
+    assert cache.length == tgt.shape[1]
+
+
+def test_translate_with_and_without_the_cache_writes_the_same_bytes():
+    english = ["Hi!", "Oh no", "A cat.", "x"]
+    for model in (tiny_model(4), tiny_model(5, dtype="float32", norm_first=False)):
+        assert bt.translate(model, english) == bt.translate(model, english, use_cache=False)
+
+
+def test_the_shipped_model_translates_the_same_with_and_without_the_cache():
+    model = bt.load_checkpoint(bt.DEFAULT_MODEL)  # float32, as users run it
+    _, _, test_pairs = bt.split_pairs(bt.read_tsv(bt.CORPUS_PATH), seed=0)
+    english = [e for e, _ in test_pairs[:64]]
+    assert bt.translate(model, english) == bt.translate(model, english, use_cache=False)
+
+
+def test_decode_step_refuses_a_full_cache_and_a_wrong_batch():
+    model = tiny_model(6)
+    src, _ = tiny_batch()
+    cache = bt.DecoderCache(model, *model.encode(src))
+    with pytest.raises(ValueError, match="one id per sentence"):
+        bt.decode_step(model, cache, np.array([bt.BOS_ID]))
+    for _ in range(model.config.max_len):
+        bt.decode_step(model, cache, np.array([bt.BOS_ID, bt.BOS_ID]))
+    with pytest.raises(ValueError, match="cache is full"):
+        bt.decode_step(model, cache, np.array([65, 65]))
