@@ -28,6 +28,8 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     'target_mask': 'tokenizer',
     # notebooks/02_linear.ipynb
     'Module': 'layers',
+    'row_sums': 'layers',
+    'column_sums': 'layers',
     'Linear': 'layers',
     'rel_error': 'layers',
     'numerical_gradient': 'layers',

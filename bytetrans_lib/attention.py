@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from bytetrans_lib.layers import Module
+from bytetrans_lib.layers import Module, column_sums, row_sums
 
 
 # %% notebooks/04_attention.ipynb, cell 14
@@ -65,7 +65,7 @@ def masked_softmax(scores, mask=None, *, inplace=False):
     e -= row_max
     np.exp(e, out=e)  # exp(-inf) = 0 exactly, without a warning
     # 3. normalise; a row with no allowed key sums to 0 and is divided by 1 instead
-    total = e.sum(axis=-1, keepdims=True)  # (..., 1)
+    total = row_sums(e)  # (..., 1): e.sum(axis=-1, keepdims=True), as a product (notebook 02)
     total[total == 0] = 1
     e /= total
     return e  # (..., T_kv)
@@ -131,7 +131,7 @@ def _affine_backward(x, dout, W, dW, db):
     to db (both in place), and returns dx = dout @ W^T with the shape of x."""
     x2, dout2 = x.reshape(-1, W.shape[0]), dout.reshape(-1, W.shape[1])  # (N, C_in), (N, C_out)
     dW += x2.T @ dout2  # (C_in, N) @ (N, C_out) -> (C_in, C_out)
-    db += dout2.sum(axis=0)  # (C_out,)
+    db += column_sums(dout2)  # (C_out,)
     return (dout2 @ W.T).reshape(x.shape)  # (N, C_out) @ (C_out, C_in) -> (..., C_in)
 
 
@@ -227,7 +227,7 @@ class MultiHeadAttention(Module):
         # 4. forward was: attn = masked_softmax(scores, mask); zero where attn is zero
         #    dscores = attn * (dattn - sum(dattn * attn)), computed in dattn's memory
         dscores = dattn
-        dscores -= (dattn * attn).sum(axis=-1, keepdims=True)  # the sum is taken before dattn changes
+        dscores -= row_sums(dattn * attn)  # (B, H, T_q, 1), taken before dattn changes
         dscores *= attn  # (B, H, T_q, T_kv)
         # 3. forward was: scores = Q @ K^T / sqrt(Dh)
         dQK = dscores

@@ -7,7 +7,7 @@ __all__ = ['LayerNorm', 'Softmax']
 # %% notebooks/03_layernorm.ipynb, cell 3
 import numpy as np
 
-from bytetrans_lib.layers import Module
+from bytetrans_lib.layers import Module, column_sums, row_sums
 
 
 # %% notebooks/03_layernorm.ipynb, cell 7
@@ -29,10 +29,13 @@ class LayerNorm(Module):
             last = x.shape[-1] if x.ndim else "missing"
             raise ValueError(f"LayerNorm expects inputs of shape (..., d={self.d}), "
                              f"got shape {x.shape}: last axis {last}, expected {self.d}")
-        # 1. centre each vector
-        xc = x - x.mean(axis=-1, keepdims=True)  # (..., d)
+        if not np.issubdtype(x.dtype, np.floating):
+            x = x.astype(np.float64)
+        d = self.d
+        # 1. centre each vector (row_sums, from notebook 02, sums over the last axis with BLAS)
+        xc = x - row_sums(x) / d  # (..., d): x - mean(x)
         # 2. variance and inverse standard deviation; eps inside the square root
-        var = np.square(xc).mean(axis=-1, keepdims=True)  # (..., 1)
+        var = row_sums(np.square(xc)) / d  # (..., 1)
         inv_std = 1.0 / np.sqrt(var + self.eps)  # (..., 1)
         # 3. normalise, in place: x_c is not needed once xhat exists
         xhat = xc
@@ -47,13 +50,13 @@ class LayerNorm(Module):
         xhat, inv_std = self._saved()
         d = self.d
         # 4. forward was: out = gamma * xhat + beta (gamma, beta shared by every vector)
-        self.grads["gamma"] += (dout * xhat).reshape(-1, d).sum(axis=0)  # (d,)
-        self.grads["beta"] += dout.reshape(-1, d).sum(axis=0)  # (d,)
+        self.grads["gamma"] += column_sums((dout * xhat).reshape(-1, d))  # (d,): sum over all rows
+        self.grads["beta"] += column_sums(dout.reshape(-1, d))  # (d,)
         dxhat = dout * self.params["gamma"]  # (..., d)
         # 3, 2, 1 at once, the compact form: dx = s (dxhat - mean(dxhat) - xhat mean(dxhat xhat))
-        dx = xhat * (dxhat * xhat).mean(axis=-1, keepdims=True)  # (..., d)
+        dx = xhat * (row_sums(dxhat * xhat) / d)  # (..., d)
         np.subtract(dxhat, dx, out=dx)  # in place, as are the next two lines
-        dx -= dxhat.mean(axis=-1, keepdims=True)
+        dx -= row_sums(dxhat) / d
         dx *= inv_std
         return dx  # (..., d)
 
