@@ -6,7 +6,8 @@ The reference configuration: vocab 260, d_model 128, 4 heads, 2 encoder + 2 deco
 d_ff 512, batch 32, source and target padded to 48 bytes (lengths drawn from 24 to 48),
 float32, BLAS limited to 2 threads. Reports the median time per step split into forward (with
 the loss), backward and optimizer; tokens per second; FLOPs per step counted analytically;
-the achieved GFLOP/s against the same machine's large-square matmul; peak memory; which BLAS
+the achieved GFLOP/s against the same machine's large-square matmul; memory (what one NumPy
+step allocates, and the whole process's peak); which BLAS
 NumPy uses. When PyTorch is importable (it is never a dependency of the course), the same
 architecture runs in PyTorch eager in the same process, alternating with NumPy, each timed
 step preceded by a pause so that one library's spinning BLAS/OpenMP threads cannot steal a
@@ -43,25 +44,6 @@ def reference_batch(seed=0):
     tgt_in = bt.pad_batch([[bt.BOS_ID, *b] for b in body])
     tgt_out = bt.pad_batch([[*b, bt.EOS_ID] for b in body])
     return src, tgt_in, tgt_out
-
-
-def matmul_flops(c, t_src, t_tgt, batch=B):
-    """Multiply-adds x 2 of every matmul in one forward pass; backward does twice as many
-    (one product for the input's gradient, one for the weight's), so a step is 3x forward.
-
-    Per encoder layer (T = t_src): projections 4 * 2BTC^2, scores and weighted sum 2 * 2BT^2C,
-    feed-forward 2 * 2BTCF. Per decoder layer (T = t_tgt, S = t_src): self-attention as above,
-    cross-attention 2 * 2BTC^2 (Q, O) + 2 * 2BSC^2 (K, V) + 2 * 2BTSC, feed-forward 2 * 2BTCF.
-    Output projection 2BTCV.
-    """
-    C, F, V = c.d_model, c.d_ff, c.vocab_size
-    def attention(tq, tkv):
-        return 2 * batch * (2 * tq * C * C + 2 * tkv * C * C) + 2 * 2 * batch * tq * tkv * C
-    def ffn(t):
-        return 2 * 2 * batch * t * C * F
-    encoder = c.n_encoder_layers * (attention(t_src, t_src) + ffn(t_src))
-    decoder = c.n_decoder_layers * (attention(t_tgt, t_tgt) + attention(t_tgt, t_src) + ffn(t_tgt))
-    return 3 * (encoder + decoder + 2 * batch * t_tgt * C * V)
 
 
 class NumpyStep:
@@ -155,6 +137,19 @@ def blas_info():
                      f"{i.get('num_threads')} threads)" for i in threadpool_info())
 
 
+def step_peak_memory(step):
+    """Peak bytes that NumPy allocated during one step (activations, caches, temporaries),
+    beyond what already existed (parameters, optimizer state): NumPy reports its array
+    buffers to tracemalloc."""
+    import tracemalloc
+
+    tracemalloc.start()
+    step()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
 def median_parts(samples):
     return [statistics.median(s[k] for s in samples) for k in range(3)]
 
@@ -167,7 +162,7 @@ def main(argv=None):
 
     batch = reference_batch()
     tokens = int((batch[2] != bt.PAD_ID).sum())
-    flops = matmul_flops(CONFIG, batch[0].shape[1], batch[1].shape[1])
+    flops = bt.matmul_flops(CONFIG, B, batch[0].shape[1], batch[1].shape[1])
     numpy_step = NumpyStep(batch)
     try:
         torch_step = TorchStep(batch)
@@ -192,6 +187,7 @@ def main(argv=None):
             torch_alone.append(torch_step())
 
     peak = matmul_peak()
+    step_memory = step_peak_memory(numpy_step)
     forward, backward, optimizer = median_parts(np_samples)
     step = statistics.median(sum(s) for s in np_samples)
     result = {
@@ -207,6 +203,7 @@ def main(argv=None):
         "achieved_gflops": round(flops / step / 1e9, 1),
         "matmul_peak_gflops": round(peak, 1),
         "fraction_of_peak": round(flops / step / 1e9 / peak, 3),
+        "numpy_step_allocated_mb": round(step_memory / 2**20),
         "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
     if torch_step:
@@ -218,7 +215,7 @@ def main(argv=None):
     else:
         result["torch"] = "not installed: comparison skipped (pip install torch==2.13.0)"
     for key, value in result.items():
-        print(f"{key:>22}: {value}")
+        print(f"{key:>24}: {value}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)

@@ -129,6 +129,11 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     'plot_attention_grid': 'viz',
     'unsupported_text': 'viz',
     'explore_attention': 'viz',
+    # notebooks/09_speed.ipynb
+    'time_it': 'speed',
+    'matmul_flops': 'speed',
+    'profile_step': 'speed',
+    'print_profile': 'speed',
 }
 __all__ = list(_MODULE_OF)
 
