@@ -531,7 +531,8 @@ def _self_attend_cached(attention, a, K, V, t, real):
 def decode_step(model, cache, ids):
     """Feed one new target id per sentence, at position cache.length, and return the logits
     (B, vocab_size) for the byte that follows it: the same numbers, up to float rounding, as
-    model.decode(prefix, ...)[:, -1] on the whole prefix. Inference only (see the text).
+    model.decode(prefix, ...)[:, -1] on the whole prefix. For inference only: it runs the
+    layers' forward methods on one position, which overwrites what they kept for backward.
 
     ids: int array (B,), e.g. BOS_ID for every sentence at the first step.
     """
