@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from bytetrans_lib.layers import Module, column_sums, row_sums
+from bytetrans_lib.layers import Module, _affine, _affine_backward, row_sums
 
 
 # %% notebooks/04_attention.ipynb, cell 14
@@ -116,23 +116,6 @@ def _merge_heads(x):
     B, H, T, Dh = x.shape
     x = x.transpose(0, 2, 1, 3)  # (B, T, H, Dh)
     return x.reshape(B, T, H * Dh)  # (B, T, C)
-
-
-def _affine(x, W, b):
-    """x (..., C_in) @ W (C_in, C_out) + b (C_out,) -> (..., C_out), computed as Linear does:
-    one 2-D product over all rows, the bias added in place."""
-    out = x.reshape(-1, W.shape[0]) @ W  # (N, C_in) @ (C_in, C_out) -> (N, C_out)
-    out += b
-    return out.reshape(x.shape[:-1] + (W.shape[1],))
-
-
-def _affine_backward(x, dout, W, dW, db):
-    """Backward of out = x @ W + b, as Linear.backward: adds x^T dout to dW and the sum of dout
-    to db (both in place), and returns dx = dout @ W^T with the shape of x."""
-    x2, dout2 = x.reshape(-1, W.shape[0]), dout.reshape(-1, W.shape[1])  # (N, C_in), (N, C_out)
-    dW += x2.T @ dout2  # (C_in, N) @ (N, C_out) -> (C_in, C_out)
-    db += column_sums(dout2)  # (C_out,)
-    return (dout2 @ W.T).reshape(x.shape)  # (N, C_out) @ (C_out, C_in) -> (..., C_in)
 
 
 # %% notebooks/04_attention.ipynb, cell 27

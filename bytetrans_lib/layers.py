@@ -89,7 +89,32 @@ def column_sums(x2):
     return np.ones(x2.shape[0], dtype=x2.dtype) @ x2
 
 
-# %% notebooks/02_linear.ipynb, cell 17
+# %% notebooks/02_linear.ipynb, cell 18
+def _check_last_axis(x, d, layer, name):
+    """A clear error unless x has shape (..., d): `layer` and `name` label the message."""
+    if x.ndim == 0 or x.shape[-1] != d:
+        last = x.shape[-1] if x.ndim else "missing"
+        raise ValueError(f"{layer} expects inputs of shape (..., {name}={d}), "
+                         f"got shape {x.shape}: last axis {last}, expected {d}")
+
+
+def _affine(x, W, b):
+    """out = x @ W + b: x (..., d_in), W (d_in, d_out), b (d_out,) -> (..., d_out)."""
+    out = x.reshape(-1, W.shape[0]) @ W  # (N, d_in) @ (d_in, d_out) -> (N, d_out), N = B*T...
+    out += b  # in place: no second (N, d_out) array
+    return out.reshape(x.shape[:-1] + (W.shape[1],))  # (..., d_out)
+
+
+def _affine_backward(x, dout, W, dW, db):
+    """Backward of out = x @ W + b: adds X^T dout to dW and the sum of dout over all rows to db
+    (both in place), and returns dx = dout @ W^T with the shape of x."""
+    x2, dout2 = x.reshape(-1, W.shape[0]), dout.reshape(-1, W.shape[1])  # (N, d_in), (N, d_out)
+    dW += x2.T @ dout2  # (d_in, N) @ (N, d_out) -> (d_in, d_out)
+    db += column_sums(dout2)  # (d_out,): dout2.sum(axis=0), as a product
+    return (dout2 @ W.T).reshape(x.shape)  # (N, d_out) @ (d_out, d_in) -> (..., d_in)
+
+
+# %% notebooks/02_linear.ipynb, cell 19
 class Linear(Module):
     """Affine map on the last axis: out = x @ W + b.
 
@@ -110,16 +135,9 @@ class Linear(Module):
     def forward(self, x):
         """x: (..., d_in) -> out: (..., d_out). Keeps x for backward."""
         x = np.asarray(x)
-        if x.ndim == 0 or x.shape[-1] != self.d_in:
-            last = x.shape[-1] if x.ndim else "missing"
-            raise ValueError(f"Linear expects inputs of shape (..., d_in={self.d_in}), "
-                             f"got shape {x.shape}: last axis {last}, expected {self.d_in}")
+        _check_last_axis(x, self.d_in, "Linear", "d_in")
         self.cache = x
-        # One 2-D product over all N rows: NumPy multiplies a 3-D (B, T, d_in) by W about
-        # twice as slowly as the same numbers seen as one (B*T, d_in) matrix.
-        out = x.reshape(-1, self.d_in) @ self.params["W"]  # (N, d_in) @ (d_in, d_out) -> (N, d_out)
-        out += self.params["b"]  # in place: no second (N, d_out) array
-        return out.reshape(x.shape[:-1] + (self.d_out,))  # (..., d_out)
+        return _affine(x, self.params["W"], self.params["b"])  # (..., d_out)
 
     def backward(self, dout):
         """dout: (..., d_out) -> dx: (..., d_in). Adds dW (d_in, d_out) and db (d_out,) to self.grads."""
@@ -127,15 +145,10 @@ class Linear(Module):
         if dout.shape != x.shape[:-1] + (self.d_out,):
             raise ValueError(f"Linear.backward expects dout of shape {x.shape[:-1] + (self.d_out,)}, "
                              f"got {dout.shape}")
-        x2 = x.reshape(-1, self.d_in)  # (N, d_in), N = product of the leading axes
-        dout2 = dout.reshape(-1, self.d_out)  # (N, d_out)
-        self.grads["W"] += x2.T @ dout2  # (d_in, N) @ (N, d_out) -> (d_in, d_out)
-        self.grads["b"] += column_sums(dout2)  # (d_out,): dout2.sum(axis=0), as a product
-        dx = dout2 @ self.params["W"].T  # (N, d_out) @ (d_out, d_in) -> (N, d_in)
-        return dx.reshape(x.shape)  # (..., d_in)
+        return _affine_backward(x, dout, self.params["W"], self.grads["W"], self.grads["b"])  # (..., d_in)
 
 
-# %% notebooks/02_linear.ipynb, cell 23
+# %% notebooks/02_linear.ipynb, cell 25
 def rel_error(a, b):
     """Largest elementwise relative error max |a - b| / max(1e-8, |a| + |b|); 0.0 for empty arrays."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
@@ -230,7 +243,7 @@ def check_gradients(module, *inputs, rng=None, tol=1e-7, h=1e-6, **forward_kwarg
     return errors
 
 
-# %% notebooks/02_linear.ipynb, cell 35
+# %% notebooks/02_linear.ipynb, cell 37
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)  # a Python float, so float32 inputs stay float32
 _GELU_A = 0.044715
 
@@ -308,7 +321,7 @@ class GELU(Module):
         return dx.reshape(shape)
 
 
-# %% notebooks/02_linear.ipynb, cell 44
+# %% notebooks/02_linear.ipynb, cell 46
 class FeedForward(Module):
     """Position-wise feed-forward block: Linear(d_model, d_ff) -> GELU -> Linear(d_ff, d_model).
 

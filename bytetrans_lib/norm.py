@@ -7,7 +7,7 @@ __all__ = ['LayerNorm', 'Softmax']
 # %% notebooks/03_layernorm.ipynb, cell 3
 import numpy as np
 
-from bytetrans_lib.layers import Module, column_sums, row_sums
+from bytetrans_lib.layers import Module, _check_last_axis, column_sums, row_sums
 
 
 # %% notebooks/03_layernorm.ipynb, cell 7
@@ -25,10 +25,7 @@ class LayerNorm(Module):
 
     def forward(self, x):
         x = np.asarray(x)
-        if x.ndim == 0 or x.shape[-1] != self.d:
-            last = x.shape[-1] if x.ndim else "missing"
-            raise ValueError(f"LayerNorm expects inputs of shape (..., d={self.d}), "
-                             f"got shape {x.shape}: last axis {last}, expected {self.d}")
+        _check_last_axis(x, self.d, "LayerNorm", "d")  # notebook 02's check: a clear error
         if not np.issubdtype(x.dtype, np.floating):
             x = x.astype(np.float64)
         d = self.d

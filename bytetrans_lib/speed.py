@@ -63,9 +63,11 @@ def profile_step(model, src_ids, tgt_in, tgt_out, steps=5, label_smoothing=0.1):
     Returns a dict: "step" (median seconds per step), and "rows", a list of
     (name, calls per step, seconds per step) for the forward and backward of every leaf
     layer class, the loss, the optimizer (clipping and Adam) and everything else (calls
-    None); the rows add up to the mean step. The model's parameters change (Adam steps): profile a copy if
-    that matters. One untimed step runs first, as a warm-up.
+    None), which is the mean step minus the other rows. The model's parameters change (Adam
+    steps): profile a copy if that matters. One untimed step runs first, as a warm-up.
     """
+    if steps < 1:
+        raise ValueError(f"profile_step needs steps >= 1, got {steps}")
     loss_fn, adam = CrossEntropyLoss(label_smoothing=label_smoothing), Adam(model.parameters(), lr=1e-4)
     totals, counts = {}, {}
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bytetrans_lib.attention import MultiHeadAttention, _affine, _merge_heads, _split_heads, masked_softmax
-from bytetrans_lib.layers import FeedForward, Linear, Module, rel_error
+from bytetrans_lib.attention import MultiHeadAttention, _merge_heads, _split_heads, masked_softmax
+from bytetrans_lib.layers import FeedForward, Linear, Module, _affine, rel_error
 from bytetrans_lib.norm import LayerNorm
 from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, PAD_ID, VOCAB_SIZE, decode, encode_batch, padding_mask, target_mask
 
