@@ -20,6 +20,9 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     'SPECIAL_TOKENS': 'tokenizer',
     'encode': 'tokenizer',
     'decode': 'tokenizer',
+    'FRENCH_SPACES': 'tokenizer',
+    'TYPOGRAPHY': 'tokenizer',
+    'normalize_text': 'tokenizer',
     'token_labels': 'tokenizer',
     'pad_batch': 'tokenizer',
     'encode_batch': 'tokenizer',
@@ -98,8 +101,6 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     'write_tsv': 'data',
     'read_tsv': 'data',
     # notebooks/07_training.ipynb
-    'FRENCH_SPACES': 'clean_dataset',
-    'normalize_text': 'clean_dataset',
     'raw_lines': 'clean_dataset',
     'DROP_REASONS': 'clean_dataset',
     'CleaningReport': 'clean_dataset',

@@ -40,12 +40,18 @@ def dropped(report):
 
 # --- normalisation -------------------------------------------------------------------------
 
-def test_normalize_text_makes_nfc_and_turns_french_spacing_into_one_plain_space():
-    assert normalize_text("e\u0301t\u00e9") == "\u00e9t\u00e9"  # NFD "été" -> NFC
-    for space in FRENCH_SPACES:
-        assert normalize_text(f"Bonjour{space}!") == "Bonjour !"
-    assert normalize_text(" \t a \u202f\u00a0 b  \n") == "a b"  # ends stripped, runs collapsed
-    assert normalize_text("l’« été »") == "l’« été »"  # visible characters are not rewritten
+def test_every_field_is_normalised_as_translate_normalises_typed_text(tmp_path):
+    line = f"I don’t  know.\tJe ne sais pas\u202f!\t{ATTR}\nDon't.\t« Non »\u2026\t{ATTR}\n"
+    pairs, _ = clean(tmp_path, line.encode())
+    assert pairs == [("I don't know.", "Je ne sais pas !", ATTR), ("Don't.", '"Non"...', ATTR)]
+    assert all(p == tuple(normalize_text(f) for f in p) for p in pairs)
+
+
+def test_pairs_that_differ_only_by_typography_are_duplicates_and_counted(tmp_path):
+    data = f"I saw it.\tJe l'ai vu.\t{ATTR}\nI saw it.\tJe l’ai vu.\t{ATTR}\n".encode()
+    pairs, report = clean(tmp_path, data)
+    assert pairs == [("I saw it.", "Je l'ai vu.", ATTR)]
+    assert dropped(report) == {"duplicate": 1} and report.first_drop["duplicate"] == "pairs.tsv:2"
 
 
 def test_raw_lines_removes_bom_and_crlf_and_keeps_a_last_line_without_newline():
@@ -321,6 +327,8 @@ def test_the_real_5000_tatoeba_pairs_clean_as_documented():
         assert not any(ch in english + french for ch in FRENCH_SPACES)
         assert unicodedata.is_normalized("NFC", french) and len(french.encode()) <= 60
     if hashlib.sha256(REAL.read_bytes()).hexdigest() == REAL_SHA256:  # the file SOURCE.md describes
-        # The numbers notebook 07 quotes: every duplicate is a spacing variant of an earlier pair.
-        assert report.kept == 4955
-        assert dropped(report) == {"too_long": 1, "duplicate": 44}
+        # The numbers notebook 07 quotes: 44 duplicates are spacing variants of an earlier pair,
+        # 6 differ from one only by ’ for '.
+        assert report.kept == 4949
+        assert dropped(report) == {"too_long": 1, "duplicate": 50}
+        assert not any("’" in english + french for english, french, _ in pairs)

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import bytetrans_lib as bt
+from bytetrans_lib import FRENCH_SPACES, TYPOGRAPHY, normalize_text
 
 # Code point ranges to draw random text from: several scripts, combining marks, emoji (4-byte),
 # controls including NUL. Surrogates (U+D800..U+DFFF) are not characters and have no UTF-8 form.
@@ -172,3 +173,33 @@ def test_target_mask_combines_padding_and_causal_and_broadcasts_over_heads():
     assert np.array_equal(mask, bt.padding_mask(ids) & bt.causal_mask(5))
     assert mask[1, 0, 4].tolist() == [True, True, True, False, False]  # a PAD query sees the real past
     assert np.broadcast_shapes(mask.shape, (2, 3, 5, 5)) == (2, 3, 5, 5)
+
+
+# --- normalize_text: text as people type it ------------------------------------------------
+
+def test_normalize_text_makes_nfc_and_turns_every_white_space_run_into_one_plain_space():
+    assert normalize_text("e\u0301t\u00e9") == "\u00e9t\u00e9"  # NFD "été" -> NFC
+    for space in FRENCH_SPACES:
+        assert normalize_text(f"Bonjour{space}!") == "Bonjour !"
+    assert normalize_text(" \t a \u202f\u00a0 b  \n") == "a b"  # ends stripped, runs collapsed
+
+
+def test_normalize_text_maps_typography_to_the_plain_characters_the_data_uses():
+    assert normalize_text("I don’t know.") == "I don't know."
+    assert normalize_text("‘quoted’ “twice” „low“") == "'quoted' \"twice\" \"low\""
+    assert normalize_text("«\u202fOui\u202f», dit-elle…") == '"Oui", dit-elle...'
+    assert normalize_text("Paris – Lyon — Nice, 3 − 1, co‐op, non‑stop") == "Paris - Lyon - Nice, 3 - 1, co-op, non-stop"
+    assert all(len(plain) and plain.isascii() for plain in TYPOGRAPHY.values())
+
+
+def test_normalize_text_leaves_text_alone_and_is_idempotent():
+    for text in ["Où est l'école ?", "ça 😀 日本", "naïve façade", "", "\x00tab"]:
+        assert normalize_text(text) == text
+    for text in ["  «\u00a0a\u00a0»  ’ … – ", "e\u0301\u2019", "\u2009"]:
+        assert normalize_text(normalize_text(text)) == normalize_text(text)
+
+
+@pytest.mark.parametrize("bad", [None, b"bytes", 3, ["a"]])
+def test_normalize_text_refuses_what_is_not_a_str(bad):
+    with pytest.raises(TypeError, match="normalize_text expects a str"):
+        normalize_text(bad)
