@@ -58,7 +58,7 @@ class LayerNorm(Module):
         return dx  # (..., d)
 
 
-# %% notebooks/03_layernorm.ipynb, cell 19
+# %% notebooks/03_layernorm.ipynb, cell 21
 class Softmax(Module):
     """Numerically stable softmax along `axis`. No parameters.
 

@@ -6,6 +6,7 @@ __all__ = ['CrossEntropyLoss', 'SGD', 'Adam', 'transformer_lr', 'clip_grad_norm'
 
 # %% notebooks/06_adam.ipynb, cell 4
 import math
+import numbers
 
 import numpy as np
 
@@ -74,23 +75,52 @@ class CrossEntropyLoss:
 
 
 # %% notebooks/06_adam.ipynb, cell 13
+def _check_number(value, where, name, *, zero_ok=False):
+    """`value` as a float if it is a finite number > 0 (>= 0 with zero_ok); otherwise an error
+    naming `where` and `name`: a NaN, infinite or negative setting would spoil every weight."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{where}: {name} must be a number, got {value!r}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
+        raise ValueError(f"{where}: {name} must be a finite number {'>=' if zero_ok else '>'} 0, got {value}")
+    return float(value)
+
+
+def _check_grads(where, params, grads):
+    """Refuse gradients whose names or shapes are not the parameters', before any update."""
+    missing, unknown = [k for k in params if k not in grads], [k for k in grads if k not in params]
+    if missing:
+        raise ValueError(f"{where}: gradients for {missing} are missing: step() needs one per parameter")
+    if unknown:
+        raise ValueError(f"{where}: gradients for {unknown} match no parameter")
+    for name, theta in params.items():
+        g = grads[name]
+        if not isinstance(g, np.ndarray) or g.dtype.kind not in "fiu":
+            raise TypeError(f"{where}: the gradient of {name!r} must be a NumPy array of numbers, "
+                            f"got {type(g).__name__} {getattr(g, 'dtype', '')}")
+        if g.shape != theta.shape:
+            raise ValueError(f"{where}: the gradient of {name!r} has shape {g.shape}, "
+                             f"but the parameter has shape {theta.shape}")
+
+
 class SGD:
     """Plain gradient descent: theta <- theta - lr * g, in place, for every named parameter."""
 
     def __init__(self, params, lr=0.1):
-        self.params, self.lr = params, lr
+        self.params, self.lr = params, _check_number(lr, "SGD", "lr")
 
     def step(self, grads):
+        _check_number(self.lr, "SGD.step", "lr", zero_ok=True)  # a schedule may have changed it
+        _check_grads("SGD.step", self.params, grads)
         for name, theta in self.params.items():
             theta -= self.lr * grads[name]
 
 
-# %% notebooks/06_adam.ipynb, cell 16
+# %% notebooks/06_adam.ipynb, cell 18
 class Adam:
     """Adam (Kingma & Ba, 2015, Algorithm 1), updating the arrays of `params` in place.
 
     - params: dict name -> ndarray (model.parameters()); grads passed to step() use the same keys
-    - lr: step size (a number; change self.lr between steps to follow a schedule)
+    - lr: step size, a finite number > 0 (change self.lr between steps to follow a schedule)
     - betas: decay rates of the first and second moment estimates (Vaswani et al.: 0.9, 0.98)
     - eps: added to the square root of the corrected second moment (Vaswani et al.: 1e-9)
     - weight_decay: decoupled weight decay (Loshchilov & Hutter, 2019): theta -= lr * wd * theta
@@ -98,19 +128,19 @@ class Adam:
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.98), eps=1e-9, weight_decay=0.0):
-        if lr <= 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1) or eps <= 0 or weight_decay < 0:
-            raise ValueError(f"invalid Adam settings: lr={lr}, betas={betas}, eps={eps}, "
-                             f"weight_decay={weight_decay}")
-        self.params, self.lr, self.betas, self.eps = params, lr, tuple(betas), eps
-        self.weight_decay = weight_decay
+        if not (isinstance(betas, (tuple, list)) and len(betas) == 2 and all(
+                isinstance(b, numbers.Real) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)):
+            raise ValueError(f"Adam: betas must be two numbers in [0, 1), got {betas}")
+        self.params, self.betas = params, (float(betas[0]), float(betas[1]))
+        self.lr, self.eps = _check_number(lr, "Adam", "lr"), _check_number(eps, "Adam", "eps")
+        self.weight_decay = _check_number(weight_decay, "Adam", "weight_decay", zero_ok=True)
         self.m = {name: np.zeros_like(p) for name, p in params.items()}  # first moment
         self.v = {name: np.zeros_like(p) for name, p in params.items()}  # second moment
         self.t = 0
 
     def step(self, grads):
-        if set(grads) != set(self.params):
-            raise ValueError(f"gradients for {sorted(set(self.params) ^ set(grads))} are "
-                             "missing or unexpected: step() needs one per parameter")
+        _check_number(self.lr, "Adam.step", "lr", zero_ok=True)  # a schedule may have changed it
+        _check_grads("Adam.step", self.params, grads)  # every name and shape before any update
         self.t += 1
         beta1, beta2 = self.betas
         c1, c2 = 1 - beta1**self.t, 1 - beta2**self.t  # bias corrections: m and v start at 0
@@ -139,34 +169,54 @@ class Adam:
         return state
 
     def load_state_dict(self, state):
-        for kind, store in (("m", self.m), ("v", self.v)):
+        """Restore what state_dict() returned; every key and shape is checked before anything loads."""
+        expected = {"t"} | {f"{kind}/{name}" for kind in "mv" for name in self.params}
+        if "t" not in state:
+            raise ValueError("Adam.load_state_dict: the state has no step count 't'")
+        if np.shape(state["t"]) != () or int(state["t"]) < 0:
+            raise ValueError(f"Adam.load_state_dict: the step count 't' must be an integer >= 0, "
+                             f"got {state['t']}")
+        if set(state) - expected:
+            raise ValueError(f"Adam.load_state_dict: {sorted(set(state) - expected)} match no parameter")
+        for kind in "mv":
             for name, p in self.params.items():
-                if f"{kind}/{name}" not in state or state[f"{kind}/{name}"].shape != p.shape:
-                    raise ValueError(f"optimizer state has no {kind}/{name} of shape {p.shape}")
-                store[name] = np.array(state[f"{kind}/{name}"], dtype=p.dtype)
+                key = f"{kind}/{name}"
+                if key not in state:
+                    raise ValueError(f"Adam.load_state_dict: the state has no {key} (shape {p.shape})")
+                if np.shape(state[key]) != p.shape:
+                    raise ValueError(f"Adam.load_state_dict: {key} has shape {np.shape(state[key])}, "
+                                     f"but the parameter {name!r} has shape {p.shape}")
+        self.m = {name: np.array(state[f"m/{name}"], dtype=p.dtype) for name, p in self.params.items()}
+        self.v = {name: np.array(state[f"v/{name}"], dtype=p.dtype) for name, p in self.params.items()}
         self.t = int(state["t"])
 
 
-# %% notebooks/06_adam.ipynb, cell 19
+# %% notebooks/06_adam.ipynb, cell 21
 def transformer_lr(step, d_model, warmup=4000, factor=1.0):
     """Learning rate of Vaswani et al. (2017), eq. 3, at `step` (counted from 1):
 
     factor * d_model^-0.5 * min(step^-0.5, step * warmup^-1.5): linear warm-up for
     `warmup` steps, then decay with the inverse square root of the step.
     """
-    if step < 1:
-        raise ValueError(f"steps are counted from 1, got {step}")
+    if not (isinstance(step, numbers.Real) and 1 <= step < math.inf):
+        raise ValueError(f"transformer_lr: steps are counted from 1, got {step}")
+    for name, value in (("d_model", d_model), ("warmup", warmup), ("factor", factor)):
+        _check_number(value, "transformer_lr", name)  # 0 would divide by zero, < 0 give complex numbers
     return factor * d_model**-0.5 * min(step**-0.5, step * warmup**-1.5)
 
 
-# %% notebooks/06_adam.ipynb, cell 23
+# %% notebooks/06_adam.ipynb, cell 25
 def clip_grad_norm(grads, max_norm):
-    """Scale all gradients in place so that their global L2 norm is at most max_norm.
+    """Scale all gradients in place so that their global L2 norm is at most max_norm (a finite
+    number > 0: 0 would erase every gradient, a negative value flip its sign).
 
-    Returns the norm before clipping (worth logging: spikes show instability).
+    Returns the norm before clipping (worth logging: spikes show instability). A NaN or infinite
+    norm is returned as it is, with the gradients left untouched (no scale repairs them): the
+    caller must check it and skip the step, as notebook 07's training loop does.
     """
+    max_norm = _check_number(max_norm, "clip_grad_norm", "max_norm")
     norm = math.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in grads.values()))
-    if norm > max_norm:
+    if math.isfinite(norm) and norm > max_norm:
         scale = max_norm / norm
         for g in grads.values():
             g *= scale

@@ -1,8 +1,11 @@
 """LayerNorm and Softmax (notebook 03)."""
+import json
+
 import numpy as np
 import pytest
 
 import bytetrans_lib as bt
+from conftest import ROOT
 
 SHAPES_2D_3D = [(3, 5), (2, 3, 5)]  # (N, d) and (B, T, d): every axis a different size
 
@@ -187,3 +190,18 @@ def test_layernorm_does_not_modify_its_input():
     ln.forward(x)
     ln.backward(np.ones_like(x))
     assert np.array_equal(x, before)
+
+
+# ---- what notebook 03 says about eps (issue 13, section 6) ------------------------------------
+
+def test_notebook_03_states_the_measured_gap_between_the_eps_placements_not_a_verdict():
+    x = np.random.default_rng(14).standard_normal((64, 128))  # sigma about 1, the model's width
+    xc = x - x.mean(axis=-1, keepdims=True)
+    sigma = np.sqrt((xc**2).mean(axis=-1, keepdims=True))
+    inside = bt.LayerNorm(128, dtype=np.float64).forward(x)
+    gap = np.abs(inside - xc / (sigma + 1e-5))
+    assert 1e-6 < gap.max() < 3e-5  # "about 1e-5 apart", so weights carry over nearly unchanged
+    cells = json.loads((ROOT / "notebooks" / "03_layernorm.ipynb").read_text(encoding="utf-8"))["cells"]
+    text = " ".join(" ".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown").split())
+    assert "do not transfer" not in text and "common bug" not in text
+    assert "about $10^{-5}$" in text

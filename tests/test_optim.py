@@ -1,10 +1,17 @@
 """Loss, optimizers, schedule and clipping of notebook 06, and the overfit experiment."""
+import ast
+import io
+import json
 import math
+import re
+import tokenize
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
 import bytetrans_lib as bt
+from conftest import ROOT
 
 
 def softmax(z):
@@ -140,7 +147,7 @@ def test_adam_refuses_missing_gradients_and_bad_settings():
     adam = bt.Adam({"a": np.zeros(2), "b": np.zeros(2)})
     with pytest.raises(ValueError, match=r"gradients for \['b'\] are missing"):
         adam.step({"a": np.zeros(2)})
-    with pytest.raises(ValueError, match="invalid Adam settings"):
+    with pytest.raises(ValueError, match=r"Adam: betas must be two numbers in \[0, 1\)"):
         bt.Adam({"a": np.zeros(2)}, betas=(0.9, 1.0))
     with pytest.raises(ValueError, match="no m/b"):
         adam.load_state_dict({"t": np.array(1), "m/a": np.zeros(2), "v/a": np.zeros(2)})
@@ -220,3 +227,233 @@ def test_clipping_float32_gradients_measures_the_norm_accurately():
     norm = bt.clip_grad_norm(g, 1e9)
     exact = math.sqrt(100_000 * float(np.float32(0.01)) ** 2 + 100 * 0.25)
     assert abs(norm - exact) / exact < 1e-12  # summed in float64, whatever the gradients are
+
+
+# ---- bad settings are refused (issue 13) -------------------------------------------------------
+
+NOT_POSITIVE = [0, 0.0, -1.0, float("nan"), float("inf"), -float("inf")]
+NOT_A_NUMBER = ["1.0", None, True, [1.0]]
+
+
+@pytest.mark.parametrize("max_norm", NOT_POSITIVE)
+def test_clip_grad_norm_refuses_a_max_norm_that_is_not_a_positive_finite_number(max_norm):
+    grads = {"a": np.array([3.0, 4.0])}
+    message = rf"clip_grad_norm: max_norm must be a finite number > 0, got {max_norm}"
+    with pytest.raises(ValueError, match=message):
+        bt.clip_grad_norm(grads, max_norm)
+    assert np.array_equal(grads["a"], [3.0, 4.0])  # refused before touching the gradients
+
+
+@pytest.mark.parametrize("max_norm", NOT_A_NUMBER)
+def test_clip_grad_norm_refuses_a_max_norm_that_is_not_a_number(max_norm):
+    with pytest.raises(TypeError, match=r"clip_grad_norm: max_norm must be a number, got"):
+        bt.clip_grad_norm({"a": np.array([3.0, 4.0])}, max_norm)
+
+
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_clip_grad_norm_returns_a_non_finite_norm_and_leaves_the_gradients_as_they_are(bad):
+    grads = {"a": np.array([bad, 1.0]), "b": np.array([3.0])}
+    norm = bt.clip_grad_norm(grads, 1.0)
+    assert not math.isfinite(norm)  # the caller sees the divergence (fit() stops on it)...
+    assert np.array_equal(grads["a"], [bad, 1.0], equal_nan=True)  # ...and no scale was applied
+    assert np.array_equal(grads["b"], [3.0])
+
+
+@pytest.mark.parametrize("lr", NOT_POSITIVE)
+def test_adam_and_sgd_refuse_a_learning_rate_that_is_not_a_positive_finite_number(lr):
+    with pytest.raises(ValueError, match=rf"Adam: lr must be a finite number > 0, got {lr}"):
+        bt.Adam({"w": np.zeros(2)}, lr=lr)
+    with pytest.raises(ValueError, match=rf"SGD: lr must be a finite number > 0, got {lr}"):
+        bt.SGD({"w": np.zeros(2)}, lr=lr)
+
+
+@pytest.mark.parametrize("lr", NOT_A_NUMBER)
+def test_adam_and_sgd_refuse_a_learning_rate_that_is_not_a_number(lr):
+    with pytest.raises(TypeError, match=r"Adam: lr must be a number"):
+        bt.Adam({"w": np.zeros(2)}, lr=lr)
+    with pytest.raises(TypeError, match=r"SGD: lr must be a number"):
+        bt.SGD({"w": np.zeros(2)}, lr=lr)
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"betas": (0.9, 1.0)}, r"Adam: betas must be two numbers in \[0, 1\), got \(0.9, 1.0\)"),
+    ({"betas": (-0.1, 0.98)}, r"betas must be two numbers in \[0, 1\)"),
+    ({"betas": (0.9, float("nan"))}, r"betas must be two numbers in \[0, 1\), got \(0.9, nan\)"),
+    ({"betas": (0.9,)}, r"betas must be two numbers"),
+    ({"betas": 0.9}, r"betas must be two numbers"),
+    ({"eps": 0.0}, r"Adam: eps must be a finite number > 0, got 0.0"),
+    ({"eps": float("nan")}, r"Adam: eps must be a finite number > 0, got nan"),
+    ({"weight_decay": -0.01}, r"Adam: weight_decay must be a finite number >= 0, got -0.01"),
+    ({"weight_decay": float("nan")}, r"Adam: weight_decay must be a finite number >= 0, got nan"),
+    ({"weight_decay": float("inf")}, r"Adam: weight_decay must be a finite number >= 0, got inf"),
+])
+def test_adam_refuses_bad_betas_eps_and_weight_decay_by_name(settings, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        bt.Adam({"w": np.zeros(2)}, **settings)
+
+
+def test_adam_accepts_numpy_numbers_and_a_list_of_betas():
+    adam = bt.Adam({"w": np.zeros(2)}, lr=np.float32(0.5), betas=[0.5, np.float64(0.75)], eps=1e-8,
+                   weight_decay=np.int64(0))
+    assert adam.lr == 0.5 and adam.betas == (0.5, 0.75)
+
+
+def adam_with_two_parameters():
+    params = {"a": np.zeros(3), "b": np.zeros((2, 3))}
+    return params, bt.Adam(params, lr=0.1)
+
+
+def assert_untouched(params, adam):
+    assert adam.t == 0
+    for name in params:
+        assert not params[name].any() and not adam.m[name].any() and not adam.v[name].any()
+
+
+def test_adam_step_refuses_a_gradient_of_the_wrong_shape_before_updating_anything():
+    params, adam = adam_with_two_parameters()
+    grads = {"a": np.ones(3), "b": np.ones(3)}  # (3,) would broadcast silently into (2, 3)
+    with pytest.raises(ValueError, match=r"Adam.step: the gradient of 'b' has shape \(3,\), "
+                                         r"but the parameter has shape \(2, 3\)"):
+        adam.step(grads)
+    assert_untouched(params, adam)  # 'a' came first and is valid: still not updated
+
+
+def test_adam_step_names_missing_and_unknown_gradients_before_updating_anything():
+    params, adam = adam_with_two_parameters()
+    with pytest.raises(ValueError, match=r"Adam.step: gradients for \['b'\] are missing"):
+        adam.step({"a": np.ones(3)})
+    with pytest.raises(ValueError, match=r"Adam.step: gradients for \['c'\] match no parameter"):
+        adam.step({"a": np.ones(3), "b": np.ones((2, 3)), "c": np.ones(1)})
+    assert_untouched(params, adam)
+
+
+
+@pytest.mark.parametrize("bad", [[1.0, 1.0, 1.0], np.ones((2, 3), dtype=complex)], ids=["list", "complex"])
+def test_adam_step_refuses_a_gradient_that_is_not_an_array_of_real_numbers(bad):
+    params, adam = adam_with_two_parameters()
+    with pytest.raises(TypeError, match=r"Adam.step: the gradient of 'b' must be a NumPy array of numbers"):
+        adam.step({"a": np.ones(3), "b": bad})
+    assert_untouched(params, adam)
+
+@pytest.mark.parametrize("lr", [float("nan"), float("inf"), -1e-3])
+def test_adam_step_refuses_a_learning_rate_a_schedule_set_to_nan_or_negative(lr):
+    params, adam = adam_with_two_parameters()
+    adam.lr = lr
+    with pytest.raises(ValueError, match=rf"Adam.step: lr must be a finite number >= 0, got {lr}"):
+        adam.step({"a": np.ones(3), "b": np.ones((2, 3))})
+    assert_untouched(params, adam)
+
+
+def test_adam_step_accepts_a_learning_rate_of_zero_set_by_a_schedule():
+    params, adam = adam_with_two_parameters()
+    adam.lr = 0.0  # a schedule may end at 0: moments are updated, the weights do not move
+    adam.step({"a": np.ones(3), "b": np.ones((2, 3))})
+    assert adam.t == 1 and not params["a"].any() and adam.m["a"].all()
+
+
+def test_sgd_step_refuses_wrong_shapes_and_missing_gradients_before_updating_anything():
+    params = {"a": np.zeros(3), "b": np.zeros((2, 3))}
+    sgd = bt.SGD(params, lr=0.1)
+    with pytest.raises(ValueError, match=r"SGD.step: the gradient of 'b' has shape \(1,\), "
+                                         r"but the parameter has shape \(2, 3\)"):
+        sgd.step({"a": np.ones(3), "b": np.ones(1)})
+    with pytest.raises(ValueError, match=r"SGD.step: gradients for \['b'\] are missing"):
+        sgd.step({"a": np.ones(3)})
+    assert not params["a"].any() and not params["b"].any()
+
+
+def test_adam_load_state_dict_refuses_a_mismatched_shape_without_loading_anything():
+    params = {"w": np.zeros(3)}
+    adam = bt.Adam(params, lr=0.1)
+    state = {"t": np.array(5), "m/w": np.ones(3), "v/w": np.ones(2)}  # m fits, v does not
+    with pytest.raises(ValueError, match=r"Adam.load_state_dict: v/w has shape \(2,\), "
+                                         r"but the parameter 'w' has shape \(3,\)"):
+        adam.load_state_dict(state)
+    assert adam.t == 0 and not adam.m["w"].any() and not adam.v["w"].any()  # nothing half-loaded
+    state = {"t": np.array(5), "m/w": np.ones(3), "v/w": np.ones(3), "m/other": np.ones(2)}
+    with pytest.raises(ValueError, match=r"Adam.load_state_dict: \['m/other'\] match no parameter"):
+        adam.load_state_dict(state)  # a state saved for another model
+    assert adam.t == 0 and not adam.m["w"].any()
+
+
+def test_adam_load_state_dict_refuses_a_state_without_a_step_count():
+    adam = bt.Adam({"w": np.zeros(3)}, lr=0.1)
+    with pytest.raises(ValueError, match=r"Adam.load_state_dict: the state has no step count 't'"):
+        adam.load_state_dict({"m/w": np.ones(3), "v/w": np.ones(3)})
+    with pytest.raises(ValueError, match=r"Adam.load_state_dict: the step count 't' must be .* >= 0, got -1"):
+        adam.load_state_dict({"t": np.array(-1), "m/w": np.ones(3), "v/w": np.ones(3)})
+    assert adam.t == 0 and not adam.m["w"].any()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"warmup": 0}, r"transformer_lr: warmup must be a finite number > 0, got 0"),
+    ({"warmup": -100}, r"transformer_lr: warmup must be a finite number > 0, got -100"),
+    ({"warmup": float("nan")}, r"warmup must be a finite number > 0, got nan"),
+    ({"d_model": 0}, r"transformer_lr: d_model must be a finite number > 0, got 0"),
+    ({"factor": -1.0}, r"transformer_lr: factor must be a finite number > 0, got -1.0"),
+    ({"factor": float("nan")}, r"factor must be a finite number > 0, got nan"),
+    ({"step": float("nan")}, r"steps are counted from 1, got nan"),
+])
+def test_transformer_lr_refuses_settings_that_divide_by_zero_or_give_no_number(kwargs, message):
+    arguments = {"step": 10, "d_model": 128, "warmup": 300, "factor": 1.0} | kwargs
+    with pytest.raises(ValueError, match=message):
+        bt.transformer_lr(**arguments)
+
+
+# ---- what notebook 06 says (issue 13, section 6) -----------------------------------------------
+
+NOTEBOOKS = ROOT / "notebooks"
+
+
+def markdown_of(notebook):
+    cells = json.loads((NOTEBOOKS / notebook).read_text(encoding="utf-8"))["cells"]
+    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+
+
+def test_notebook_06_states_the_true_size_of_the_uncorrected_adam_step():
+    t = np.arange(1, 1001)
+    ratio = (1 - 0.9**t) / np.sqrt(1 - 0.98**t)  # uncorrected step / corrected step, any gradients
+    assert f"{ratio[0]:.2f}" == "0.71" and f"{ratio.max():.2f}" == "1.55" and t[ratio.argmax()] == 14
+    assert ((1 - 0.9**t) / np.sqrt(1 - 0.999**t)).max() > 6  # "several times" is Kingma & Ba's 0.999
+    text = " ".join(markdown_of("06_adam.ipynb").split())
+    assert "0.71" in text and "1.55" in text
+    for sentence in re.split(r"(?<=\.)\s", text):
+        if "several times" in sentence:
+            assert "0.999" in sentence, sentence
+
+
+def shape_comments(source):
+    """(name, comment tuple) for each top-level `name = ...  # (a, b)` statement of a cell."""
+    comments = {tok.start[0]: tok.string for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+                if tok.type == tokenize.COMMENT}
+    tree = ast.parse(source)
+    targets = [s.targets[0].id for s in tree.body
+               if isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name)]
+    for s in tree.body:
+        if isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name):
+            m = re.match(r"#\s*(\([^()]*\))", comments.get(s.end_lineno, ""))
+            if m and targets.count(s.targets[0].id) == 1:  # a name assigned twice: skip it
+                yield s.targets[0].id, m.group(1)
+
+
+@pytest.mark.parametrize("notebook", ["06_adam.ipynb", "03_layernorm.ipynb"])
+def test_shape_comments_in_the_notebook_match_the_arrays(notebook):
+    cells = [c for c in json.loads((NOTEBOOKS / notebook).read_text(encoding="utf-8"))["cells"]
+             if c["cell_type"] == "code"]
+    sources = ["\n".join(line for line in "".join(c["source"]).splitlines() if not line.startswith("%"))
+               for c in cells]
+    last = max(i for i, s in enumerate(sources) if any(shape_comments(s)))
+    namespace, checked = {}, 0
+    for source in sources[: last + 1]:
+        exec(compile(source, notebook, "exec"), namespace)  # the notebook's own code, in order
+        for name, comment in shape_comments(source):
+            try:
+                expected = eval(comment, dict(namespace))  # "(3, d)" with the cell's d
+            except NameError:
+                continue  # symbolic, like (B, T, d): nothing to compare
+            expected = expected if isinstance(expected, tuple) else (expected,)
+            if all(isinstance(n, int) for n in expected):
+                assert np.shape(namespace[name]) == expected, f"{notebook}: {name} is {comment}?"
+                checked += 1
+    plt.close("all")
+    assert checked >= 2
