@@ -35,11 +35,12 @@ test: $(STAMP)
 	$(BIN)/python -m pytest tests notebooks --ignore=tests/browser $(NBVAL)
 
 # Debian's Chromium (apt, when we are root and it is missing) driven by Playwright's Python
-# package; never a browser that Playwright downloads. Without Chromium the test skips, saying why.
+# package; never a browser that Playwright downloads. BYTETRANS_CHROMIUM=/path/to/chromium uses
+# another Chromium. Without Chromium the test skips, saying why.
 test-browser: $(STAMP)
 	@$(BIN)/python -c "import playwright" 2>/dev/null || \
 		$(BIN)/python -m pip install --quiet --disable-pip-version-check "playwright>=1.40"
-	@test -x /usr/bin/chromium || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null && \
+	@test -x "$${BYTETRANS_CHROMIUM:-/usr/bin/chromium}" || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null && \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		echo "Chromium is not installed and could not be: the browser test will be skipped"
 	$(BIN)/python -m pytest tests/browser -v -rs
@@ -64,7 +65,7 @@ demo: $(STAMP)
 	$(BIN)/python -m bytetrans_lib.transformer
 
 train: $(STAMP)
-	$(BIN)/python -m bytetrans_lib.train
+	$(BIN)/python -m bytetrans_lib.train --out data/bytetrans-en-fr.npz
 
 # threadpoolctl only reports which BLAS NumPy uses; torch is never installed by the course
 # (pip install torch==2.13.0 into .venv to add the comparison).

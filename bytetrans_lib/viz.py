@@ -11,12 +11,19 @@ import warnings
 import numpy as np
 
 from bytetrans_lib.attention import plot_attention
-from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, N_BYTES, encode, token_labels
-from bytetrans_lib.transformer import translate
+from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, N_BYTES, encode, normalize_text, token_labels
+from bytetrans_lib.transformer import Transformer, translate
 
 
 # %% notebooks/08_attention_maps.ipynb, cell 8
 KINDS = ("encoder self", "decoder self", "cross")  # the three attention kinds of the model
+
+
+def _require_model(model, caller):
+    """A clear TypeError unless `model` is a Transformer (not a path, a name, or None)."""
+    if not isinstance(model, Transformer):
+        raise TypeError(f"{caller}: model must be a Transformer, e.g. "
+                        f"bt.load_checkpoint(bt.DEFAULT_MODEL); got {type(model).__name__}")
 
 
 def attention_maps(model, english, french=None):
@@ -27,14 +34,22 @@ def attention_maps(model, english, french=None):
     (H, T_q, T_kv); 'src_ids' (T_src,) = English bytes + EOS; 'tgt_ids' (T_tgt,) = BOS + French
     bytes; 'english', 'french'. Queries/keys: encoder self src/src, decoder self tgt/tgt,
     cross tgt/src. The French side is cut to max_len - 1 bytes if it is longer.
+    Both sentences are first spelled as the training data is (normalize_text): 'english' and
+    'french' in the result are the sentences the model read.
     """
+    _require_model(model, "attention_maps")
+    for name, text in (("english", english), ("french", french)):
+        if not isinstance(text, str) and not (name == "french" and text is None):
+            raise TypeError(f"attention_maps: {name} must be a str, got {type(text).__name__}")
+    english = normalize_text(english)
+    if not english:
+        raise ValueError("attention_maps: the English sentence is empty")
     max_len = model.config.max_len
     src_ids = encode(english, eos=True)  # (T_src,)
     if len(src_ids) > max_len:
         raise ValueError(f"the sentence is {len(src_ids) - 1} bytes long; the model reads at most "
                          f"{max_len - 1} (max_len={max_len} minus EOS)")
-    if french is None:
-        french = translate(model, [english])[0]
+    french = translate(model, [english])[0] if french is None else normalize_text(french)
     tgt_ids = encode(french, bos=True)[:max_len]  # (T_tgt,)
     model.forward(src_ids[None], tgt_ids[None])  # (1, T_tgt, V); fills every module's .attn
     return {
@@ -153,8 +168,11 @@ def _missing_glyphs(labels):
 
 
 def unsupported_text(model, english):
-    """Why `english` cannot be explored (a sentence for the user), or None if it can."""
-    if not isinstance(english, str) or not english.strip():
+    """Why `english` cannot be explored (a sentence for the user), or None if it can.
+    It is judged as the model will read it: spelled by normalize_text."""
+    _require_model(model, "unsupported_text")
+    english = normalize_text(english) if isinstance(english, str) else ""
+    if not english:
         return "Type an English sentence to translate."
     ids = encode(english)
     if len(ids) + 1 > model.config.max_len:
@@ -177,6 +195,9 @@ def explore_attention(model, sentence=None):
     Attributes: text, kind, layer, head, grouping, message, translation, output (widgets); maps,
     last_image, last_title, last_labels (the last drawing); redraw().
     """
+    _require_model(model, "explore_attention")
+    if sentence is not None and not isinstance(sentence, str):
+        raise TypeError(f"explore_attention: sentence must be a str or None, got {type(sentence).__name__}")
     import ipywidgets as widgets  # only here: the rest of the library needs no widgets
     import matplotlib.pyplot as plt
 
@@ -222,7 +243,12 @@ def explore_attention(model, sentence=None):
                 box.maps = attention_maps(model, text.value)
             except Exception as error:  # anything else the model cannot handle: say so, no traceback
                 problem = f"the model could not process this sentence ({type(error).__name__}: {error})"
-        translation.value = "" if box.maps is None else f"French: <b>{html.escape(box.maps['french'])}</b>"
+        translation.value = ""
+        if box.maps is not None:
+            read = box.maps["english"]  # normalize_text(text.value): what the model translated
+            if read != text.value:
+                translation.value = f"Read as: <b>{html.escape(read)}</b><br>"
+            translation.value += f"French: <b>{html.escape(box.maps['french'])}</b>"
         show_message(problem)
         draw()
 

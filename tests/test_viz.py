@@ -154,3 +154,62 @@ def test_attention_grid_draws_every_layer_and_head(model):
         assert fig.axes[0].images[0].get_array().shape == (7 + 1, 7 + 1)  # <bos>+7 words, 7 words+<eos>
     finally:
         plt.close(fig)
+
+
+TYPED = [  # what phones and word processors type -> what the model was trained on
+    ("I don\u2019t know.", "I don't know."),
+    ("\u201cWhere is the school?\u201d", '"Where is the school?"'),
+    ("I eat\u2026", "I eat..."),
+    ("The cat \u2013 the dog \u2014 sleeps.", "The cat - the dog - sleeps."),
+    ("\u00ab\u00a0Where is the school?\u00a0\u00bb", '"Where is the school?"'),
+    ("Where\u00a0is the\u202fschool ?", "Where is the school ?"),
+]
+
+
+@pytest.mark.parametrize("typed, plain", TYPED)
+def test_typographic_characters_are_explored_as_the_plain_ones_the_model_was_trained_on(model, typed, plain):
+    assert bt.unsupported_text(model, typed) is None
+    maps, expected = bt.attention_maps(model, typed), bt.attention_maps(model, plain)
+    assert maps["english"] == plain and maps["french"] == expected["french"]
+    np.testing.assert_array_equal(maps["src_ids"], expected["src_ids"])
+    for kind in bt.KINDS:
+        for got, want in zip(maps[kind], expected[kind]):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_explorer_explores_a_curly_apostrophe_and_shows_the_sentence_it_read(model):
+    plt.close("all")
+    explorer = bt.explore_attention(model, "I don\u2019t know.")
+    try:
+        assert explorer.message.value == "" and explorer.last_image is not None
+        assert explorer.maps["english"] == "I don't know."
+        assert "Read as: <b>I don&#x27;t know.</b>" in explorer.translation.value  # what the model read
+        straight = bt.attention_maps(model, "I don't know.")
+        assert explorer.maps["french"] == straight["french"]
+        for kind in bt.KINDS:
+            for got, want in zip(explorer.maps[kind], straight[kind]):
+                np.testing.assert_array_equal(got, want)
+        explorer.text.value = "Where is the school?"  # typed as the model reads it: nothing extra shown
+        assert "Read as" not in explorer.translation.value
+    finally:
+        plt.close("all")
+
+
+@pytest.mark.parametrize("text", ["猫はテーブルの下で寝ています", "I don\u2019t know \U0001f408.",
+                                  "It costs 5 \u20ac."])
+def test_explorer_still_refuses_what_the_model_never_saw(model, text):
+    assert "trained on English" in bt.unsupported_text(model, text)
+
+
+@pytest.mark.parametrize("not_a_model", ["not a model", None, 42, {"config": None}])
+@pytest.mark.parametrize("function", [bt.explore_attention, bt.attention_maps, bt.unsupported_text])
+def test_viz_entry_points_refuse_something_that_is_not_a_model(function, not_a_model):
+    args = (not_a_model,) if function is bt.explore_attention else (not_a_model, "I eat.")
+    expected = rf"{function.__name__}: model must be a Transformer.*got {type(not_a_model).__name__}"
+    with pytest.raises(TypeError, match=expected):
+        function(*args)
+
+
+def test_explorer_refuses_a_starting_sentence_that_is_not_text(model):
+    with pytest.raises(TypeError, match="explore_attention: sentence must be a str or None, got int"):
+        bt.explore_attention(model, 42)

@@ -1,8 +1,10 @@
 """Fixtures for the real-browser tests (`make test-browser`): a JupyterLab server and Chromium.
 
-The server runs headless on a free loopback port without a token, from this checkout's .venv;
-Chromium is Debian's (/usr/bin/chromium), driven by Playwright's Python package, never a
-browser that Playwright downloads. Both are stopped at the end, pass or fail.
+The server runs headless on a free loopback port without a token, from this checkout's .venv,
+on a copy of notebooks/ whose outputs are cleared (so that an execution count in the page can
+only come from this run). Chromium is Debian's (/usr/bin/chromium, or $BYTETRANS_CHROMIUM),
+driven by Playwright's Python package, never a browser that Playwright downloads. Both are
+stopped at the end, pass or fail.
 """
 import json
 import os
@@ -35,12 +37,30 @@ def get_json(url):
         return json.load(response)
 
 
+def clear_outputs(path):
+    """Remove a notebook's outputs, execution counts and saved widget state, in place."""
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    notebook["metadata"].pop("widgets", None)
+    path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+def code_cell_count(notebook):
+    """How many code cells notebooks/<notebook> has."""
+    cells = json.loads((ROOT / "notebooks" / notebook).read_text(encoding="utf-8"))["cells"]
+    return sum(cell["cell_type"] == "code" for cell in cells)
+
+
 @pytest.fixture(scope="session")
 def jupyter_server(tmp_path_factory):
     """Base URL of a JupyterLab server on a copy of notebooks/ (so that running cells in the
     browser never rewrites the committed notebooks); stopped, with its kernels, at the end."""
     notebooks = tmp_path_factory.mktemp("lab") / "notebooks"
     shutil.copytree(ROOT / "notebooks", notebooks)
+    for notebook in notebooks.glob("*.ipynb"):
+        clear_outputs(notebook)
     # JupyterLab settings for the test: render every cell (the default "windowing" leaves cells
     # that are off screen out of the page), and no pop-up asking about news.
     settings = notebooks.parent / "settings"
@@ -93,16 +113,20 @@ def browser():
             browser.close()
 
 
-def kernels_idle(base, quiet_for=2.0, timeout=300):
-    """Wait until every kernel on the server has been idle for `quiet_for` seconds."""
-    deadline, idle_since = time.time() + timeout, None
-    while time.time() < deadline:
-        states = [k["execution_state"] for k in get_json(f"{base}/api/kernels")]
-        if states and all(s == "idle" for s in states):
-            idle_since = idle_since or time.time()
-            if time.time() - idle_since >= quiet_for:
-                return
+def notebook_kernel_idle(base, notebook, quiet_for=2.0, timeout=300):
+    """Wait until the kernel of `notebook`'s session (the server's /api/sessions) reports idle
+    and stays idle for `quiet_for` seconds; return that kernel's model. The server is polled:
+    it is not a page that Playwright could wait on."""
+    deadline, idle_since, state = time.monotonic() + timeout, None, "no session"
+    while time.monotonic() < deadline:
+        sessions = [s for s in get_json(f"{base}/api/sessions") if s["path"] == notebook]
+        kernel = sessions[0]["kernel"] if sessions and sessions[0].get("kernel") else None
+        state = kernel["execution_state"] if kernel else "no session or kernel yet"
+        if state == "idle":
+            idle_since = idle_since or time.monotonic()
+            if time.monotonic() - idle_since >= quiet_for:
+                return kernel
         else:
             idle_since = None
         time.sleep(0.25)
-    raise TimeoutError(f"kernels still busy after {timeout} s: {states}")
+    raise TimeoutError(f"the kernel of {notebook} is not idle after {timeout} s (last state: {state})")
