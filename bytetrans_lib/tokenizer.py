@@ -20,16 +20,27 @@ SPECIAL_TOKENS = {PAD_ID: "<pad>", BOS_ID: "<bos>", EOS_ID: "<eos>", UNK_ID: "<u
 
 # %% notebooks/01_bytes.ipynb, cell 20
 def _check_ids(ids, caller):
-    """`ids` as a 1-D int64 array, or a clear error naming `caller` and the problem."""
-    if isinstance(ids, (str, bytes)):
+    """`ids` as a 1-D int64 array of ids in 0..VOCAB_SIZE-1, or a clear error naming `caller`."""
+    if ids is None or isinstance(ids, (str, bytes, bytearray)):
         raise TypeError(f"{caller} expects a sequence of integer ids, got {type(ids).__name__}")
-    arr = np.asarray(ids)
-    if arr.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
-        raise TypeError(f"{caller} expects integer ids, got an array of dtype {arr.dtype}")
+    try:
+        arr = np.asarray(ids)
+    except ValueError:  # NumPy cannot make one array of [[1, 2], [3]]
+        raise ValueError(f"{caller} expects a flat sequence of ids, got a ragged (nested) one") from None
+    if arr.ndim == 0:
+        raise TypeError(f"{caller} expects a sequence of integer ids, got {type(ids).__name__}")
     if arr.ndim != 1:
         raise ValueError(f"{caller} expects a 1-D sequence of ids, got shape {arr.shape}")
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if arr.dtype == object:  # ints too large for int64 (10**30) or things that are not ints
+        for i, value in enumerate(arr):
+            if isinstance(value, (list, tuple, np.ndarray)):
+                raise ValueError(f"{caller} expects a flat sequence of ids, got a ragged (nested) one")
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"{caller} expects integer ids, got {type(value).__name__} at position {i}")
+    elif arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"{caller} expects integer ids, got an array of dtype {arr.dtype}")
     bad = np.flatnonzero((arr < 0) | (arr >= VOCAB_SIZE))
     if bad.size:
         raise ValueError(f"{caller}: id {arr[bad[0]]} at position {bad[0]} is outside "
@@ -41,19 +52,23 @@ def encode(text, bos=False, eos=False):
     """UTF-8 bytes of `text` as token ids.
 
     - text: str
-    - bos, eos: put BOS_ID in front / EOS_ID at the end
+    - bos, eos: True to put BOS_ID in front / EOS_ID at the end; only True or False
+      (np.bool_ too) are accepted, so that bos=2 or eos="yes" is an error, not a guess
     Returns: int64 array of shape (T,), T = number of UTF-8 bytes (+1 for each flag).
     """
     if not isinstance(text, str):
         hint = " (decode bytes to str first)" if isinstance(text, (bytes, bytearray)) else ""
         raise TypeError(f"encode expects a str, got {type(text).__name__}{hint}")
+    for name, flag in (("bos", bos), ("eos", eos)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"encode: {name} must be True or False, got {flag!r}")
     try:
         data = text.encode("utf-8")
     except UnicodeEncodeError as e:  # only lone surrogates (U+D800..U+DFFF) get here
         raise ValueError(f"encode: character U+{ord(text[e.start]):04X} at position {e.start} "
                          "is a lone surrogate, which has no UTF-8 encoding") from None
     ids = np.frombuffer(data, dtype=np.uint8).astype(np.int64)  # (T,)
-    return np.concatenate([[BOS_ID] * bos, ids, [EOS_ID] * eos]).astype(np.int64)
+    return np.concatenate([[BOS_ID] * bool(bos), ids, [EOS_ID] * bool(eos)]).astype(np.int64)
 
 
 def decode(ids):
@@ -61,7 +76,8 @@ def decode(ids):
 
     - ids: 1-D sequence of ints in 0..259 (list or array)
     Stops at the first EOS_ID, skips the other special ids, and shows invalid UTF-8
-    as U+FFFD. Raises ValueError for ids outside the vocabulary.
+    as U+FFFD. Raises ValueError for ids outside the vocabulary and for nested, ragged or
+    2-D input; TypeError for None, a str and ids that are not integers.
     """
     ids = _check_ids(ids, "decode")
     ends = np.flatnonzero(ids == EOS_ID)
@@ -146,16 +162,29 @@ def token_labels(ids):
 
 
 # %% notebooks/01_bytes.ipynb, cell 35
+def _check_max_len(max_len, caller):
+    """Refuse a max_len that is not None or an int >= 1 (True, 5.5, "10", 0 are refused)."""
+    if max_len is None:
+        return
+    if isinstance(max_len, (bool, np.bool_)) or not isinstance(max_len, (int, np.integer)):
+        raise TypeError(f"{caller}: max_len must be an int or None, got {max_len!r}")
+    if max_len < 1:
+        raise ValueError(f"{caller}: max_len must be >= 1, got {max_len}")
+
+
 def pad_batch(sequences, max_len=None):
     """Stack id sequences into one array, padding on the right with PAD_ID.
 
     - sequences: list of B 1-D id sequences (lengths may differ)
-    - max_len: optional upper bound on the length; longer sequences raise ValueError
+    - max_len: optional upper bound on the length (an int >= 1); longer sequences raise ValueError
     Returns: int64 array (B, T), T = the longest sequence's length.
     """
-    if isinstance(sequences, (str, bytes)) or len(sequences) == 0:
+    if sequences is None or isinstance(sequences, (str, bytes, bytearray)) or not hasattr(sequences, "__len__"):
+        raise TypeError(f"pad_batch expects a list of id sequences, got {type(sequences).__name__}")
+    if len(sequences) == 0:
         raise ValueError("pad_batch expects a non-empty list of id sequences")
-    seqs = [_check_ids(s, "pad_batch") for s in sequences]
+    _check_max_len(max_len, "pad_batch")
+    seqs = [_check_ids(s, f"pad_batch (sequence {i})") for i, s in enumerate(sequences)]
     T = max(len(s) for s in seqs)
     if max_len is not None and T > max_len:
         i = max(range(len(seqs)), key=lambda k: len(seqs[k]))
@@ -171,19 +200,38 @@ def encode_batch(texts, bos=False, eos=False, max_len=None):
     """Encode a list of B strings and pad them: int64 array (B, T). See encode, pad_batch."""
     if isinstance(texts, str):
         raise TypeError("encode_batch expects a list of strings; wrap a single string in a list")
+    if texts is None or isinstance(texts, (bytes, bytearray)) or not hasattr(texts, "__iter__"):
+        raise TypeError(f"encode_batch expects a list of strings, got {type(texts).__name__}")
+    texts = list(texts)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"encode_batch: texts[{i}] is {type(text).__name__}, not a str")
     return pad_batch([encode(t, bos=bos, eos=eos) for t in texts], max_len=max_len)
 
 
 # %% notebooks/01_bytes.ipynb, cell 40
+def _check_id_batch(ids, caller):
+    """`ids` as a (B, T) integer array, or a clear error naming `caller`."""
+    if ids is None or isinstance(ids, (str, bytes, bytearray)):
+        raise TypeError(f"{caller} expects integer ids of shape (B, T), got {type(ids).__name__}")
+    try:
+        ids = np.asarray(ids)
+    except ValueError:  # ragged rows
+        raise ValueError(f"{caller} expects ids of shape (B, T), got rows of different lengths") from None
+    if ids.ndim != 2:
+        raise ValueError(f"{caller} expects ids of shape (B, T), got shape {ids.shape}")
+    if ids.dtype == bool or not np.issubdtype(ids.dtype, np.integer):
+        raise TypeError(f"{caller} expects integer ids, got dtype {ids.dtype}")
+    return ids
+
+
 def padding_mask(ids):
     """True where a key is a real token, False where it is PAD.
 
     - ids: int array (B, T)
     Returns: bool array (B, 1, 1, T), broadcastable to (B, H, T_q, T).
     """
-    ids = np.asarray(ids)
-    if ids.ndim != 2:
-        raise ValueError(f"padding_mask expects ids of shape (B, T), got shape {ids.shape}")
+    ids = _check_id_batch(ids, "padding_mask")
     return (ids != PAD_ID)[:, None, None, :]  # (B, 1, 1, T)
 
 
@@ -203,5 +251,5 @@ def target_mask(ids):
     - ids: int array (B, T) of decoder input ids
     Returns: bool array (B, 1, T, T).
     """
-    ids = np.asarray(ids)
+    ids = _check_id_batch(ids, "target_mask")
     return padding_mask(ids) & causal_mask(ids.shape[-1])  # (B, 1, 1, T) & (1, 1, T, T) -> (B, 1, T, T)

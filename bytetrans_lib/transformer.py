@@ -18,7 +18,8 @@ import numpy as np
 from bytetrans_lib.attention import MultiHeadAttention, _merge_heads, _split_heads, masked_softmax
 from bytetrans_lib.layers import FeedForward, Linear, Module, _affine, rel_error
 from bytetrans_lib.norm import LayerNorm
-from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, PAD_ID, VOCAB_SIZE, decode, encode_batch, padding_mask, target_mask
+from bytetrans_lib.tokenizer import (BOS_ID, EOS_ID, PAD_ID, VOCAB_SIZE, decode, encode, encode_batch,
+                                     normalize_text, pad_batch, padding_mask, target_mask)
 
 
 # %% notebooks/05_transformer.ipynb, cell 6
@@ -96,8 +97,14 @@ class Config:
     norm_first: True = pre-LN (LayerNorm before each sublayer, as in most models since
     GPT-2), False = post-LN (after each residual addition, as in Vaswani et al. 2017).
     dtype: "float32" (training) or "float64" (gradient checks); a NumPy dtype is accepted
-    and stored by name, so a checkpoint can record it.
+    and stored by name, so a checkpoint can record it. Sizes are ints (NumPy integers are
+    stored as Python ints), at least 1 (0 layers is allowed) and at most LIMITS.
     """
+
+    # The largest size of each kind, generous for a course (the default model is far below):
+    # a checkpoint that asks for more is refused before anything is built.
+    LIMITS = {"vocab_size": 65_536, "d_model": 4_096, "n_heads": 256, "n_encoder_layers": 64,
+              "n_decoder_layers": 64, "d_ff": 16_384, "max_len": 2_048}
 
     vocab_size: int = VOCAB_SIZE
     d_model: int = 128
@@ -112,23 +119,30 @@ class Config:
     def __post_init__(self):
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.type is int and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
-                raise TypeError(f"Config.{f.name} must be an int, got {value!r}")
+            if f.type is int:
+                if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+                    raise TypeError(f"Config.{f.name} must be an int, got {value!r}")
+                setattr(self, f.name, int(value))  # np.int64(16) -> 16, which JSON can store
         for name in ["vocab_size", "d_model", "n_heads", "d_ff", "max_len"]:
             if getattr(self, name) < 1:
                 raise ValueError(f"Config.{name} must be >= 1, got {getattr(self, name)}")
         for name in ["n_encoder_layers", "n_decoder_layers"]:
             if getattr(self, name) < 0:
                 raise ValueError(f"Config.{name} must be >= 0, got {getattr(self, name)}")
+        for name, limit in self.LIMITS.items():
+            if getattr(self, name) > limit:
+                raise ValueError(f"Config.{name}={getattr(self, name)} is more than {limit}, "
+                                 "the largest this course allows (Config.LIMITS)")
         if self.d_model % self.n_heads:
             raise ValueError(f"Config.d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
         if self.vocab_size < VOCAB_SIZE:
             raise ValueError(f"Config.vocab_size={self.vocab_size} is smaller than the "
                              f"tokenizer's {VOCAB_SIZE} ids")
-        if not isinstance(self.norm_first, bool):
+        if not isinstance(self.norm_first, (bool, np.bool_)):
             raise TypeError(f"Config.norm_first must be True or False, got {self.norm_first!r}")
+        self.norm_first = bool(self.norm_first)
         try:
-            name = np.dtype(self.dtype).name
+            name = np.dtype(self.dtype).name if self.dtype is not None else "None"  # np.dtype(None) is float64
         except TypeError:
             name = repr(self.dtype)
         if name not in ("float32", "float64"):
@@ -138,6 +152,8 @@ class Config:
     @classmethod
     def from_dict(cls, values):
         """A Config from a dict; unknown keys are an error (a typo must not pass silently)."""
+        if not isinstance(values, dict):
+            raise TypeError(f"Config.from_dict expects a dict, got {type(values).__name__}")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -328,12 +344,14 @@ class Transformer(Module):
         self.output = Linear(config.d_model, config.vocab_size, rng=rng, dtype=config.dtype)
 
     def check_ids(self, ids, name):
-        """`ids` as an int64 (B, T) array with 1 <= T <= max_len and values in the vocabulary."""
+        """`ids` as an int64 (B, T) array with B >= 1, 1 <= T <= max_len and values in the vocabulary."""
         ids = np.asarray(ids)
         if ids.ndim != 2:
             raise ValueError(f"{name} must have shape (B, T), got shape {ids.shape}")
         if not np.issubdtype(ids.dtype, np.integer):
             raise TypeError(f"{name} must hold integer ids, got dtype {ids.dtype}")
+        if ids.shape[0] == 0:
+            raise ValueError(f"{name} is an empty batch (shape {ids.shape}): give at least one sequence")
         if ids.shape[1] == 0 or ids.shape[1] > self.config.max_len:
             raise ValueError(f"{name} has length {ids.shape[1]}; lengths from 1 to "
                              f"max_len={self.config.max_len} are allowed")
@@ -564,19 +582,48 @@ def decode_step(model, cache, ids):
 def translate(model, texts, max_len=None, *, use_cache=True):
     """Greedy decoding: translate a list of strings with `model`, in one batch.
 
+    - model: a Transformer
+    - texts: a list (or tuple) of str; a bare str is refused, not translated letter by letter
+    - max_len: the most bytes to write per sentence, an int from 1 to model.config.max_len - 1
+      (default: the largest)
+    Each text is first spelled as the training data is, with normalize_text (NFC, one plain
+    space, no space at the ends, plain quotes and dashes): " I eat. " translates exactly like
+    "I eat.". A text that is empty after that gets "" without running the model.
     Each source is encoded with EOS at its end (as in training); the decoder starts from BOS
     and appends the most likely next byte until every sentence has produced EOS or
-    `max_len` bytes (default: as many as the model's max_len allows).
+    `max_len` bytes.
     use_cache: True feeds one new byte per step through decode_step; False re-runs the decoder
     over the whole prefix at every step (slower; the same bytes).
     Returns: list of str, one per text (invalid UTF-8 shows as U+FFFD).
     """
+    if not isinstance(model, Transformer):
+        raise TypeError(f"translate needs a Transformer as model, got {type(model).__name__}")
+    if texts is None or isinstance(texts, (str, bytes, bytearray)) or not hasattr(texts, "__iter__"):
+        hint = "; wrap one sentence in a list: translate(model, [text])" if isinstance(texts, str) else ""
+        raise TypeError(f"translate expects texts as a list of str, got {type(texts).__name__}{hint}")
+    texts = list(texts)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"translate: texts[{i}] is {type(text).__name__}, not a str")
     config = model.config
-    max_len = config.max_len - 1 if max_len is None else max_len
+    if max_len is None:
+        max_len = config.max_len - 1
+    elif isinstance(max_len, (bool, np.bool_)) or not isinstance(max_len, (int, np.integer)):
+        raise TypeError(f"translate: max_len must be an int, got {max_len!r}")
     if not 1 <= max_len <= config.max_len - 1:
         raise ValueError(f"max_len must be between 1 and {config.max_len - 1} (the model's "
                          f"max_len minus the BOS token), got {max_len}")
-    src = encode_batch(list(texts), eos=True, max_len=config.max_len)  # (B, T_src)
+    sources = [normalize_text(text) for text in texts]
+    todo = [i for i, source in enumerate(sources) if source]  # an empty text needs no model
+    outputs = [""] * len(texts)
+    if not todo:
+        return outputs
+    ids = [encode(sources[i], eos=True) for i in todo]
+    for i, seq in zip(todo, ids):
+        if len(seq) > config.max_len:
+            raise ValueError(f"translate: texts[{i}] is {len(seq) - 1} bytes long, {len(seq)} ids with "
+                             f"its EOS: more than max_len={config.max_len} (the model's longest input)")
+    src = pad_batch(ids)  # (B, T_src), B = the texts that are not empty
     memory, src_mask = model.encode(src)
     B = src.shape[0]
     tgt = np.full((B, 1), BOS_ID, dtype=np.int64)  # (B, 1): every translation starts with BOS
@@ -592,11 +639,36 @@ def translate(model, texts, max_len=None, *, use_cache=True):
         done |= next_ids == EOS_ID
         if done.all():
             break
-    return [decode(row) for row in tgt]
+    for i, row in zip(todo, tgt):
+        outputs[i] = decode(row)
+    return outputs
 
 
-# %% notebooks/05_transformer.ipynb, cell 44
+# %% notebooks/05_transformer.ipynb, cell 47
 CHECKPOINT_FORMAT = "bytetrans-checkpoint-1"
+
+
+def _as_path(path, caller):
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{caller} expects a file path (str or Path), got {type(path).__name__}")
+    return Path(path)
+
+
+def _check_writable(path, caller):
+    """Refuse, before anything is written, a path that cannot or must not be written over: a
+    folder, a read-only file, a missing or read-only folder. Mode bits are checked as well as
+    os.access, because root may write anything and would overwrite a file marked read-only."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{caller}: {path} is a folder; give a file name such as {path / 'model.npz'}")
+    folder = path.parent
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{caller}: the folder {folder} does not exist")
+    if not os.stat(folder).st_mode & 0o222 or not os.access(folder, os.W_OK):
+        raise PermissionError(f"{caller}: the folder {folder} is read-only; nothing was written")
+    if path.exists() and (not path.stat().st_mode & 0o222 or not os.access(path, os.W_OK)):
+        raise PermissionError(f"{caller}: {path} is read-only (mode {path.stat().st_mode & 0o777:o}); "
+                              "it was left as it was")
 
 
 def save_checkpoint(model, path, extra=None):
@@ -604,62 +676,176 @@ def save_checkpoint(model, path, extra=None):
 
     - extra: optional dict name -> array stored beside the model (e.g. an optimizer's state
       and the training step, so that training can resume); read back with load_checkpoint.
+      Values must become arrays of numbers, booleans or strings (never a Python object).
+    Refused before anything is written: non-finite parameters, an extra value that only pickle
+    could store, a path that is a folder, read-only, or in a missing or read-only folder.
     The file is written next to `path` under a temporary name and then renamed over it, so
     an interrupted save leaves any previous checkpoint at `path` intact.
     """
-    path = Path(path)
-    arrays = {f"param/{name}": value for name, value in model.parameters().items()}
-    arrays.update({f"extra/{name}": np.asarray(value) for name, value in (extra or {}).items()})
+    if not isinstance(model, Transformer):
+        raise TypeError(f"save_checkpoint needs a Transformer as model, got {type(model).__name__}")
+    path = _as_path(path, "save_checkpoint")
+    if extra is not None and not isinstance(extra, dict):
+        raise TypeError(f"save_checkpoint: extra must be a dict name -> array, got {type(extra).__name__}")
+    arrays = {}
+    for name, value in model.parameters().items():
+        if not np.isfinite(value).all():
+            raise ValueError(f"save_checkpoint: parameter {name} holds NaN or infinite values; "
+                             "such a checkpoint could not be loaded, so nothing was written")
+        arrays[f"param/{name}"] = value
+    for name, value in (extra or {}).items():
+        if not isinstance(name, str):
+            raise TypeError(f"save_checkpoint: extra's keys must be str, got {name!r}")
+        try:
+            value = np.asarray(value)
+        except ValueError:  # [[1, 2], [3]]
+            raise ValueError(f"save_checkpoint: extra[{name!r}] is ragged (rows of different lengths) "
+                             "and cannot be one array; nothing was written") from None
+        if value.dtype.hasobject:
+            raise TypeError(f"save_checkpoint: extra[{name!r}] would be a Python object (dtype object), "
+                            "which only pickle could store; give numbers, booleans or strings. "
+                            "Nothing was written")
+        arrays[f"extra/{name}"] = value
     arrays["format"] = np.array(CHECKPOINT_FORMAT)
     arrays["config"] = np.array(json.dumps(model.config.to_dict()))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    _check_writable(path, "save_checkpoint")
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's file is private (0600); a checkpoint is an ordinary file
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp's file is private (0600); a checkpoint is an ordinary file
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
         raise
+
+
+def _parameter_shapes(config):
+    """name -> shape of every parameter of Transformer(config), in parameters() order,
+    computed from the config alone: load_checkpoint compares a file with it before building."""
+    C, F, V = config.d_model, config.d_ff, config.vocab_size
+
+    def attention(prefix):
+        return {**{f"{prefix}.W_{x}": (C, C) for x in "qkvo"}, **{f"{prefix}.b_{x}": (C,) for x in "qkvo"}}
+
+    def norm(prefix):
+        return {f"{prefix}.gamma": (C,), f"{prefix}.beta": (C,)}
+
+    def ffn(prefix):
+        return {f"{prefix}.linear_1.W": (C, F), f"{prefix}.linear_1.b": (F,),
+                f"{prefix}.linear_2.W": (F, C), f"{prefix}.linear_2.b": (C,)}
+
+    shapes = {"encoder.embedding.E": (V, C)}
+    for i in range(config.n_encoder_layers):
+        p = f"encoder.layers.{i}"
+        shapes |= attention(f"{p}.self_attn") | norm(f"{p}.norm_1") | ffn(f"{p}.ffn") | norm(f"{p}.norm_2")
+    if config.norm_first:
+        shapes |= norm("encoder.norm")
+    shapes["decoder.embedding.E"] = (V, C)
+    for i in range(config.n_decoder_layers):
+        p = f"decoder.layers.{i}"
+        shapes |= (attention(f"{p}.self_attn") | norm(f"{p}.norm_1") | attention(f"{p}.cross_attn")
+                   | norm(f"{p}.norm_2") | ffn(f"{p}.ffn") | norm(f"{p}.norm_3"))
+    if config.norm_first:
+        shapes |= norm("decoder.norm")
+    return shapes | {"output.W": (C, V), "output.b": (V,)}
+
+
+def _reading(path, read, *args, **kwargs):
+    """read(*args, **kwargs); any error of a damaged file becomes one ValueError naming `path`."""
+    try:
+        return read(*args, **kwargs)
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"{path} is not a readable checkpoint (truncated or corrupted?): {e}") from None
+
+
+def _array_headers(archive):
+    """name -> (shape, dtype) of every array in an open .npz archive, from the headers only."""
+    headers = {}
+    for info in archive.zip.infolist():
+        if not info.filename.endswith(".npy"):
+            raise ValueError(f"it holds {info.filename}, which is not a NumPy array")
+        with archive.zip.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            if version not in ((1, 0), (2, 0)):
+                raise ValueError(f"{info.filename} has .npy format version {version}")
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, _, dtype = read_header(member)
+        headers[info.filename[: -len(".npy")]] = (shape, dtype)
+    return headers
 
 
 def load_checkpoint(path, return_extra=False):
     """A Transformer rebuilt from a file written by save_checkpoint; clear errors otherwise.
 
+    Checked in this order, each failure a ValueError naming the file: a .npz archive (not a
+    .npy array, not damaged); the format marker; a JSON config that Config accepts (so within
+    Config.LIMITS); every tensor's name, shape and floating dtype, read from the headers and
+    compared with the config's; then the numbers, which must be finite. The model is built
+    last, so a file cannot make loading allocate much more than the file itself holds.
     With return_extra=True, returns (model, extra) where extra is the dict given to save_checkpoint.
     """
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {key: f[key] for key in f.files}
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise ValueError(f"{path} is not a readable checkpoint (truncated or corrupted?): {e}") from None
-    if arrays.get("format") is None or str(arrays["format"]) != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a bytetrans checkpoint (no '{CHECKPOINT_FORMAT}' marker)")
-    config = Config.from_dict(json.loads(str(arrays["config"])))
+    path = _as_path(path, "load_checkpoint")
+
+    def magic():
+        with open(path, "rb") as f:
+            return f.read(6)
+
+    if _reading(path, magic) == b"\x93NUMPY":
+        raise ValueError(f"{path} is a single NumPy array (.npy, as np.save writes), not a checkpoint: "
+                         "save_checkpoint writes a .npz archive")
+    with _reading(path, np.load, path, allow_pickle=False) as archive:
+        headers = _reading(path, _array_headers, archive)
+        texts = {}
+        for key in ("format", "config"):
+            if key in headers:
+                shape, dtype = headers[key]
+                if shape != () or dtype.kind != "U" or dtype.itemsize > 4 * 100_000:
+                    raise ValueError(f"{path}: its {key} should be a short text, got an array of "
+                                     f"shape {shape} and dtype {dtype}")
+                texts[key] = str(_reading(path, archive.__getitem__, key))
+        if texts.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"{path} is not a bytetrans checkpoint (no '{CHECKPOINT_FORMAT}' marker)")
+        if "config" not in texts:
+            raise ValueError(f"{path} has no config (a JSON text under the key 'config')")
+        try:
+            config = Config.from_dict(json.loads(texts["config"]))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}: its config is not JSON ({e})") from None
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{path}: its config is refused: {e}") from None
+        expected = _parameter_shapes(config)
+        stored = {key[len("param/"):]: header for key, header in headers.items() if key.startswith("param/")}
+        missing, unexpected = sorted(set(expected) - set(stored)), sorted(set(stored) - set(expected))
+        if missing or unexpected:
+            raise ValueError(f"{path} does not match its config: missing tensors {missing}, "
+                             f"unexpected tensors {unexpected}")
+        for name, shape in expected.items():
+            if stored[name][0] != shape:
+                raise ValueError(f"{path}: tensor {name} has shape {stored[name][0]}, the config needs {shape}")
+            if not np.issubdtype(stored[name][1], np.floating):
+                raise ValueError(f"{path}: tensor {name} has dtype {stored[name][1]}, not floating point")
+        values = {}
+        for name in expected:
+            values[name] = _reading(path, archive.__getitem__, f"param/{name}")
+            if not np.isfinite(values[name]).all():
+                raise ValueError(f"{path}: tensor {name} holds NaN or infinite values")
+        extra = {key[len("extra/"):]: _reading(path, archive.__getitem__, key)
+                 for key in headers if key.startswith("extra/")} if return_extra else None
     model = Transformer(config, rng=np.random.default_rng(0))
-    params = model.parameters()
-    stored = {key[len("param/"):]: value for key, value in arrays.items() if key.startswith("param/")}
-    missing, unexpected = sorted(set(params) - set(stored)), sorted(set(stored) - set(params))
-    if missing or unexpected:
-        raise ValueError(f"{path} does not match its config: missing tensors {missing}, "
-                         f"unexpected tensors {unexpected}")
-    for name, p in params.items():
-        if stored[name].shape != p.shape:
-            raise ValueError(f"{path}: tensor {name} has shape {stored[name].shape}, "
-                             f"the config needs {p.shape}")
-        p[...] = stored[name]
-    if return_extra:
-        return model, {key[len("extra/"):]: value for key, value in arrays.items() if key.startswith("extra/")}
-    return model
+    for name, p in model.parameters().items():
+        p[...] = values[name]  # shapes checked above
+    return (model, extra) if return_extra else model
 
 
 if __name__ == "__main__":
-    # %% notebooks/05_transformer.ipynb, cell 47
+    # %% notebooks/05_transformer.ipynb, cell 52
     demo()

@@ -203,3 +203,88 @@ def test_normalize_text_leaves_text_alone_and_is_idempotent():
 def test_normalize_text_refuses_what_is_not_a_str(bad):
     with pytest.raises(TypeError, match="normalize_text expects a str"):
         normalize_text(bad)
+
+
+# --- what a user may pass by mistake: refused with the function and the argument named ------
+
+@pytest.mark.parametrize("ids, error, pattern", [
+    ([[1, 2], [3]], ValueError, r"decode expects a flat sequence of ids, got a ragged \(nested\) one"),
+    ([np.array([1, 2]), np.array([3])], ValueError, "decode expects a flat sequence of ids, got a ragged"),
+    ([1, [2]], ValueError, "decode expects a flat sequence of ids"),
+    (np.array([[104, 105], [106, 107]]), ValueError, r"decode expects a 1-D sequence of ids, got shape \(2, 2\)"),
+    ([[]], ValueError, r"1-D sequence of ids, got shape \(1, 0\)"),
+    ([10**30], ValueError, "decode: id 1000000000000000000000000000000 at position 0 is outside the vocabulary"),
+    ([104, -(10**30)], ValueError, "decode: id -1000000000000000000000000000000 at position 1 is outside"),
+    ([104, None], TypeError, "decode expects integer ids, got NoneType at position 1"),
+    (None, TypeError, "decode expects a sequence of integer ids, got NoneType"),
+    (104, TypeError, "decode expects a sequence of integer ids, got int"),
+])
+def test_decode_refuses_ragged_2d_huge_and_missing_input_with_a_clear_error(ids, error, pattern):
+    with pytest.raises(error, match=pattern):
+        bt.decode(ids)
+
+
+def test_decode_accepts_python_ints_of_any_type_that_fit_the_vocabulary():
+    assert bt.decode(np.array([104, 105], dtype=object)) == "hi"
+    assert bt.decode(np.array([104, 105], dtype=np.uint64)) == "hi"
+    assert bt.decode([np.int16(104), 105]) == "hi"
+
+
+@pytest.mark.parametrize("flags, pattern", [
+    ({"bos": 2}, "encode: bos must be True or False, got 2"),
+    ({"eos": "yes"}, "encode: eos must be True or False, got 'yes'"),
+    ({"bos": 1}, "bos must be True or False, got 1"),
+    ({"eos": None}, "eos must be True or False, got None"),
+])
+def test_encode_accepts_only_true_or_false_as_bos_and_eos(flags, pattern):
+    with pytest.raises(TypeError, match=pattern):
+        bt.encode("hi", **flags)
+    with pytest.raises(TypeError, match=pattern):
+        bt.encode_batch(["hi"], **flags)
+
+
+def test_encode_accepts_numpy_booleans_as_flags():
+    assert bt.encode("hi", bos=np.True_, eos=np.False_).tolist() == [bt.BOS_ID, 104, 105]
+
+
+@pytest.mark.parametrize("call, error, pattern", [
+    (lambda: bt.pad_batch(None), TypeError, "pad_batch expects a list of id sequences, got NoneType"),
+    (lambda: bt.pad_batch(5), TypeError, "pad_batch expects a list of id sequences, got int"),
+    (lambda: bt.pad_batch("abc"), TypeError, "pad_batch expects a list of id sequences, got str"),
+    (lambda: bt.pad_batch([[1], [2.5]]), TypeError, r"pad_batch \(sequence 1\) expects integer ids"),
+    (lambda: bt.pad_batch([[1], [300]]), ValueError, r"pad_batch \(sequence 1\): id 300 at position 0"),
+    (lambda: bt.pad_batch(np.array([1, 2])), TypeError, r"pad_batch \(sequence 0\) expects a sequence"),
+    (lambda: bt.pad_batch([[1]], max_len=5.5), TypeError, "pad_batch: max_len must be an int or None, got 5.5"),
+    (lambda: bt.pad_batch([[1]], max_len="10"), TypeError, "max_len must be an int or None, got '10'"),
+    (lambda: bt.pad_batch([[1]], max_len=True), TypeError, "max_len must be an int or None, got True"),
+    (lambda: bt.pad_batch([[1]], max_len=0), ValueError, "pad_batch: max_len must be >= 1, got 0"),
+    (lambda: bt.pad_batch([[1]], max_len=-3), ValueError, "max_len must be >= 1, got -3"),
+    (lambda: bt.encode_batch(None), TypeError, "encode_batch expects a list of strings, got NoneType"),
+    (lambda: bt.encode_batch(b"hi"), TypeError, "encode_batch expects a list of strings, got bytes"),
+    (lambda: bt.encode_batch(["ok", 3]), TypeError, r"encode_batch: texts\[1\] is int, not a str"),
+    (lambda: bt.token_labels(None), TypeError, "token_labels expects a sequence of integer ids, got NoneType"),
+    (lambda: bt.token_labels([[1, 2], [3]]), ValueError, "token_labels expects a flat sequence of ids"),
+])
+def test_batching_helpers_refuse_bad_arguments_naming_the_function_and_the_argument(call, error, pattern):
+    with pytest.raises(error, match=pattern):
+        call()
+
+
+def test_pad_batch_keeps_accepting_numpy_integer_max_len_and_arrays_of_rows():
+    assert bt.pad_batch([[1, 2], [3]], max_len=np.int64(2)).tolist() == [[1, 2], [3, bt.PAD_ID]]
+    assert bt.pad_batch(np.array([[1, 2], [3, 4]])).tolist() == [[1, 2], [3, 4]]
+    assert bt.encode_batch(("a", "bc")).shape == (2, 2)  # a tuple is a list of strings too
+
+
+@pytest.mark.parametrize("mask", [bt.padding_mask, bt.target_mask])
+@pytest.mark.parametrize("ids, error, pattern", [
+    (np.ones((2, 3)), TypeError, "expects integer ids, got dtype float64"),
+    (np.ones((2, 3), dtype=bool), TypeError, "expects integer ids, got dtype bool"),
+    ([["a", "b"]], TypeError, "expects integer ids, got dtype <U1"),
+    (None, TypeError, r"expects integer ids of shape \(B, T\), got NoneType"),
+    ([[1, 2], [3]], ValueError, r"expects ids of shape \(B, T\), got rows of different lengths"),
+    (np.array([1, 2, 3]), ValueError, r"expects ids of shape \(B, T\), got shape \(3,\)"),
+])
+def test_masks_refuse_ids_that_are_not_a_2d_integer_array(mask, ids, error, pattern):
+    with pytest.raises(error, match=f"{mask.__name__} {pattern}"):
+        mask(ids)

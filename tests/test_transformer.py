@@ -340,3 +340,118 @@ def test_decode_step_refuses_a_full_cache_and_a_wrong_batch():
         bt.decode_step(model, cache, np.array([bt.BOS_ID, bt.BOS_ID]))
     with pytest.raises(ValueError, match="cache is full"):
         bt.decode_step(model, cache, np.array([65, 65]))
+
+
+# ---- Config: what would silently do the wrong thing -------------------------------------------
+
+@pytest.mark.parametrize("values, error, pattern", [
+    ({"dtype": None}, ValueError, "Config.dtype must be float32 or float64, got None"),
+    ({"d_model": 16.0}, TypeError, "Config.d_model must be an int, got 16.0"),
+    ({"n_heads": True}, TypeError, "Config.n_heads must be an int, got True"),
+    ({"max_len": np.float64(32)}, TypeError, "Config.max_len must be an int"),
+    ({"n_encoder_layers": 10**6}, ValueError, r"Config.n_encoder_layers=1000000 is more than 64.*Config.LIMITS"),
+    ({"d_model": 8192, "n_heads": 8}, ValueError, "Config.d_model=8192 is more than 4096"),
+    ({"max_len": 10**9}, ValueError, "Config.max_len=1000000000 is more than 2048"),
+])
+def test_config_refuses_a_missing_dtype_non_int_sizes_and_sizes_over_its_limits(values, error, pattern):
+    with pytest.raises(error, match=pattern):
+        bt.Config(**values)
+
+
+def test_config_limits_are_one_documented_table_that_the_default_model_is_far_below():
+    assert set(bt.Config.LIMITS) == {"vocab_size", "d_model", "n_heads", "n_encoder_layers",
+                                     "n_decoder_layers", "d_ff", "max_len"}
+    default = bt.Config()
+    assert all(getattr(default, name) * 8 <= limit for name, limit in bt.Config.LIMITS.items())
+    assert bt.Config(**bt.Config.LIMITS, dtype="float64").n_encoder_layers == 64  # the limits themselves pass
+
+
+def test_config_stores_numpy_integers_as_python_ints_so_a_checkpoint_saves(tmp_path):
+    config = bt.Config(d_model=np.int64(16), n_heads=np.int32(2), n_encoder_layers=np.int64(1),
+                       n_decoder_layers=np.uint8(1), d_ff=np.int64(24), max_len=np.int64(16),
+                       norm_first=np.True_)
+    assert all(type(getattr(config, name)) is int for name in bt.Config.LIMITS)
+    assert type(config.norm_first) is bool
+    model = bt.Transformer(config, rng=np.random.default_rng(0))
+    bt.save_checkpoint(model, tmp_path / "model.npz")
+    restored = bt.load_checkpoint(tmp_path / "model.npz")
+    assert restored.config == config == bt.Config(d_model=16, n_heads=2, n_encoder_layers=1,
+                                                  n_decoder_layers=1, d_ff=24, max_len=16)
+
+
+# ---- a batch of no sentences -------------------------------------------------------------------
+
+def test_forward_refuses_an_empty_batch_with_a_clear_error():
+    model = tiny_model()
+    empty = np.zeros((0, 3), dtype=np.int64)
+    with pytest.raises(ValueError, match=r"src_ids is an empty batch \(shape \(0, 3\)\)"):
+        model.forward(empty, np.full((0, 2), bt.BOS_ID))
+    with pytest.raises(ValueError, match="tgt_ids is an empty batch"):
+        model.forward(tiny_batch()[0], np.zeros((0, 2), dtype=np.int64))
+
+
+def test_translate_of_no_sentences_is_an_empty_list():
+    model = tiny_model()
+    assert bt.translate(model, []) == []
+    assert bt.translate(model, ()) == []
+
+
+# ---- translate: what it accepts ---------------------------------------------------------------
+
+@pytest.mark.parametrize("model, texts, kwargs, error, pattern", [
+    ("tiny", "hello", {}, TypeError, r"translate expects texts as a list of str, got str; wrap one sentence in a list"),
+    ("tiny", None, {}, TypeError, "translate expects texts as a list of str, got NoneType"),
+    ("tiny", b"hello", {}, TypeError, "got bytes"),
+    ("tiny", 42, {}, TypeError, "got int"),
+    ("tiny", ["fine", 42], {}, TypeError, r"translate: texts\[1\] is int, not a str"),
+    ("tiny", ["fine", None], {}, TypeError, r"texts\[1\] is NoneType"),
+    (None, ["hello"], {}, TypeError, "translate needs a Transformer as model, got NoneType"),
+    ("a string", ["hello"], {}, TypeError, "translate needs a Transformer as model, got str"),
+    ("tiny", ["hello"], {"max_len": 5.5}, TypeError, "translate: max_len must be an int, got 5.5"),
+    ("tiny", ["hello"], {"max_len": "10"}, TypeError, "max_len must be an int, got '10'"),
+    ("tiny", ["hello"], {"max_len": True}, TypeError, "max_len must be an int, got True"),
+    ("tiny", ["hello"], {"max_len": 0}, ValueError, "max_len must be between 1 and 15"),
+])
+def test_translate_refuses_a_bare_string_a_missing_model_and_a_non_integer_max_len(model, texts, kwargs,
+                                                                                 error, pattern):
+    model = tiny_model() if model == "tiny" else model
+    with pytest.raises(error, match=pattern):
+        bt.translate(model, texts, **kwargs)
+
+
+def test_translate_normalises_each_text_as_the_training_data_was():
+    model = tiny_model(7)
+    for typed, plain in [(" I eat. ", "I eat."), ("I don’t know.", "I don't know."),
+                         ("Bonjour\u202f!", "Bonjour !"), ("«\u00a0Oui\u00a0» – ok…", '"Oui" - ok...'),
+                         ("cafe\u0301", "café"), ("a  b\tc ", "a b c")]:
+        assert bt.translate(model, [typed], max_len=12) == bt.translate(model, [plain], max_len=12), typed
+    # a text of 15 bytes once normalised fits max_len=16 with its EOS, even if typed with more
+    assert len(bt.translate(model, ["   " + "x" * 15 + "   "], max_len=3)) == 1
+
+
+def test_translate_returns_an_empty_string_for_an_empty_text_without_running_the_model(monkeypatch):
+    model = tiny_model(8)
+    model.output.params["b"][ord("a")] = 1e3  # the model always says "a", whatever it reads
+    assert bt.translate(model, ["", "   ", "Hello.", "\n\u00a0"], max_len=5) == ["", "", "aaaaa", ""]
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was run for empty texts")
+
+    monkeypatch.setattr(model, "encode", no_model)
+    assert bt.translate(model, ["", " \t "]) == ["", ""]
+
+
+def test_translate_names_the_text_that_is_too_long():
+    model = tiny_model()
+    with pytest.raises(ValueError, match=r"translate: texts\[2\] is 16 bytes long, 17 ids with its EOS: "
+                                         "more than max_len=16"):
+        bt.translate(model, ["ok", "", "x" * 16])
+
+
+def test_the_shipped_model_translates_typed_spellings_like_plain_ones():
+    model = bt.load_checkpoint(bt.DEFAULT_MODEL)
+    typed = [" I eat. ", "I don’t know.", "  Where is the station?\n", "It’s “red”."]
+    plain = ["I eat.", "I don't know.", "Where is the station?", 'It\'s "red".']
+    assert bt.translate(model, typed) == bt.translate(model, plain)
+    assert [bt.translate(model, [t])[0] for t in typed] == bt.translate(model, plain)
+    assert bt.translate(model, ["", "I eat."])[0] == ""

@@ -1,0 +1,219 @@
+"""Checkpoints (notebook 05): a save that cannot be done right is refused before anything is
+written, and a file is checked (config, then tensor shapes, then values) before a model is built."""
+import json
+import os
+import time
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import bytetrans_lib as bt
+
+TINY = dict(d_model=8, n_heads=2, n_encoder_layers=2, n_decoder_layers=2, d_ff=12, max_len=16, dtype="float64")
+
+
+def tiny_model(seed=0, **overrides):
+    return bt.Transformer(bt.Config(**{**TINY, **overrides}), rng=np.random.default_rng(seed))
+
+
+def saved(tmp_path, name="model.npz", seed=0):
+    """A good checkpoint at tmp_path/name; returns its path and its bytes."""
+    path = tmp_path / name
+    bt.save_checkpoint(tiny_model(seed), path)
+    return path, path.read_bytes()
+
+
+def rewritten(tmp_path, name, change):
+    """A copy of a good checkpoint's arrays, changed by change(arrays), written with np.savez."""
+    path, _ = saved(tmp_path, "good.npz")
+    arrays = dict(np.load(path, allow_pickle=False))
+    change(arrays)
+    np.savez(tmp_path / name, **arrays)
+    return tmp_path / name
+
+
+def names(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+# ---- save: refuse before writing ---------------------------------------------------------------
+
+@pytest.mark.parametrize("extra, error, pattern", [
+    ({"note": None}, TypeError, r"extra\['note'\] would be a Python object \(dtype object\)"),
+    ({"mixed": [1, "a", None]}, TypeError, r"extra\['mixed'\] would be a Python object"),
+    ({"ragged": [[1, 2], [3]]}, ValueError, r"extra\['ragged'\] is ragged"),
+    ({"ok": np.arange(3), "note": {"a": 1}}, TypeError, r"extra\['note'\]"),
+    ({3: np.arange(3)}, TypeError, "extra's keys must be str, got 3"),
+    ([("step", 1)], TypeError, "extra must be a dict name -> array, got list"),
+])
+def test_save_checkpoint_refuses_object_arrays_before_touching_the_old_file(tmp_path, extra, error, pattern):
+    path, before = saved(tmp_path)
+    with pytest.raises(error, match=pattern):
+        bt.save_checkpoint(tiny_model(1), path, extra=extra)
+    assert path.read_bytes() == before  # the good checkpoint, byte for byte
+    assert names(tmp_path) == ["model.npz"]  # and no temporary file
+    assert bt.load_checkpoint(path).config == bt.Config(**TINY)
+
+
+def test_save_checkpoint_refuses_a_model_with_nan_or_infinite_parameters(tmp_path):
+    path, before = saved(tmp_path)
+    broken = tiny_model(1)
+    broken.decoder.embedding.params["E"][3, 1] = np.nan
+    with pytest.raises(ValueError, match="parameter decoder.embedding.E holds NaN or infinite values"):
+        bt.save_checkpoint(broken, path)
+    broken.decoder.embedding.params["E"][3, 1] = np.inf
+    with pytest.raises(ValueError, match="nothing was written"):
+        bt.save_checkpoint(broken, path)
+    assert path.read_bytes() == before and names(tmp_path) == ["model.npz"]
+
+
+def test_save_checkpoint_refuses_a_read_only_file_even_for_root(tmp_path):
+    path, before = saved(tmp_path)
+    path.chmod(0o444)
+    with pytest.raises(PermissionError, match=r"save_checkpoint: .*model.npz is read-only \(mode 444\)"):
+        bt.save_checkpoint(tiny_model(1), path)
+    assert path.read_bytes() == before and path.stat().st_mode & 0o777 == 0o444
+    assert names(tmp_path) == ["model.npz"]
+
+
+def test_save_checkpoint_refuses_a_folder_that_cannot_be_written_before_writing(tmp_path, monkeypatch):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o555)
+    monkeypatch.setattr(bt.transformer.tempfile, "mkstemp",
+                        lambda *a, **k: pytest.fail("a temporary file was created"))
+    try:
+        with pytest.raises(PermissionError, match=r"save_checkpoint: the folder .*locked is read-only"):
+            bt.save_checkpoint(tiny_model(), folder / "model.npz")
+        assert names(folder) == []
+    finally:
+        folder.chmod(0o755)
+
+
+def test_save_checkpoint_refuses_a_missing_folder_a_folder_and_what_is_not_a_path_or_model(tmp_path):
+    with pytest.raises(FileNotFoundError, match="the folder .*nowhere does not exist"):
+        bt.save_checkpoint(tiny_model(), tmp_path / "nowhere" / "model.npz")
+    with pytest.raises(IsADirectoryError, match="is a folder; give a file name"):
+        bt.save_checkpoint(tiny_model(), tmp_path)
+    with pytest.raises(TypeError, match=r"save_checkpoint expects a file path \(str or Path\), got NoneType"):
+        bt.save_checkpoint(tiny_model(), None)
+    with pytest.raises(TypeError, match="save_checkpoint needs a Transformer as model, got NoneType"):
+        bt.save_checkpoint(None, tmp_path / "model.npz")
+    assert names(tmp_path) == []
+
+
+@pytest.mark.parametrize("breaks", ["chmod", "savez", "replace"])
+def test_save_checkpoint_never_leaves_its_temporary_file(tmp_path, monkeypatch, breaks):
+    path, before = saved(tmp_path)
+
+    def fail(*args, **kwargs):
+        raise OSError(f"{breaks} failed")
+
+    target = {"chmod": (bt.transformer.os, "chmod"), "savez": (np, "savez"),
+              "replace": (bt.transformer.os, "replace")}[breaks]
+    monkeypatch.setattr(*target, fail)
+    with pytest.raises(OSError, match=f"{breaks} failed"):
+        bt.save_checkpoint(tiny_model(1), path)
+    assert path.read_bytes() == before and names(tmp_path) == ["model.npz"]
+
+
+# ---- load: the config, then the shapes, then the values; the model last --------------------------
+
+@pytest.mark.parametrize("overrides, pattern", [
+    ({"n_encoder_layers": 10**6}, r"config is refused: Config.n_encoder_layers=1000000 is more than 64"),
+    ({"d_model": 4096, "n_heads": 8, "d_ff": 16384, "n_encoder_layers": 64, "n_decoder_layers": 64,
+      "max_len": 2048}, r"does not match its config: missing tensors \["),  # within the limits, but not in the file
+])
+def test_load_checkpoint_refuses_a_crafted_oversized_config_fast_and_without_allocating(tmp_path, overrides,
+                                                                                      pattern):
+    def craft(arrays):
+        arrays["config"] = np.array(json.dumps({**bt.Config(**TINY).to_dict(), **overrides}))
+
+    path = rewritten(tmp_path, "crafted.npz", craft)
+    assert path.stat().st_size < 150_000  # a small file (about 100 KB) ...
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(ValueError, match=pattern):
+            bt.load_checkpoint(path)
+        seconds = time.perf_counter() - start
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert seconds < 5  # ... refused in milliseconds (generous for a loaded machine)
+    assert peak < 20 * 2**20  # and without building the gigabytes of model it asks for
+
+
+def test_load_checkpoint_reads_no_tensor_before_the_config_and_the_shapes_are_checked(tmp_path, monkeypatch):
+    path = rewritten(tmp_path, "misshapen.npz", lambda a: a.update({"param/output.W": np.zeros((8, 3))}))
+    read = []
+    original = np.lib.npyio.NpzFile.__getitem__
+    monkeypatch.setattr(np.lib.npyio.NpzFile, "__getitem__", lambda self, key: read.append(key) or original(self, key))
+    with pytest.raises(ValueError, match=r"tensor output.W has shape \(8, 3\), the config needs \(8, 260\)"):
+        bt.load_checkpoint(path)
+    assert sorted(read) == ["config", "format"]
+
+
+def test_load_checkpoint_refuses_a_npy_file_naming_it(tmp_path):
+    np.save(tmp_path / "weights.npy", np.zeros(3))
+    with pytest.raises(ValueError, match=r"weights.npy is a single NumPy array \(.npy, as np.save writes\)"):
+        bt.load_checkpoint(tmp_path / "weights.npy")
+
+
+@pytest.mark.parametrize("change, pattern", [
+    (lambda a: a.update(config=np.array("{d_model: 8")), "its config is not JSON"),
+    (lambda a: a.update(config=np.array("[8, 2]")), "its config is refused: Config.from_dict expects a dict, got list"),
+    (lambda a: a.update(config=np.array(json.dumps({**TINY, "d_model": 8.0}))),
+     "its config is refused: Config.d_model must be an int, got 8.0"),
+    (lambda a: a.update(config=np.array(json.dumps({**TINY, "dtype": None}))), "Config.dtype must be float32 or float64"),
+    (lambda a: a.update(config=np.array(json.dumps({**TINY, "n_head": 2}))), r"unknown Config key\(s\) \['n_head'\]"),
+    (lambda a: a.update(config=np.array(["{}", "{}"])), r"its config should be a short text, got an array of shape \(2,\)"),
+    (lambda a: a.pop("config"), "has no config"),
+    (lambda a: a.pop("format"), "is not a bytetrans checkpoint"),
+    (lambda a: a.update(format=np.array("something-else")), "is not a bytetrans checkpoint"),
+    (lambda a: a["param/output.b"].__setitem__(0, np.nan), "tensor output.b holds NaN or infinite values"),
+    (lambda a: a["param/encoder.embedding.E"].__setitem__((5, 2), -np.inf), "tensor encoder.embedding.E holds NaN"),
+    (lambda a: a.update({"param/output.b": np.zeros(260, dtype=np.int64)}), "tensor output.b has dtype int64, not floating"),
+    (lambda a: a.pop("param/output.b"), r"missing tensors \['output.b'\]"),
+])
+def test_load_checkpoint_refuses_a_bad_config_a_missing_key_or_non_finite_weights_naming_the_file(tmp_path, change,
+                                                                                                  pattern):
+    path = rewritten(tmp_path, "bad.npz", change)
+    with pytest.raises(ValueError, match=f"bad.npz.*{pattern}"):
+        bt.load_checkpoint(path)
+
+
+@pytest.mark.parametrize("content", [b"", b"PK", b"hello, world\n", b"PK\x03\x04" + bytes(100)])
+def test_load_checkpoint_refuses_files_that_are_not_archives_naming_them(tmp_path, content):
+    (tmp_path / "junk.npz").write_bytes(content)
+    with pytest.raises(ValueError, match="junk.npz is not a readable checkpoint"):
+        bt.load_checkpoint(tmp_path / "junk.npz")
+
+
+def test_load_checkpoint_still_reads_a_compressed_copy_and_the_missing_file_error_is_unchanged(tmp_path):
+    path, _ = saved(tmp_path)
+    np.savez_compressed(tmp_path / "small.npz", **dict(np.load(path, allow_pickle=False)))
+    model = bt.load_checkpoint(tmp_path / "small.npz")
+    assert all(np.array_equal(p, q) for p, q in zip(model.parameters().values(),
+                                                     bt.load_checkpoint(path).parameters().values()))
+    with pytest.raises(FileNotFoundError):
+        bt.load_checkpoint(tmp_path / "absent.npz")
+    with pytest.raises(TypeError, match=r"load_checkpoint expects a file path \(str or Path\), got NoneType"):
+        bt.load_checkpoint(None)
+
+
+@pytest.mark.parametrize("overrides", [
+    {}, {"norm_first": False}, {"n_encoder_layers": 0, "n_decoder_layers": 3},
+    {"n_encoder_layers": 3, "n_decoder_layers": 0, "vocab_size": 300, "d_ff": 5},
+])
+def test_parameter_shapes_lists_every_tensor_of_the_model_in_order_without_building_it(overrides):
+    model = tiny_model(**overrides)
+    assert list(bt.transformer._parameter_shapes(model.config).items()) == [(n, p.shape) for n, p in model.parameters().items()]
+
+
+def test_the_shipped_checkpoint_still_loads():
+    model = bt.load_checkpoint(bt.DEFAULT_MODEL)
+    assert model.config == bt.Config()
+    assert all(np.isfinite(p).all() for p in model.parameters().values())
+    assert os.path.getsize(bt.DEFAULT_MODEL) > 4 * bt.count_parameters(model)
