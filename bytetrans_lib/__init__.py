@@ -118,6 +118,7 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     'TrainingDiverged': 'train',
     'fit': 'train',
     'DEFAULT_MODEL': 'train',
+    'DEFAULT_OUT': 'train',
     'train_and_report': 'train',
     'terminal_progress': 'train',
     'train_cli': 'train',

@@ -32,6 +32,7 @@ DROP_REASONS = {  # key -> label in the report, in the order the checks run
     "utf8": "invalid UTF-8",
     "blank": "blank line",
     "columns": "wrong number of columns",
+    "attribution": "third column not an attribution (a stray tab?)",
     "empty": "empty English or French",
     "too_long": "longer than {max_len} bytes",
     "duplicate": "duplicate of a kept pair",
@@ -72,23 +73,52 @@ class CleaningReport:
 
 
 # %% notebooks/07_training.ipynb, cell 52
-def _input_files(source):
-    """Yield (name, bytes) for bytes, a file, or a folder's *.txt / *.tsv files in name order."""
-    if isinstance(source, (bytes, bytearray)):
-        yield "<bytes>", bytes(source)
-        return
+_WIDE_BOMS = [(b"\xff\xfe\x00\x00", "UTF-32", "FF FE 00 00"), (b"\x00\x00\xfe\xff", "UTF-32", "00 00 FE FF"),
+              (b"\xff\xfe", "UTF-16", "FF FE"), (b"\xfe\xff", "UTF-16", "FE FF")]  # longest first
+
+
+def _wide_encoding(data):
+    """'UTF-16 (why)' or 'UTF-32 (why)' when `data` looks saved in one of them, else None."""
+    for bom, name, shown in _WIDE_BOMS:
+        if data.startswith(bom):
+            return f"{name} (it starts with the byte-order mark {shown})"
+    sample = data[:4096]
+    zeros = sample.count(0)
+    if not sample or zeros * 4 < len(sample):  # UTF-8 text has no 0 byte; a stray one: see the line checks
+        return None
+    if zeros * 3 > len(sample) * 2:  # ASCII in UTF-32: 3 bytes in 4 are 0; in UTF-16: 1 in 2
+        return "UTF-32 (three bytes in four are 0)"
+    return "UTF-16 (every other byte is 0)"
+
+
+def _input_paths(source):
+    """The files `source` names: itself, or a folder's *.txt / *.tsv files in name order."""
     path = Path(source)
     if path.is_dir():
         files = sorted((p for p in path.iterdir()
                         if p.is_file() and p.suffix.lower() in (".txt", ".tsv")), key=lambda p: p.name)
         if not files:
             raise FileNotFoundError(f"{path}: folder has no *.txt or *.tsv file")
-        for p in files:  # one at a time: a Kaggle folder holds hundreds of megabytes
-            yield p.name, p.read_bytes()
-    elif path.exists():
-        yield path.name, path.read_bytes()
-    else:
-        raise FileNotFoundError(f"{path}: no such file or folder")
+        return files
+    if path.exists():
+        return [path]
+    raise FileNotFoundError(f"{path}: no such file or folder")
+
+
+def _input_files(source):
+    """Yield (name, bytes) for bytes, a file, or a folder's *.txt / *.tsv files in name order.
+
+    A file saved as UTF-16 or UTF-32 is refused whole: ValueError naming it and its encoding.
+    """
+    named = [("<bytes>", None)] if isinstance(source, (bytes, bytearray)) else \
+        [(p.name, p) for p in _input_paths(source)]
+    for name, path in named:  # one at a time: a Kaggle folder holds hundreds of megabytes
+        data = bytes(source) if path is None else path.read_bytes()
+        wide = _wide_encoding(data)
+        if wide:
+            raise ValueError(f"{path or name} looks like {wide}, not UTF-8: open it in an editor and "
+                             "save it as UTF-8; nothing was cleaned")
+        yield name, data
 
 
 def clean_pairs(source, max_len: int = 60) -> tuple[list[tuple[str, ...]], CleaningReport]:
@@ -98,6 +128,7 @@ def clean_pairs(source, max_len: int = 60) -> tuple[list[tuple[str, ...]], Clean
     - max_len: a pair is dropped when either side is longer than this many UTF-8 bytes
     Returns (pairs, report): pairs are (english, french) or (english, french, attribution)
     tuples in input order; report is a CleaningReport (print it for one line per reason).
+    Raises FileNotFoundError for a missing input, ValueError for a file saved as UTF-16/32.
     """
     if not isinstance(max_len, int) or max_len < 1:
         raise ValueError(f"max_len must be a positive integer, got {max_len!r}")
@@ -128,6 +159,10 @@ def clean_pairs(source, max_len: int = 60) -> tuple[list[tuple[str, ...]], Clean
             if len(fields) not in (2, 3):
                 report.drop("columns", where)
                 continue
+            attribution = fields[2] if len(fields) == 3 else ""
+            if attribution and not attribution.startswith("CC-BY"):  # a tab inside a sentence
+                report.drop("attribution", where)
+                continue
             english, french = fields[0], fields[1]
             if not english or not french:
                 report.drop("empty", where)
@@ -139,7 +174,6 @@ def clean_pairs(source, max_len: int = 60) -> tuple[list[tuple[str, ...]], Clean
                 report.drop("duplicate", where)
                 continue
             seen.add((english, french))
-            attribution = fields[2] if len(fields) == 3 else ""
             pairs.append((english, french, attribution) if attribution else (english, french))
             report.kept += 1
     assert report.read == report.kept + sum(report.dropped.values()), f"lines lost:\n{report}"
@@ -147,8 +181,41 @@ def clean_pairs(source, max_len: int = 60) -> tuple[list[tuple[str, ...]], Clean
 
 
 # %% notebooks/07_training.ipynb, cell 56
+def _same_file(a, b) -> bool:
+    """True if paths a and b name one file: the same file on disk when both exist (whatever
+    the spelling: ./x, an absolute path, a symbolic or hard link), else the same absolute path."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return Path(a).resolve() == Path(b).resolve()
+
+
+def _check_writable(path) -> None:
+    """Refuse to write `path` where an ordinary user could not: PermissionError for a read-only
+    file or a read-only folder (the nearest one that exists; missing folders will be created),
+    IsADirectoryError for a folder. The mode bits are checked as well as os.access, because
+    root may write anything."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write {path}: it is a folder, not a file")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise NotADirectoryError(f"cannot write {path}: {folder} is a file, not a folder")
+    for target, what in ((path, "the file"), (folder, f"the folder {folder}")):
+        if target.exists():
+            mode = target.stat().st_mode
+            if not mode & 0o222 or not os.access(target, os.W_OK | (os.X_OK if target.is_dir() else 0)):
+                raise PermissionError(f"cannot write {path}: {what} is read-only (mode {mode & 0o777:o})")
+
+
 def write_cleaned(pairs, path) -> int:
-    """Write pairs as UTF-8 lines `english<TAB>french[<TAB>attribution]\\n`; returns the number written."""
+    """Write pairs as UTF-8 lines `english<TAB>french[<TAB>attribution]\\n`; returns the number written.
+
+    Refuses (before writing anything) a pair that would break the format, and a read-only file
+    or folder (PermissionError).
+    """
     lines = []
     for pair in pairs:
         ok = (len(pair) in (2, 3) and all(isinstance(f, str) and f for f in pair[:2])
@@ -158,6 +225,7 @@ def write_cleaned(pairs, path) -> int:
                              "non-empty, with no tab or line break inside")
         lines.append("\t".join(pair) + "\n")
     path = Path(path)
+    _check_writable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     try:
@@ -171,6 +239,20 @@ def write_cleaned(pairs, path) -> int:
 
 
 # %% notebooks/07_training.ipynb, cell 60
+def _check_output(output, source, inputs) -> None:
+    """Refuse (ValueError) an output that is one of the input files, or that the next run on
+    the input folder would read as input."""
+    for p in inputs:
+        if _same_file(output, p):
+            raise ValueError(f"the output {output} is the input file {p}: cleaning it in place would "
+                             "replace the original; write the cleaned pairs elsewhere")
+    output = Path(output)
+    read_next_time = output.suffix.lower() in (".txt", ".tsv")  # what _input_paths takes from a folder
+    if Path(source).is_dir() and _same_file(output.parent, source) and read_next_time:
+        raise ValueError(f"the output {output} is inside the input folder {source}: the next run on that "
+                         "folder would read it as input; write it elsewhere")
+
+
 def clean_dataset_cli(argv=None) -> int:
     """The command line: clean INPUT, print the report, write OUTPUT. Returns the exit code."""
     parser = argparse.ArgumentParser(
@@ -178,15 +260,18 @@ def clean_dataset_cli(argv=None) -> int:
         description="Clean manythings.org/Tatoeba English-French pairs and report every dropped line.")
     parser.add_argument("input", help="a file such as fra.txt, or a folder: every *.txt and *.tsv "
                                       "file in it is read, in name order")
-    parser.add_argument("-o", "--output", required=True, help="where to write the cleaned pairs (TSV)")
+    parser.add_argument("-o", "--output", required=True,
+                        help="where to write the cleaned pairs (TSV); never one of the input files")
     parser.add_argument("--max-len", type=int, default=60,
                         help="drop a pair when either side is longer than this many UTF-8 bytes (default 60)")
     args = parser.parse_args(argv)
     if args.max_len < 1:
         parser.error("--max-len must be at least 1")
-    try:
+    try:  # everything that can be refused is refused here, before reading or writing
+        _check_output(args.output, args.input, _input_paths(args.input))
+        _check_writable(args.output)
         pairs, report = clean_pairs(args.input, max_len=args.max_len)
-    except OSError as e:  # missing or unreadable input: one clear line, no traceback
+    except (OSError, ValueError) as e:  # one clear line, no traceback, nothing written
         print(f"{parser.prog}: error: {e}", file=sys.stderr)
         return 2
     print(report)

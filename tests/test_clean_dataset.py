@@ -95,6 +95,19 @@ def test_lines_with_1_or_4_or_more_columns_are_dropped(tmp_path, line):
     assert dropped(report) == {"columns": 1} and report.first_drop["columns"] == "pairs.tsv:2"
 
 
+def test_a_third_column_that_is_not_an_attribution_is_a_stray_tab_and_the_line_is_dropped(tmp_path):
+    data = (f"Hi.\tSalut.\t{ATTR}\n"
+            "Look!\tRegarde\t!\n"  # a tab typed where French puts its space before "!"
+            "Yes.\tOui.\n"
+            "Come.\tViens.\tcc-by but lower case\n")
+    pairs, report = clean(tmp_path, data.encode())
+    assert pairs == [("Hi.", "Salut.", ATTR), ("Yes.", "Oui.")]
+    assert dropped(report) == {"attribution": 2} and report.first_drop["attribution"] == "pairs.tsv:2"
+    assert "third column not an attribution" in str(report)
+    reasons = list(DROP_REASONS)  # checked right after the column count, before the sides
+    assert reasons.index("attribution") == reasons.index("columns") + 1
+
+
 def test_empty_sides_are_dropped(tmp_path):
     data = b"Hi.\t\n\tSalut.\nHi.\t \xe2\x80\xaf \t" + ATTR.encode() + b"\nYes.\tOui.\n"
     pairs, report = clean(tmp_path, data)
@@ -130,7 +143,7 @@ def test_pairs_longer_than_max_len_bytes_on_either_side_are_dropped(tmp_path):
 
 
 def test_exact_duplicates_are_dropped_and_the_first_is_kept(tmp_path):
-    data = (f"Hi.\tSalut.\t{ATTR}\n" "Hi.\tSalut.\tother attribution\n"
+    data = (f"Hi.\tSalut.\t{ATTR}\n" "Hi.\tSalut.\tCC-BY 2.0 (France) other attribution\n"
             "Hi.\tBonjour.\n" "Hi.\tSalut.\n").encode()  # same English, other French: not a duplicate
     pairs, report = clean(tmp_path, data)
     assert pairs == [("Hi.", "Salut.", ATTR), ("Hi.", "Bonjour.")]
@@ -159,6 +172,26 @@ def test_crlf_line_endings_leave_no_carriage_return(tmp_path):
 def test_a_bom_is_not_part_of_the_first_sentence(tmp_path):
     pairs, report = clean(tmp_path, b"\xef\xbb\xbfHi.\tSalut.\n")
     assert pairs == [("Hi.", "Salut.")] and not dropped(report)
+
+
+@pytest.mark.parametrize("encoding, looks_like", [
+    ("utf-16", "UTF-16"), ("utf-16-le", "UTF-16"), ("utf-16-be", "UTF-16"),  # with a BOM, then without
+    ("utf-32", "UTF-32"), ("utf-32-le", "UTF-32"), ("utf-32-be", "UTF-32"),
+])
+def test_a_utf16_or_utf32_file_is_refused_naming_the_file_and_its_encoding(tmp_path, encoding, looks_like):
+    path = tmp_path / "fra.txt"
+    path.write_bytes(f"Hi.\tSalut.\t{ATTR}\nYes.\tOui.\t{ATTR}\n".encode(encoding))
+    with pytest.raises(ValueError, match=rf"fra\.txt.* looks like {looks_like}.*save it as UTF-8"):
+        clean_pairs(path)
+    with pytest.raises(ValueError, match=rf"<bytes>.* looks like {looks_like}"):
+        clean_pairs(path.read_bytes())
+
+
+def test_a_utf16_file_in_a_folder_refuses_the_whole_folder(tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"Hi.\tSalut.\n")
+    (tmp_path / "b.txt").write_bytes("Yes.\tOui.\n".encode("utf-16"))
+    with pytest.raises(ValueError, match=r"b\.txt.* looks like UTF-16"):
+        clean_pairs(tmp_path)
 
 
 def test_a_missing_final_newline_loses_nothing(tmp_path):
@@ -260,6 +293,16 @@ def test_write_cleaned_refuses_pairs_that_would_break_the_format(tmp_path, pair)
     assert not (tmp_path / "out.tsv").exists()
 
 
+def test_write_cleaned_refuses_a_read_only_file_and_leaves_it_as_it_was(tmp_path):
+    path = tmp_path / "clean.tsv"
+    path.write_bytes(b"old\tvieux\n")
+    path.chmod(0o444)  # root could still open it for writing: the mode bits are what is checked
+    with pytest.raises(PermissionError, match=r"clean\.tsv.*read-only"):
+        write_cleaned([("Hi.", "Salut.")], path)
+    assert path.read_bytes() == b"old\tvieux\n" and path.stat().st_mode & 0o777 == 0o444
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clean.tsv"]
+
+
 # --- the command line ------------------------------------------------------------------------
 
 def run_cli(*args, cwd):
@@ -293,6 +336,99 @@ def test_the_command_line_refuses_bad_arguments_like_argparse(tmp_path):
         result = run_cli(*args, cwd=tmp_path)
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert result.stderr.splitlines()[-1].startswith("python -m bytetrans_lib.clean_dataset: error:")
+
+
+def cli_in(folder, monkeypatch, capsys, *args):
+    """Run the command line in `folder`, in this process: (exit code, stdout, stderr)."""
+    monkeypatch.chdir(folder)
+    code = clean_dataset.clean_dataset_cli(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_error_line(err):
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("python -m bytetrans_lib.clean_dataset: error: "), err
+    return lines[0]
+
+
+DIRTY = f"Hi.\tSalut.\t{ATTR}\nHi.\tSalut.\t{ATTR}\n\xff\n".encode("latin-1")  # cleaning would change it
+
+
+@pytest.mark.parametrize("how", ["same name", "./ prefix", "absolute path", "symlink", "hard link",
+                                 "a file of the input folder"])
+def test_the_command_line_refuses_to_write_over_its_input_and_leaves_it_untouched(tmp_path, monkeypatch, capsys, how):
+    (tmp_path / "in").mkdir()
+    source = tmp_path / "in" / "fra.txt"
+    source.write_bytes(DIRTY)
+    if how == "symlink":
+        (tmp_path / "link.tsv").symlink_to(source)
+    if how == "hard link":
+        (tmp_path / "link.tsv").hardlink_to(source)
+    args = {"same name": ("in/fra.txt", "-o", "in/fra.txt"), "./ prefix": ("in/fra.txt", "-o", "./in/fra.txt"),
+            "absolute path": ("in/fra.txt", "-o", str(source)), "symlink": ("in/fra.txt", "-o", "link.tsv"),
+            "hard link": ("in/fra.txt", "-o", "link.tsv"), "a file of the input folder": ("in", "-o", "in/fra.txt")}[how]
+    code, out, err = cli_in(tmp_path, monkeypatch, capsys, *args)
+    assert code == 2 and out == ""  # refused before cleaning: no report either
+    assert "is the input" in one_error_line(err)
+    assert source.read_bytes() == DIRTY
+    assert sorted(p.name for p in (tmp_path / "in").iterdir()) == ["fra.txt"]
+
+
+@pytest.mark.parametrize("name", ["cleaned.tsv", "MORE.TXT"])
+def test_the_command_line_refuses_an_output_in_the_input_folder_that_the_next_run_would_read(
+        tmp_path, monkeypatch, capsys, name):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "fra.txt").write_bytes(DIRTY)
+    code, out, err = cli_in(tmp_path, monkeypatch, capsys, "in", "-o", f"in/{name}")
+    assert code == 2 and out == ""
+    assert "would read it as input" in one_error_line(err)
+    assert sorted(p.name for p in (tmp_path / "in").iterdir()) == ["fra.txt"]
+    code, out, err = cli_in(tmp_path, monkeypatch, capsys, "in", "-o", "in/cleaned.tsv.out")  # not *.txt/*.tsv
+    assert code == 0, err
+
+
+def test_the_command_line_refuses_a_read_only_output_before_cleaning(tmp_path, monkeypatch, capsys):
+    (tmp_path / "fra.txt").write_bytes(DIRTY)
+    out_file = tmp_path / "clean.tsv"
+    out_file.write_bytes(b"keep me\tgarde-moi\n")
+    out_file.chmod(0o444)
+    code, out, err = cli_in(tmp_path, monkeypatch, capsys, "fra.txt", "-o", "clean.tsv")
+    assert code == 2 and out == ""
+    assert one_error_line(err) == ("python -m bytetrans_lib.clean_dataset: error: cannot write clean.tsv: "
+                                   "the file is read-only (mode 444)")
+    assert out_file.read_bytes() == b"keep me\tgarde-moi\n" and out_file.stat().st_mode & 0o777 == 0o444
+
+
+@pytest.mark.parametrize("output", ["locked/clean.tsv", "locked/new/folders/clean.tsv"])
+def test_the_command_line_refuses_an_output_folder_that_cannot_be_written(tmp_path, monkeypatch, capsys, output):
+    (tmp_path / "fra.txt").write_bytes(DIRTY)
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked").chmod(0o555)
+    try:
+        code, out, err = cli_in(tmp_path, monkeypatch, capsys, "fra.txt", "-o", output)
+        assert code == 2 and out == ""
+        assert f"cannot write {output}: the folder locked is read-only (mode 555)" in one_error_line(err)
+        assert list((tmp_path / "locked").iterdir()) == []
+    finally:
+        (tmp_path / "locked").chmod(0o755)
+
+
+def test_the_command_line_refuses_a_folder_as_output(tmp_path, monkeypatch, capsys):
+    (tmp_path / "fra.txt").write_bytes(DIRTY)
+    (tmp_path / "out").mkdir()
+    code, out, err = cli_in(tmp_path, monkeypatch, capsys, "fra.txt", "-o", "out")
+    assert code == 2 and one_error_line(err).endswith("error: cannot write out: it is a folder, not a file")
+
+
+def test_the_command_line_refuses_a_utf16_file_in_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    (tmp_path / "fra.txt").write_bytes("Hi.\tSalut.\n".encode("utf-16"))
+    code, out, err = cli_in(tmp_path, monkeypatch, capsys, "fra.txt", "-o", "clean.tsv")
+    assert code == 2 and out == ""
+    assert one_error_line(err) == (
+        "python -m bytetrans_lib.clean_dataset: error: fra.txt looks like UTF-16 (it starts with the "
+        "byte-order mark FF FE), not UTF-8: open it in an editor and save it as UTF-8; nothing was cleaned")
+    assert not (tmp_path / "clean.tsv").exists()
 
 
 def test_the_entry_point_runs_as_a_program_and_does_nothing_in_a_jupyter_kernel(tmp_path, monkeypatch, capsys):

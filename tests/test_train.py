@@ -1,7 +1,10 @@
 """The training loop of notebook 07: batches, metrics, resume, divergence, the command, the shipped model."""
+import dataclasses
+import hashlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -75,9 +78,32 @@ def test_train_config_refuses_unknown_keys_and_bad_values():
         bt.TrainConfig.from_dict({"step": 10})
     with pytest.raises(ValueError, match="must be >= 1"):
         bt.TrainConfig(steps=0)
-    with pytest.raises(ValueError, match="peak_lr must be a number >= 0"):
+    with pytest.raises(ValueError, match="TrainConfig.peak_lr must be > 0"):
         bt.TrainConfig(peak_lr=-1.0)
     assert bt.TrainConfig(peak_lr=2e-3, warmup=100).lr(100, 128) == pytest.approx(2e-3)
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("clip", 0.0, "clip must be > 0"), ("clip", -1.0, "clip must be > 0"),
+    ("clip", float("nan"), "clip must be a finite number"), ("clip", float("inf"), "clip must be a finite number"),
+    ("peak_lr", 0.0, "peak_lr must be > 0"), ("peak_lr", float("nan"), "peak_lr must be a finite number"),
+    ("peak_lr", float("inf"), "peak_lr must be a finite number"),
+    ("batch_size", 0, "batch_size must be >= 1"), ("warmup", 0, "warmup must be >= 1"),
+    ("eval_every", 0, "eval_every must be >= 1"), ("n_eval", 0, "n_eval must be >= 1"),
+    ("steps", 2.5, "steps must be an integer"), ("steps", True, "steps must be an integer"),
+    ("seed", -1, "seed must be >= 0"), ("cooldown", float("nan"), "cooldown must be a finite number"),
+    ("cooldown", 1.5, "cooldown must be in"), ("label_smoothing", 1.0, "label_smoothing must be in"),
+    ("peak_lr", "0.001", "peak_lr must be a finite number"),
+])
+def test_train_config_refuses_settings_that_would_silently_misbehave(name, value, message):
+    with pytest.raises(ValueError, match=f"TrainConfig.{message}"):
+        bt.TrainConfig(**{name: value})
+
+
+def test_train_config_stores_numpy_numbers_as_python_numbers():
+    tc = bt.TrainConfig(steps=np.int64(5), clip=np.float32(0.5), peak_lr=1)
+    assert type(tc.steps) is int and type(tc.clip) is float and type(tc.peak_lr) is float
+    assert json.loads(json.dumps(dataclasses.asdict(tc)))["steps"] == 5
 
 
 def test_training_lowers_the_loss_and_records_its_history():
@@ -106,6 +132,58 @@ def test_an_interrupted_run_resumes_bit_for_bit(tmp_path):
         assert np.array_equal(p, resumed.parameters()[name]), name
 
 
+def test_resuming_from_a_state_of_another_model_names_every_difference(tmp_path):
+    state = tmp_path / "s.npz"
+    bt.fit(bt.Transformer(TINY, rng=np.random.default_rng(0)), PAIRS, PAIRS[:4], bt.TrainConfig(**QUICK),
+           state_path=state, log=quiet)
+    other = bt.Config(**{**TINY.to_dict(), "d_model": 32, "d_ff": 64})
+    with pytest.raises(ValueError, match=r"cannot resume from .*s\.npz: the state was saved with d_model=16, "
+                                         r"d_ff=32; this run has d_model=32, d_ff=64"):
+        bt.fit(bt.Transformer(other, rng=np.random.default_rng(0)), PAIRS, PAIRS[:4], bt.TrainConfig(**QUICK),
+               resume=state, log=quiet)
+    with pytest.raises(ValueError, match=r"the state was saved with batch_size=8, seed=0; this run has "
+                                         r"batch_size=4, seed=1"):
+        bt.fit(bt.Transformer(TINY, rng=np.random.default_rng(0)), PAIRS, PAIRS[:4],
+               bt.TrainConfig(**{**QUICK, "batch_size": 4, "seed": 1}), resume=state, log=quiet)
+    longer = bt.TrainConfig(**{**QUICK, "steps": 12, "eval_every": 6, "n_eval": 2})  # these may change
+    assert bt.fit(bt.Transformer(TINY, rng=np.random.default_rng(0)), PAIRS, PAIRS[:4], longer,
+                  resume=state, log=quiet)["step"] == [4, 8, 12]
+
+
+def test_resuming_from_a_model_that_is_not_a_training_state_is_a_clear_error(tmp_path):
+    bt.save_checkpoint(bt.Transformer(TINY, rng=np.random.default_rng(0)), tmp_path / "model.npz")
+    with pytest.raises(ValueError, match=r"model\.npz is a model, not a training state"):
+        bt.fit(bt.Transformer(TINY, rng=np.random.default_rng(0)), PAIRS, PAIRS[:4], bt.TrainConfig(**QUICK),
+               resume=tmp_path / "model.npz", log=quiet)
+    with pytest.raises(FileNotFoundError, match=r"nothing\.npz: no such training state"):
+        bt.fit(bt.Transformer(TINY, rng=np.random.default_rng(0)), PAIRS, PAIRS[:4], bt.TrainConfig(**QUICK),
+               resume=tmp_path / "nothing.npz", log=quiet)
+
+
+def test_fit_and_evaluate_refuse_empty_data_instead_of_dividing_by_zero():
+    model = bt.Transformer(TINY, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="fit: train_pairs is empty"):
+        bt.fit(model, [], PAIRS[:4], bt.TrainConfig(**QUICK), log=quiet)
+    with pytest.raises(ValueError, match="fit: valid_pairs is empty"):
+        bt.fit(model, PAIRS, [], bt.TrainConfig(**QUICK), log=quiet)
+    with pytest.raises(ValueError, match="evaluate: no pairs to evaluate"):
+        bt.evaluate(model, [])
+
+
+def test_fit_refuses_a_state_path_it_could_not_write_before_training(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    steps = []
+    try:
+        with pytest.raises(PermissionError, match=r"cannot write .*s\.npz: the folder .*locked is read-only \(mode 555\)"):
+            bt.fit(bt.Transformer(TINY, rng=np.random.default_rng(0)), PAIRS, PAIRS[:4], bt.TrainConfig(**QUICK),
+                   state_path=locked / "s.npz", progress=lambda *a: steps.append(a), log=quiet)
+    finally:
+        locked.chmod(0o755)
+    assert steps == [] and list(locked.iterdir()) == []
+
+
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # the NaN is the point
 def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     model = bt.Transformer(TINY, rng=np.random.default_rng(0))
@@ -116,6 +194,14 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     with pytest.raises(bt.TrainingDiverged, match=r"became nan at step 1; nothing was saved by this run, so .*s.npz is as it was"):
         bt.fit(model, PAIRS, PAIRS[:4], bt.TrainConfig(**QUICK), state_path=state, log=quiet)
     assert state.read_bytes() == good
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+def test_a_nan_loss_without_a_state_path_still_says_what_happened():
+    model = bt.Transformer(TINY, rng=np.random.default_rng(0))
+    model.decoder.embedding.params["E"][:] = np.inf
+    with pytest.raises(bt.TrainingDiverged, match=r"became nan at step 1; no state_path was given, so nothing was saved"):
+        bt.fit(model, PAIRS, PAIRS[:4], bt.TrainConfig(**QUICK), log=quiet)
 
 
 # ---- the command -------------------------------------------------------------------------------
@@ -156,6 +242,162 @@ def test_the_command_reports_a_missing_data_file():
     result = run_train("--data", "no/such/file.tsv")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].endswith("no/such/file.tsv: no such file")
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys):
+    """Run train_cli in this process, in tmp_path, with a tiny data file, pairs.tsv.
+
+    The shipped model's path is pointed into tmp_path too, so that even a broken default could
+    not overwrite data/bytetrans-en-fr.npz. Returns run(*args) -> (exit code, stdout, stderr).
+    """
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(train_module, "DEFAULT_MODEL", tmp_path / "shipped" / "bytetrans-en-fr.npz")
+    bt.write_tsv(PAIRS * 3, tmp_path / "pairs.tsv")
+
+    def run(*args):
+        code = train_module.train_cli(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+    return run
+
+
+def error_line(err):
+    """The one line a refusal prints on stderr."""
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("python -m bytetrans_lib.train: error: "), err
+    return lines[0][len("python -m bytetrans_lib.train: error: "):]
+
+
+def test_the_command_without_out_writes_to_runs_never_over_the_shipped_model(cli, tmp_path):
+    real = ROOT / "data" / "bytetrans-en-fr.npz"  # bt.DEFAULT_MODEL points into tmp_path here
+    shipped = hashlib.sha256(real.read_bytes()).hexdigest()
+    code, out, err = cli("--data", "pairs.tsv", *TINY_ARGS)
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
+        "bytetrans-en-fr.json", "bytetrans-en-fr.npz", "bytetrans-en-fr.state.npz"]
+    assert not (tmp_path / "shipped").exists()
+    assert hashlib.sha256(real.read_bytes()).hexdigest() == shipped
+    # paths inside the current folder are printed relative to it
+    assert out.splitlines()[-1] == "model written to runs/bytetrans-en-fr.npz, report to runs/bytetrans-en-fr.json"
+    assert bt.DEFAULT_OUT == Path("runs") / "bytetrans-en-fr.npz"
+
+
+def test_the_help_says_where_the_model_goes_and_make_train_names_the_shipped_model():
+    result = run_train("--help")
+    assert result.returncode == 0
+    assert "(default:runs/bytetrans-en-fr.npz,whichgitignores;" in "".join(result.stdout.split())
+    recipe = (ROOT / "Makefile").read_text(encoding="utf-8").split("\ntrain:", 1)[1].split("\n\n")[0]
+    assert "-m bytetrans_lib.train --out data/bytetrans-en-fr.npz" in recipe
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--out", "pairs.tsv"], "--out pairs.tsv is the --data file"),
+    (["--out", "./pairs.tsv"], "--out pairs.tsv is the --data file"),  # argparse's Path drops "./"
+    (["--out", "link.npz"], "--out link.npz is the --data file"),  # a symbolic link to it
+    (["--out", "model.json"], "the report model.json would overwrite the model --out model.json"),
+    (["--out", "m.npz", "--state", "m.npz"], "--state m.npz is the model --out m.npz"),
+    (["--out", "m.npz", "--state", "pairs.tsv"], "--state pairs.tsv is the --data file"),
+    (["--out", "m.npz", "--state", "m.json"], "--state m.json is the report m.json"),
+    (["--out", "pairs.npz", "--data", "pairs.json"], "the report pairs.json would overwrite the --data file"),
+])
+def test_the_command_refuses_outputs_that_would_overwrite_the_data_or_each_other(cli, tmp_path, args, message):
+    (tmp_path / "link.npz").symlink_to(tmp_path / "pairs.tsv")
+    if "pairs.json" in args:
+        (tmp_path / "pairs.json").write_bytes((tmp_path / "pairs.tsv").read_bytes())
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    code, out, err = cli(*(["--data", "pairs.tsv"] if "--data" not in args else []), *args, *TINY_ARGS)
+    assert code == 2 and out == ""
+    assert message in error_line(err)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--out", "locked/m.npz"], "cannot write locked/m.npz: the folder locked is read-only (mode 555)"),
+    (["--out", "locked/new/m.npz"], "cannot write locked/new/m.npz: the folder locked is read-only (mode 555)"),
+    (["--out", "m.npz", "--state", "locked/s.npz"], "cannot write locked/s.npz: the folder locked is read-only (mode 555)"),
+    (["--out", "old.npz"], "cannot write old.npz: the file is read-only (mode 444)"),
+    (["--out", "m.npz", "--state", "old.npz"], "cannot write old.npz: the file is read-only (mode 444)"),
+    (["--out", "other.npz"], "cannot write other.json: the file is read-only (mode 444)"),  # the report
+])
+def test_the_command_refuses_outputs_it_cannot_write_before_training(cli, tmp_path, args, message):
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked").chmod(0o555)
+    for name in ["old.npz", "other.json"]:
+        (tmp_path / name).write_bytes(b"keep")
+        (tmp_path / name).chmod(0o444)
+    try:
+        code, out, err = cli("--data", "pairs.tsv", *args, *TINY_ARGS)
+    finally:
+        (tmp_path / "locked").chmod(0o755)
+    assert code == 2 and out == ""  # no training line was printed
+    assert error_line(err) == message
+    assert list((tmp_path / "locked").iterdir()) == []
+    assert (tmp_path / "old.npz").read_bytes() == (tmp_path / "other.json").read_bytes() == b"keep"
+    assert not (tmp_path / "m.npz").exists() and not (tmp_path / "other.npz").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--clip", "0"], "argument --clip must be > 0"), (["--clip", "-1"], "argument --clip must be > 0"),
+    (["--clip", "nan"], "argument --clip must be a finite number"),
+    (["--peak-lr", "inf"], "argument --peak-lr must be a finite number"),
+    (["--peak-lr", "0"], "argument --peak-lr must be > 0"),
+    (["--n-eval", "0"], "argument --n-eval must be >= 1"),
+    (["--n-test", "0"], "argument --n-test must be >= 1"),
+])
+def test_the_command_refuses_settings_that_would_silently_misbehave(cli, tmp_path, args, message):
+    code, out, err = cli("--data", "pairs.tsv", "--out", "m.npz", *TINY_ARGS, *args)
+    assert code == 2 and out == ""
+    assert error_line(err).startswith(message)
+    assert not (tmp_path / "m.npz").exists() and not (tmp_path / "m.state.npz").exists()
+
+
+@pytest.mark.parametrize("n_pairs", [0, 1, 10])
+def test_too_few_pairs_is_a_clear_error_before_training(cli, tmp_path, n_pairs):
+    pairs = [(f"I see {i} cats.", f"Je vois {i} chats.") for i in range(n_pairs)]
+    bt.write_tsv(pairs, tmp_path / "few.tsv")
+    code, out, err = cli("--data", "few.tsv", "--out", "m.npz", *TINY_ARGS)
+    assert code == 2 and out == ""
+    assert error_line(err) == (f"few.tsv holds {n_pairs} pair(s): too few to hold out validation and test "
+                               "pairs (5% each, at least 1 each); at least 11 pairs with different English "
+                               "sentences are needed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["few.tsv", "pairs.tsv"]
+
+
+def test_train_and_report_refuses_too_few_pairs_before_training(tmp_path):
+    bt.write_tsv([("Hi.", "Salut.")] * 3, tmp_path / "few.tsv")  # one English sentence: one group
+    lines = []
+    with pytest.raises(ValueError, match=r"few\.tsv holds 3 pair\(s\): too few to hold out"):
+        bt.train_and_report(tmp_path / "few.tsv", tmp_path / "m.npz", TINY, bt.TrainConfig(**QUICK), log=lines.append)
+    assert lines == [] and sorted(p.name for p in tmp_path.iterdir()) == ["few.tsv"]
+
+
+def test_the_command_refuses_to_resume_from_a_state_of_another_size(cli, tmp_path):
+    code, _, err = cli("--data", "pairs.tsv", "--out", "a.npz", *TINY_ARGS)
+    assert code == 0, err
+    code, out, err = cli("--data", "pairs.tsv", "--out", "b.npz", "--resume", "a.state.npz",
+                         *TINY_ARGS, "--d-model", "32")
+    assert code == 2 and out == ""
+    assert error_line(err) == ("cannot resume from a.state.npz: the state was saved with d_model=16; this "
+                               "run has d_model=32 (give the settings of the run that saved it)")
+    assert not (tmp_path / "b.npz").exists()
+
+
+def test_paths_are_shown_relative_to_the_current_folder_or_else_to_the_repository(monkeypatch, tmp_path):
+    monkeypatch.chdir(ROOT / "notebooks")
+    assert train_module._display_path(bt.DEFAULT_MODEL) == "data/bytetrans-en-fr.npz"
+    assert train_module._display_path(ROOT / "notebooks" / "x.npz") == "x.npz"
+    assert train_module._display_path(tmp_path / "x.npz") == str(tmp_path / "x.npz")  # elsewhere: as it is
+    monkeypatch.chdir(tmp_path)
+    assert train_module._display_path(tmp_path / "runs" / "x.npz") == "runs/x.npz"
+
+
+def test_notebook_07_shows_no_absolute_path_of_the_machine_that_ran_it():
+    nb = json.loads((ROOT / "notebooks" / "07_training.ipynb").read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        for output in cell.get("outputs", []):
+            text = "".join(output.get("text", "")) + "".join(output.get("data", {}).get("text/plain", ""))
+            assert str(ROOT) not in text and "/tmp/" not in text and "/work/" not in text, (cell["id"], text)
 
 
 # ---- the shipped model -------------------------------------------------------------------------
