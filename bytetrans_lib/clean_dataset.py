@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bytetrans_lib.tokenizer import normalize_text
+from bytetrans_lib.transformer import _check_writable  # refuses read-only files and folders, even for root
 
 
 # %% notebooks/07_training.ipynb, cell 47
@@ -32,7 +33,7 @@ DROP_REASONS = {  # key -> label in the report, in the order the checks run
     "utf8": "invalid UTF-8",
     "blank": "blank line",
     "columns": "wrong number of columns",
-    "attribution": "third column not an attribution (a stray tab?)",
+    "attribution": "third column not an attribution",
     "empty": "empty English or French",
     "too_long": "longer than {max_len} bytes",
     "duplicate": "duplicate of a kept pair",
@@ -190,26 +191,6 @@ def _same_file(a, b) -> bool:
         return Path(a).resolve() == Path(b).resolve()
 
 
-def _check_writable(path) -> None:
-    """Refuse to write `path` where an ordinary user could not: PermissionError for a read-only
-    file or a read-only folder (the nearest one that exists; missing folders will be created),
-    IsADirectoryError for a folder. The mode bits are checked as well as os.access, because
-    root may write anything."""
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"cannot write {path}: it is a folder, not a file")
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir():
-        raise NotADirectoryError(f"cannot write {path}: {folder} is a file, not a folder")
-    for target, what in ((path, "the file"), (folder, f"the folder {folder}")):
-        if target.exists():
-            mode = target.stat().st_mode
-            if not mode & 0o222 or not os.access(target, os.W_OK | (os.X_OK if target.is_dir() else 0)):
-                raise PermissionError(f"cannot write {path}: {what} is read-only (mode {mode & 0o777:o})")
-
-
 def write_cleaned(pairs, path) -> int:
     """Write pairs as UTF-8 lines `english<TAB>french[<TAB>attribution]\\n`; returns the number written.
 
@@ -225,7 +206,7 @@ def write_cleaned(pairs, path) -> int:
                              "non-empty, with no tab or line break inside")
         lines.append("\t".join(pair) + "\n")
     path = Path(path)
-    _check_writable(path)
+    _check_writable(path, create_folders=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     try:
@@ -269,7 +250,7 @@ def clean_dataset_cli(argv=None) -> int:
         parser.error("--max-len must be at least 1")
     try:  # everything that can be refused is refused here, before reading or writing
         _check_output(args.output, args.input, _input_paths(args.input))
-        _check_writable(args.output)
+        _check_writable(args.output, create_folders=True)
         pairs, report = clean_pairs(args.input, max_len=args.max_len)
     except (OSError, ValueError) as e:  # one clear line, no traceback, nothing written
         print(f"{parser.prog}: error: {e}", file=sys.stderr)

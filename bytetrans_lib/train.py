@@ -20,9 +20,10 @@ import numpy as np
 
 from bytetrans_lib.optim import Adam, CrossEntropyLoss, clip_grad_norm, transformer_lr
 from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, encode, pad_batch
-from bytetrans_lib.transformer import Config, Transformer, load_checkpoint, save_checkpoint, translate
+from bytetrans_lib.transformer import (Config, Transformer, _check_writable, load_checkpoint, save_checkpoint,
+                                       translate)
 from bytetrans_lib.data import CORPUS_PATH, read_tsv, split_pairs
-from bytetrans_lib.clean_dataset import _check_writable, _same_file
+from bytetrans_lib.clean_dataset import _same_file
 
 
 # %% notebooks/07_training.ipynb, cell 70
@@ -234,7 +235,7 @@ def fit(model, train_pairs, valid_pairs, train_config, *, state_path=None, resum
     if len(valid_pairs) == 0:
         raise ValueError("fit: valid_pairs is empty: evaluation needs at least one pair")
     if state_path is not None:
-        _check_writable(state_path)
+        _check_writable(state_path, create_folders=True)
     resumed = _load_training_state(resume, config, tc) if resume is not None else None
     if state_path is not None:
         Path(state_path).parent.mkdir(parents=True, exist_ok=True)
@@ -340,7 +341,7 @@ def _prepare_run(data, out, state, resume, config, train_config, names=None):
         if _same_file(state, other):
             raise ValueError(f"{n['state']} {state} is {what}: give the training state a name of its own")
     for path in (out, report, state):
-        _check_writable(path)
+        _check_writable(path, create_folders=True)
     pairs = read_tsv(data)
     splits = split_pairs(pairs, seed=0)
     if not all(splits):

@@ -654,21 +654,28 @@ def _as_path(path, caller):
     return Path(path)
 
 
-def _check_writable(path, caller):
+def _check_writable(path, caller=None, *, create_folders=False):
     """Refuse, before anything is written, a path that cannot or must not be written over: a
-    folder, a read-only file, a missing or read-only folder. Mode bits are checked as well as
-    os.access, because root may write anything and would overwrite a file marked read-only."""
+    folder, a read-only file, a read-only folder, a missing folder (unless `create_folders`:
+    then the nearest folder that exists must be writable). Mode bits are checked as well as
+    os.access, because root may write anything and would overwrite a file marked read-only.
+    caller: the function named at the start of the message (None: the message alone)."""
     path = Path(path)
+    refused = f"{caller + ': ' if caller else ''}cannot write {path}"
     if path.is_dir():
-        raise IsADirectoryError(f"{caller}: {path} is a folder; give a file name such as {path / 'model.npz'}")
+        raise IsADirectoryError(f"{refused}: it is a folder, not a file")
     folder = path.parent
+    while create_folders and not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the folders below it will be made
+    if not folder.exists():
+        raise FileNotFoundError(f"{refused}: the folder {folder} does not exist")
     if not folder.is_dir():
-        raise FileNotFoundError(f"{caller}: the folder {folder} does not exist")
-    if not os.stat(folder).st_mode & 0o222 or not os.access(folder, os.W_OK):
-        raise PermissionError(f"{caller}: the folder {folder} is read-only; nothing was written")
-    if path.exists() and (not path.stat().st_mode & 0o222 or not os.access(path, os.W_OK)):
-        raise PermissionError(f"{caller}: {path} is read-only (mode {path.stat().st_mode & 0o777:o}); "
-                              "it was left as it was")
+        raise NotADirectoryError(f"{refused}: {folder} is a file, not a folder")
+    for target, what in ((path, "the file"), (folder, f"the folder {folder}")):
+        if target.exists():
+            mode = target.stat().st_mode
+            if not mode & 0o222 or not os.access(target, os.W_OK | (os.X_OK if target.is_dir() else 0)):
+                raise PermissionError(f"{refused}: {what} is read-only (mode {mode & 0o777:o})")
 
 
 def save_checkpoint(model, path, extra=None):
