@@ -655,15 +655,27 @@ def _as_path(path, caller):
 
 
 def _check_writable(path, caller=None, *, create_folders=False):
-    """Refuse, before anything is written, a path that cannot or must not be written over: a
-    folder, a read-only file, a read-only folder, a missing folder (unless `create_folders`:
-    then the nearest folder that exists must be writable). Mode bits are checked as well as
+    """The file to write for `path`, or an error before anything is written.
+
+    Refused: a folder; a device, pipe or socket (a rename would replace it with a file); a
+    read-only file; a read-only folder; a missing folder (unless `create_folders`: then the
+    nearest folder that exists must be writable); a link to nothing. A symbolic link to a file
+    gives that file, so that writing it keeps the link. Mode bits are checked as well as
     os.access, because root may write anything and would overwrite a file marked read-only.
-    caller: the function named at the start of the message (None: the message alone)."""
+    caller: the function named at the start of the message (None: the message alone).
+    """
+    named_a_folder = os.fspath(path).endswith(("/", os.sep))  # Path() drops a final "/"
     path = Path(path)
     refused = f"{caller + ': ' if caller else ''}cannot write {path}"
-    if path.is_dir():
+    if path.is_symlink():
+        target = path.resolve()
+        if not target.exists():
+            raise FileNotFoundError(f"{refused}: it is a link to {target}, which does not exist")
+        path = target
+    if path.is_dir() or named_a_folder:
         raise IsADirectoryError(f"{refused}: it is a folder, not a file")
+    if path.exists() and not path.is_file():
+        raise ValueError(f"{refused}: it is not a regular file (a device, a pipe or a socket)")
     folder = path.parent
     while create_folders and not folder.exists() and folder != folder.parent:
         folder = folder.parent  # the folders below it will be made
@@ -676,6 +688,31 @@ def _check_writable(path, caller=None, *, create_folders=False):
             mode = target.stat().st_mode
             if not mode & 0o222 or not os.access(target, os.W_OK | (os.X_OK if target.is_dir() else 0)):
                 raise PermissionError(f"{refused}: {what} is read-only (mode {mode & 0o777:o})")
+    return path
+
+
+def _write_atomically(path, write, caller=None, *, create_folders=False):
+    """Write a file with write(f), f a binary file object, so that `path` holds either its old
+    content or the whole new one, never half: the bytes go to a temporary file of a unique name
+    in the same folder, which is then renamed over `path`. _check_writable(path) first; the
+    temporary file never outlives the call. Returns the path written."""
+    path = _check_writable(path, caller, create_folders=create_folders)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    umask = os.umask(0)
+    os.umask(umask)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp's file is private (0600); ours are ordinary files
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
 
 
 def save_checkpoint(model, path, extra=None):
@@ -691,7 +728,7 @@ def save_checkpoint(model, path, extra=None):
     """
     if not isinstance(model, Transformer):
         raise TypeError(f"save_checkpoint needs a Transformer as model, got {type(model).__name__}")
-    path = _as_path(path, "save_checkpoint")
+    _as_path(path, "save_checkpoint")  # a str or a Path; kept as given, final "/" included
     if extra is not None and not isinstance(extra, dict):
         raise TypeError(f"save_checkpoint: extra must be a dict name -> array, got {type(extra).__name__}")
     arrays = {}
@@ -715,21 +752,7 @@ def save_checkpoint(model, path, extra=None):
         arrays[f"extra/{name}"] = value
     arrays["format"] = np.array(CHECKPOINT_FORMAT)
     arrays["config"] = np.array(json.dumps(model.config.to_dict()))
-    _check_writable(path, "save_checkpoint")
-    umask = os.umask(0)
-    os.umask(umask)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.chmod(tmp, 0o666 & ~umask)  # mkstemp's file is private (0600); a checkpoint is an ordinary file
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    _write_atomically(path, lambda f: np.savez(f, **arrays), "save_checkpoint")
 
 
 def _parameter_shapes(config):

@@ -4,6 +4,7 @@ import json
 import os
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -217,3 +218,44 @@ def test_the_shipped_checkpoint_still_loads():
     assert model.config == bt.Config()
     assert all(np.isfinite(p).all() for p in model.parameters().values())
     assert os.path.getsize(bt.DEFAULT_MODEL) > 4 * bt.count_parameters(model)
+
+
+# ---- what a path may be: never replace a link, a device or a pipe with a file -----------------
+
+def test_save_checkpoint_through_a_symbolic_link_writes_its_file_and_keeps_the_link(tmp_path):
+    target, _ = saved(tmp_path, "real.npz")
+    (tmp_path / "link.npz").symlink_to("real.npz")
+    bt.save_checkpoint(tiny_model(seed=5), tmp_path / "link.npz")
+    assert (tmp_path / "link.npz").is_symlink() and os.readlink(tmp_path / "link.npz") == "real.npz"
+    loaded = bt.load_checkpoint(target)
+    assert np.array_equal(loaded.parameters()["output.b"], tiny_model(seed=5).parameters()["output.b"])
+    assert names(tmp_path) == ["link.npz", "real.npz"]
+
+
+def test_save_checkpoint_refuses_a_pipe_or_device_instead_of_replacing_it_with_a_file(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(ValueError, match="cannot write .*pipe: it is not a regular file"):
+        bt.save_checkpoint(tiny_model(), tmp_path / "pipe")
+    assert not (tmp_path / "pipe").is_file() and names(tmp_path) == ["pipe"]
+    (tmp_path / "null").symlink_to(os.devnull)  # /dev/null, reached through a link
+    with pytest.raises(ValueError, match="not a regular file"):
+        bt.save_checkpoint(tiny_model(), tmp_path / "null")
+    assert Path(os.devnull).is_char_device()
+
+
+def test_save_checkpoint_refuses_a_link_to_nothing_and_a_path_ending_in_a_separator(tmp_path):
+    (tmp_path / "dangling.npz").symlink_to("missing/model.npz")
+    with pytest.raises(FileNotFoundError, match="it is a link to .*missing/model.npz, which does not exist"):
+        bt.save_checkpoint(tiny_model(), tmp_path / "dangling.npz")
+    with pytest.raises(IsADirectoryError, match="it is a folder, not a file"):
+        bt.save_checkpoint(tiny_model(), str(tmp_path / "newdir") + os.sep)
+    assert names(tmp_path) == ["dangling.npz"]
+
+
+def test_the_temporary_file_never_takes_the_name_of_a_file_that_is_already_there(tmp_path):
+    """The temporary name is unique (mkstemp), so a user's own model.npz.tmp or .partial survives."""
+    for name in ["model.npz.tmp", "model.npz.partial", ".model.npz.tmp"]:
+        (tmp_path / name).write_text("mine")
+    bt.save_checkpoint(tiny_model(), tmp_path / "model.npz")
+    assert all((tmp_path / name).read_text() == "mine" for name in ["model.npz.tmp", "model.npz.partial", ".model.npz.tmp"])
+    assert names(tmp_path) == [".model.npz.tmp", "model.npz", "model.npz.partial", "model.npz.tmp"]
