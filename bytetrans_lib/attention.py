@@ -9,7 +9,8 @@ import math
 
 import numpy as np
 
-from bytetrans_lib.layers import Module, _affine, _affine_backward, row_sums
+from bytetrans_lib.layers import (Module, _affine, _affine_backward, _as_numbers, _check_dout,
+                                  _check_dtype, _check_size, row_sums)
 
 
 # %% notebooks/04_attention.ipynb, cell 14
@@ -49,7 +50,7 @@ def masked_softmax(scores, mask=None, *, inplace=False):
     Returns weights with the shape and dtype of scores: exactly 0 on masked keys, summing to 1
     over the allowed keys of each row; a row with no allowed key gets all zeros, never NaN.
     """
-    scores = np.asarray(scores)
+    scores = _as_numbers(scores, "masked_softmax", "scores")
     if not np.issubdtype(scores.dtype, np.floating):
         if inplace:
             raise TypeError(f"masked_softmax(inplace=True) needs float scores, got dtype {scores.dtype}")
@@ -138,21 +139,19 @@ class MultiHeadAttention(Module):
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"MultiHeadAttention needs rng=np.random.Generator (e.g. np.random.default_rng(0)), "
                             f"got {type(rng).__name__}")
-        if int(n_heads) != n_heads or n_heads < 1:
-            raise ValueError(f"MultiHeadAttention needs a whole number of heads n_heads >= 1, got n_heads={n_heads!r}")
-        if int(d_model) != d_model or d_model < 1:
-            raise ValueError(f"MultiHeadAttention needs a whole number d_model >= 1, got d_model={d_model!r}")
-        if d_model % n_heads:
-            raise ValueError(f"MultiHeadAttention: d_model={d_model} is not divisible by n_heads={n_heads} "
+        C = _check_size(d_model, "MultiHeadAttention", "d_model")  # notebook 02's checks
+        H = _check_size(n_heads, "MultiHeadAttention", "n_heads")
+        dtype = _check_dtype(dtype, "MultiHeadAttention")
+        if C % H:
+            raise ValueError(f"MultiHeadAttention: d_model={C} is not divisible by n_heads={H} "
                              "(each head gets d_model // n_heads features)")
-        C = int(d_model)
         # Drawn in float64 and rounded once, as in Linear: float32 and float64 layers from the
         # same seed hold the same weights up to rounding.
         W = {name: (rng.standard_normal((C, C)) / math.sqrt(C)).astype(dtype)
              for name in ("W_q", "W_k", "W_v", "W_o")}
         b = {name: np.zeros(C, dtype=dtype) for name in ("b_q", "b_k", "b_v", "b_o")}
         super().__init__(**W, **b)
-        self.d_model, self.n_heads, self.d_head = C, int(n_heads), C // int(n_heads)
+        self.d_model, self.n_heads, self.d_head = C, H, C // H
         self.attn = None  # (B, H, T_q, T_kv) after forward
 
     def _check_inputs(self, x_q, x_kv):
@@ -165,7 +164,8 @@ class MultiHeadAttention(Module):
                              f"batch sizes ({x_q.shape[0]} and {x_kv.shape[0]})")
 
     def forward(self, x_q, x_kv, mask=None):
-        x_q, x_kv = np.asarray(x_q), np.asarray(x_kv)
+        x_q = _as_numbers(x_q, "MultiHeadAttention.forward", "x_q")
+        x_kv = _as_numbers(x_kv, "MultiHeadAttention.forward", "x_kv")
         self._check_inputs(x_q, x_kv)
         (B, T_q, C), T_kv, H = x_q.shape, x_kv.shape[1], self.n_heads
         allowed = None if mask is None else _as_mask(mask, (B, H, T_q, T_kv))
@@ -195,8 +195,7 @@ class MultiHeadAttention(Module):
 
     def backward(self, dout):
         x_q, x_kv, Q, K, V, attn, z = self._saved()
-        if dout.shape != x_q.shape:
-            raise ValueError(f"MultiHeadAttention.backward expects dout of shape {x_q.shape}, got {dout.shape}")
+        _check_dout(dout, x_q.shape, "MultiHeadAttention")  # the output has x_q's shape (B, T_q, C)
         p, g, C = self.params, self.grads, self.d_model
         # 7. forward was: out = z @ W_o + b_o
         dz = _affine_backward(z, dout, p["W_o"], g["W_o"], g["b_o"])  # (B, T_q, C); adds dW_o, db_o

@@ -6,6 +6,7 @@ __all__ = ['Module', 'row_sums', 'column_sums', 'Linear', 'rel_error', 'numerica
 
 # %% notebooks/02_linear.ipynb, cell 4
 import math
+import numbers
 
 import numpy as np
 
@@ -90,6 +91,44 @@ def column_sums(x2):
 
 
 # %% notebooks/02_linear.ipynb, cell 18
+def _check_size(value, layer, name):
+    """`value` as a Python int if it is an int >= 1 (NumPy ints too); otherwise an error naming both."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{layer} needs an int {name} >= 1, got {name}={value!r}")
+    if not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{layer} needs an int {name} >= 1, got {name}={value!r}")
+    return int(value)
+
+
+def _check_dtype(dtype, layer):
+    """np.dtype(dtype) if it is float32 or float64 (a type, a dtype or its name); otherwise an error."""
+    try:
+        name = np.dtype(dtype).name if dtype is not None else "None"  # np.dtype(None) is float64
+    except TypeError:
+        name = repr(dtype)
+    if name not in ("float32", "float64"):
+        raise ValueError(f"{layer}: dtype must be float32 or float64, got {name}")
+    return np.dtype(name)
+
+
+def _as_numbers(x, where, name):
+    """np.asarray(x) (an array is not copied), or a TypeError unless it holds integers or floats."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "iuf":
+        raise TypeError(f"{where}: {name} must be an array of numbers, got dtype {x.dtype}")
+    return x
+
+
+def _check_dout(dout, shape, layer):
+    """A clear error unless dout is an array of numbers of exactly `shape`, forward's output shape."""
+    if not isinstance(dout, (np.ndarray, np.generic)) or dout.dtype.kind not in "iuf":
+        got = f"dtype {dout.dtype}" if isinstance(dout, np.ndarray) else type(dout).__name__
+        raise TypeError(f"{layer}.backward expects dout as a NumPy array of numbers, got {got}")
+    if dout.shape != shape:
+        raise ValueError(f"{layer}.backward expects dout of shape {shape}, got {dout.shape}: "
+                         "dout must have exactly the shape of forward's output")
+
+
 def _check_last_axis(x, d, layer, name):
     """A clear error unless x has shape (..., d): `layer` and `name` label the message."""
     if x.ndim == 0 or x.shape[-1] != d:
@@ -126,6 +165,8 @@ class Linear(Module):
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"Linear needs rng=np.random.Generator (e.g. np.random.default_rng(0)), "
                             f"got {type(rng).__name__}")
+        d_in, d_out = _check_size(d_in, "Linear", "d_in"), _check_size(d_out, "Linear", "d_out")
+        dtype = _check_dtype(dtype, "Linear")
         # Draw in float64 and round once, so float32 and float64 layers from the same seed
         # hold the same weights up to rounding.
         W = rng.standard_normal((d_in, d_out)) / math.sqrt(d_in)
@@ -134,7 +175,7 @@ class Linear(Module):
 
     def forward(self, x):
         """x: (..., d_in) -> out: (..., d_out). Keeps x for backward."""
-        x = np.asarray(x)
+        x = _as_numbers(x, "Linear.forward", "x")
         _check_last_axis(x, self.d_in, "Linear", "d_in")
         self.cache = x
         return _affine(x, self.params["W"], self.params["b"])  # (..., d_out)
@@ -142,9 +183,7 @@ class Linear(Module):
     def backward(self, dout):
         """dout: (..., d_out) -> dx: (..., d_in). Adds dW (d_in, d_out) and db (d_out,) to self.grads."""
         x = self._saved()
-        if dout.shape != x.shape[:-1] + (self.d_out,):
-            raise ValueError(f"Linear.backward expects dout of shape {x.shape[:-1] + (self.d_out,)}, "
-                             f"got {dout.shape}")
+        _check_dout(dout, x.shape[:-1] + (self.d_out,), "Linear")
         return _affine_backward(x, dout, self.params["W"], self.grads["W"], self.grads["b"])  # (..., d_in)
 
 
@@ -280,7 +319,7 @@ class GELU(Module):
         return [slice(i, i + rows) for i in range(0, x2.shape[0], rows)]
 
     def forward(self, x):
-        x2 = _as_rows(x)  # (N, d)
+        x2 = _as_rows(_as_numbers(x, "GELU.forward", "x"))  # (N, d)
         t, out = np.empty_like(x2), np.empty_like(x2)  # tanh(u), kept for backward; GELU(x)
         for rows in self._blocks(x2):
             xb, tb, ob = x2[rows], t[rows], out[rows]  # views: writing into tb and ob fills t and out
@@ -297,9 +336,8 @@ class GELU(Module):
 
     def backward(self, dout):
         x2, t, shape = self._saved()
-        if np.shape(dout) != shape:
-            raise ValueError(f"GELU.backward expects dout of shape {shape}, got {np.shape(dout)}")
-        dout2 = np.asarray(dout).reshape(x2.shape)
+        _check_dout(dout, shape, "GELU")
+        dout2 = dout.reshape(x2.shape)
         dx = np.empty(x2.shape, dtype=np.result_type(dout2, x2))
         blocks = self._blocks(x2)
         scratch = np.empty_like(x2[blocks[0]]) if blocks else None  # one block's worth, reused
@@ -330,6 +368,9 @@ class FeedForward(Module):
     """
 
     def __init__(self, d_model, d_ff, *, rng, dtype=np.float32):
+        _check_size(d_model, "FeedForward", "d_model")  # checked here too, so that errors name the block
+        _check_size(d_ff, "FeedForward", "d_ff")
+        _check_dtype(dtype, "FeedForward")
         super().__init__()
         self.linear_1 = Linear(d_model, d_ff, rng=rng, dtype=dtype)
         self.gelu = GELU()
@@ -337,8 +378,11 @@ class FeedForward(Module):
 
     def forward(self, x):
         h = self.gelu.forward(self.linear_1.forward(x))  # (..., d_ff)
-        return self.linear_2.forward(h)  # (..., d_model)
+        out = self.linear_2.forward(h)  # (..., d_model)
+        self.cache = out.shape  # so that backward's errors name this block
+        return out
 
     def backward(self, dout):
+        _check_dout(dout, self._saved(), "FeedForward")
         dh = self.linear_2.backward(dout)  # (..., d_ff)
         return self.linear_1.backward(self.gelu.backward(dh))  # (..., d_model)

@@ -5,9 +5,13 @@ __all__ = ['LayerNorm', 'Softmax']
 
 
 # %% notebooks/03_layernorm.ipynb, cell 3
+import math
+import numbers
+
 import numpy as np
 
-from bytetrans_lib.layers import Module, _check_last_axis, column_sums, row_sums
+from bytetrans_lib.layers import (Module, _as_numbers, _check_dout, _check_dtype, _check_last_axis,
+                                  _check_size, column_sums, row_sums)
 
 
 # %% notebooks/03_layernorm.ipynb, cell 7
@@ -20,12 +24,17 @@ class LayerNorm(Module):
     """
 
     def __init__(self, d, eps=1e-5, *, dtype=np.float32):
+        d, dtype = _check_size(d, "LayerNorm", "d"), _check_dtype(dtype, "LayerNorm")  # notebook 02's checks
+        if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
+            raise TypeError(f"LayerNorm needs eps, a finite number > 0, got eps={eps!r}")
+        if not 0 < eps < math.inf:  # eps = 0 would divide a constant vector by 0
+            raise ValueError(f"LayerNorm needs eps, a finite number > 0, got eps={eps!r}")
         super().__init__(gamma=np.ones(d, dtype=dtype), beta=np.zeros(d, dtype=dtype))
-        self.d, self.eps = d, eps
+        self.d, self.eps = d, float(eps)
 
     def forward(self, x):
-        x = np.asarray(x)
-        _check_last_axis(x, self.d, "LayerNorm", "d")  # notebook 02's check: a clear error
+        x = _as_numbers(x, "LayerNorm.forward", "x")
+        _check_last_axis(x, self.d, "LayerNorm", "d")
         if not np.issubdtype(x.dtype, np.floating):
             x = x.astype(np.float64)
         d = self.d
@@ -45,6 +54,7 @@ class LayerNorm(Module):
 
     def backward(self, dout):
         xhat, inv_std = self._saved()
+        _check_dout(dout, xhat.shape, "LayerNorm")  # a (d,) dout must not broadcast over the rows
         d = self.d
         # 4. forward was: out = gamma * xhat + beta (gamma, beta shared by every vector)
         self.grads["gamma"] += column_sums((dout * xhat).reshape(-1, d))  # (d,): sum over all rows
@@ -67,14 +77,19 @@ class Softmax(Module):
     """
 
     def __init__(self, axis=-1):
+        if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
+            raise TypeError(f"Softmax needs an int axis, got axis={axis!r}")
         super().__init__()
-        self.axis = axis
+        self.axis = int(axis)
 
     def forward(self, x):
-        x = np.asarray(x)
+        x = _as_numbers(x, "Softmax.forward", "x")
         if not -x.ndim <= self.axis < x.ndim:
             raise ValueError(f"Softmax(axis={self.axis}) got an input of shape {x.shape}, "
                              f"which has no axis {self.axis}")
+        if x.shape[self.axis] == 0:
+            raise ValueError(f"Softmax(axis={self.axis}) got an input of shape {x.shape}, whose axis "
+                             f"{self.axis} is empty: there is nothing to normalise")
         # Shifting by the maximum changes nothing mathematically and keeps exp() <= 1.
         z = x - x.max(axis=self.axis, keepdims=True)  # same shape as x, max 0 along axis
         e = np.exp(z)
@@ -84,5 +99,6 @@ class Softmax(Module):
 
     def backward(self, dout):
         y = self._saved()
+        _check_dout(dout, y.shape, "Softmax")
         # Jacobian-vector product: J = diag(y) - y y^T, applied without building J.
         return y * (dout - (dout * y).sum(axis=self.axis, keepdims=True))  # same shape as y

@@ -17,34 +17,43 @@ from bytetrans_lib.tokenizer import PAD_ID
 class CrossEntropyLoss:
     """Mean cross-entropy between softmax(logits) and the (smoothed) targets.
 
-    - ignore_index: target id whose positions count neither in the loss nor in the mean
+    - ignore_index: target id (an int) whose positions count neither in the loss nor in the mean
       (PAD_ID: padding is not something to predict).
     - label_smoothing: eps in [0, 1). The target distribution is (1 - eps) on the true id
       plus eps / V on every id (the true one included), as in Szegedy et al. (2016).
-    forward(logits (..., V), targets (...) int) -> float; backward() -> dlogits (..., V).
+    forward(logits (..., V) float, targets (...) int) -> float; backward() -> dlogits (..., V).
     """
 
     def __init__(self, ignore_index=PAD_ID, label_smoothing=0.0):
+        # a string "256" would equal no target, and padding would count in the loss without a word
+        if isinstance(ignore_index, (bool, np.bool_)) or not isinstance(ignore_index, numbers.Integral):
+            raise TypeError(f"CrossEntropyLoss: ignore_index must be an int (a target id such as PAD_ID), "
+                            f"got {ignore_index!r}")
+        if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real):
+            raise TypeError(f"CrossEntropyLoss: label_smoothing must be a number in [0, 1), got {label_smoothing!r}")
         if not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
-        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
+            raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1), got {label_smoothing}")
+        self.ignore_index, self.label_smoothing = int(ignore_index), float(label_smoothing)
         self.cache = None
 
     def forward(self, logits, targets):
         logits, targets = np.asarray(logits), np.asarray(targets)
+        if logits.dtype.kind != "f":  # backward's gradient, in logits' dtype, would round to 0
+            raise TypeError(f"CrossEntropyLoss.forward: logits must be floating-point, got dtype {logits.dtype}")
         if logits.shape[:-1] != targets.shape:
-            raise ValueError(f"logits of shape {logits.shape} need targets of shape "
+            raise ValueError(f"CrossEntropyLoss.forward: logits of shape {logits.shape} need targets of shape "
                              f"{logits.shape[:-1]}, got {targets.shape}")
         if not np.issubdtype(targets.dtype, np.integer):
-            raise TypeError(f"targets must be integer ids, got dtype {targets.dtype}")
+            raise TypeError(f"CrossEntropyLoss.forward: targets must be integer ids, got dtype {targets.dtype}")
         V = logits.shape[-1]
         keep = targets != self.ignore_index  # (...): positions that count
         N = int(keep.sum())
         if N == 0:
-            raise ValueError("every target equals ignore_index: there is nothing to compute a loss on")
+            raise ValueError("CrossEntropyLoss.forward: every target equals ignore_index: "
+                             "there is nothing to compute a loss on")
         t = targets[keep]  # (N,)
         if t.min() < 0 or t.max() >= V:
-            raise ValueError(f"target id {t[(t < 0) | (t >= V)][0]} is outside 0..{V - 1}")
+            raise ValueError(f"CrossEntropyLoss.forward: target id {t[(t < 0) | (t >= V)][0]} is outside 0..{V - 1}")
         z = logits[keep].astype(np.float64)  # (N, V): float64 keeps the log-sum-exp exact enough
         z -= z.max(axis=-1, keepdims=True)  # (N, V), max 0: exp() cannot overflow
         p = np.exp(z)  # (N, V), becomes softmax(logits) two lines down
@@ -85,6 +94,19 @@ def _check_number(value, where, name, *, zero_ok=False):
     return float(value)
 
 
+def _check_float_arrays(where, arrays, name, source):
+    """Refuse anything but a dict name -> float ndarray (what `source` returns): the arrays are
+    changed in place, which a list cannot be, and an integer array cannot hold a step of 0.001."""
+    if not isinstance(arrays, dict):
+        raise TypeError(f"{where}: {name} must be a dict name -> array, as {source} returns, "
+                        f"got {type(arrays).__name__}")
+    for key, a in arrays.items():
+        if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
+            got = f"an array of dtype {a.dtype}" if isinstance(a, np.ndarray) else type(a).__name__
+            raise TypeError(f"{where}: {name}[{key!r}] must be a NumPy array of floats "
+                            f"(it is changed in place), got {got}")
+
+
 def _check_grads(where, params, grads):
     """Refuse gradients whose names or shapes are not the parameters', before any update."""
     missing, unknown = [k for k in params if k not in grads], [k for k in grads if k not in params]
@@ -106,6 +128,7 @@ class SGD:
     """Plain gradient descent: theta <- theta - lr * g, in place, for every named parameter."""
 
     def __init__(self, params, lr=0.1):
+        _check_float_arrays("SGD", params, "params", "model.parameters()")
         self.params, self.lr = params, _check_number(lr, "SGD", "lr")
 
     def step(self, grads):
@@ -128,6 +151,7 @@ class Adam:
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.98), eps=1e-9, weight_decay=0.0):
+        _check_float_arrays("Adam", params, "params", "model.parameters()")
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2 and all(
                 isinstance(b, numbers.Real) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)):
             raise ValueError(f"Adam: betas must be two numbers in [0, 1), got {betas}")
@@ -173,9 +197,10 @@ class Adam:
         expected = {"t"} | {f"{kind}/{name}" for kind in "mv" for name in self.params}
         if "t" not in state:
             raise ValueError("Adam.load_state_dict: the state has no step count 't'")
-        if np.shape(state["t"]) != () or int(state["t"]) < 0:
+        t = np.asarray(state["t"])  # a 0-d array after a round trip through np.savez
+        if t.shape != () or t.dtype.kind not in "iu" or t < 0:  # int(2.7) would quietly be 2
             raise ValueError(f"Adam.load_state_dict: the step count 't' must be an integer >= 0, "
-                             f"got {state['t']}")
+                             f"got {t} (dtype {t.dtype})")
         if set(state) - expected:
             raise ValueError(f"Adam.load_state_dict: {sorted(set(state) - expected)} match no parameter")
         for kind in "mv":
@@ -188,7 +213,7 @@ class Adam:
                                      f"but the parameter {name!r} has shape {p.shape}")
         self.m = {name: np.array(state[f"m/{name}"], dtype=p.dtype) for name, p in self.params.items()}
         self.v = {name: np.array(state[f"v/{name}"], dtype=p.dtype) for name, p in self.params.items()}
-        self.t = int(state["t"])
+        self.t = int(t)
 
 
 # %% notebooks/06_adam.ipynb, cell 21
@@ -198,7 +223,9 @@ def transformer_lr(step, d_model, warmup=4000, factor=1.0):
     factor * d_model^-0.5 * min(step^-0.5, step * warmup^-1.5): linear warm-up for
     `warmup` steps, then decay with the inverse square root of the step.
     """
-    if not (isinstance(step, numbers.Real) and 1 <= step < math.inf):
+    if isinstance(step, (bool, np.bool_)) or not isinstance(step, numbers.Real):
+        raise TypeError(f"transformer_lr: step must be a number (counted from 1), got {step!r}")
+    if not 1 <= step < math.inf:
         raise ValueError(f"transformer_lr: steps are counted from 1, got {step}")
     for name, value in (("d_model", d_model), ("warmup", warmup), ("factor", factor)):
         _check_number(value, "transformer_lr", name)  # 0 would divide by zero, < 0 give complex numbers
@@ -215,6 +242,7 @@ def clip_grad_norm(grads, max_norm):
     caller must check it and skip the step, as notebook 07's training loop does.
     """
     max_norm = _check_number(max_norm, "clip_grad_norm", "max_norm")
+    _check_float_arrays("clip_grad_norm", grads, "grads", "model.gradients()")
     norm = math.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in grads.values()))
     if math.isfinite(norm) and norm > max_norm:
         scale = max_norm / norm

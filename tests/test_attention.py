@@ -1,5 +1,6 @@
 """masked_softmax, MultiHeadAttention and plot_attention (notebook 04)."""
 import math
+import re
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -438,3 +439,48 @@ def test_attention_does_not_modify_its_inputs():
     layer.backward(np.ones_like(out))
     assert np.array_equal(x_q, before[0]) and np.array_equal(x_kv, before[1])
     assert np.array_equal(layer.attn, attn)  # backward works in its own memory, not in .attn
+
+
+# ---- refused by name, before anything changes (issue 13) --------------------------------------
+
+@pytest.mark.parametrize("d_model, n_heads, error, message", [
+    (8, None, TypeError, "an int n_heads >= 1, got n_heads=None"),
+    (8, True, TypeError, "an int n_heads >= 1, got n_heads=True"),
+    (8.0, 2, ValueError, "an int d_model >= 1, got d_model=8.0"),
+    ("8", 2, TypeError, "an int d_model >= 1, got d_model='8'"),
+])
+def test_sizes_that_are_not_ints_are_refused_by_name(d_model, n_heads, error, message):
+    with pytest.raises(error, match=rf"^MultiHeadAttention needs {message}$"):
+        bt.MultiHeadAttention(d_model, n_heads, rng=np.random.default_rng(0))
+
+
+def test_numpy_int_sizes_are_accepted_and_stored_as_python_ints():
+    layer = bt.MultiHeadAttention(np.int64(8), np.int32(2), rng=np.random.default_rng(0))
+    assert (layer.d_model, layer.n_heads, layer.d_head) == (8, 2, 4) and type(layer.n_heads) is int
+
+
+@pytest.mark.parametrize("dtype, name", [(np.int64, "int64"), ("int8", "int8"), (None, "None")])
+def test_a_dtype_other_than_float32_or_float64_is_refused(dtype, name):
+    with pytest.raises(ValueError, match=rf"^MultiHeadAttention: dtype must be float32 or float64, got {name}$"):
+        bt.MultiHeadAttention(8, 2, rng=np.random.default_rng(0), dtype=dtype)
+
+
+@pytest.mark.parametrize("bad", [(8,), (1, 3, 8), (2, 1, 8), (3, 2, 8)])
+def test_backward_refuses_a_dout_that_is_not_exactly_the_output_shape_before_accumulating(bad):
+    layer = bt.MultiHeadAttention(8, 2, rng=np.random.default_rng(0), dtype=np.float64)
+    layer.forward(np.ones((2, 3, 8)), np.ones((2, 5, 8)))
+    expected = re.escape(f"MultiHeadAttention.backward expects dout of shape (2, 3, 8), got {bad}")
+    with pytest.raises(ValueError, match=rf"^{expected}"):
+        layer.backward(np.ones(bad))
+    assert not any(g.any() for g in layer.gradients().values())
+
+
+def test_backward_and_forward_refuse_what_is_not_an_array_of_numbers():
+    layer = bt.MultiHeadAttention(8, 2, rng=np.random.default_rng(0))
+    with pytest.raises(TypeError, match=r"^MultiHeadAttention\.forward: x_kv must be an array of numbers, got dtype <U1"):
+        layer.forward(np.ones((2, 3, 8)), np.full((2, 5, 8), "1"))
+    layer.forward(np.ones((2, 3, 8)), np.ones((2, 5, 8)))
+    with pytest.raises(TypeError, match=r"^MultiHeadAttention\.backward expects dout as a NumPy array of numbers, got list"):
+        layer.backward(np.ones((2, 3, 8)).tolist())
+    with pytest.raises(TypeError, match=r"^masked_softmax: scores must be an array of numbers, got dtype <U3"):
+        bt.masked_softmax(np.full((2, 3), "2.5"))  # would otherwise be read as the number 2.5

@@ -426,3 +426,81 @@ def test_linear_handles_a_single_vector_and_an_empty_batch():
     assert layer.backward(np.ones(2)).shape == (3,)
     assert layer.forward(np.zeros((0, 4, 3))).shape == (0, 4, 2)
     assert layer.backward(np.zeros((0, 4, 2))).shape == (0, 4, 3)
+
+
+# ---- refused by name, before anything changes (issue 13) --------------------------------------
+
+LAYER_NAMES = {"linear": "Linear", "gelu": "GELU", "feedforward": "FeedForward"}
+
+
+def shape_pattern(shape):
+    return re.escape(str(tuple(shape)))
+
+
+@pytest.mark.parametrize("kind", LAYER_NAMES)
+def test_backward_refuses_a_dout_that_is_not_exactly_the_output_shape_naming_the_layer(kind):
+    module = make(kind)
+    out = module.forward(np.random.default_rng(0).standard_normal((2, 3, 5)))  # (2, 3, d)
+    d = out.shape[-1]
+    # (d,) and (1, 3, d) would broadcast over the rows and give wrong gradients without a word;
+    # (3, 2, d) would fail somewhere inside with a bare NumPy error.
+    for bad in [(d,), (1, 3, d), (3, 2, d)]:
+        with pytest.raises(ValueError, match=rf"^{LAYER_NAMES[kind]}\.backward expects dout of shape "
+                                             rf"{shape_pattern(out.shape)}, got {shape_pattern(bad)}"):
+            module.backward(np.ones(bad))
+    assert all(not g.any() for g in module.gradients().values())  # nothing accumulated
+
+
+@pytest.mark.parametrize("kind", LAYER_NAMES)
+@pytest.mark.parametrize("bad", [lambda shape: np.ones(shape).tolist(), lambda shape: np.full(shape, "1")],
+                         ids=["list", "strings"])
+def test_backward_refuses_a_dout_that_is_not_an_array_of_numbers(kind, bad):
+    module = make(kind)
+    out = module.forward(np.ones((2, 3, 5)))
+    with pytest.raises(TypeError, match=rf"^{LAYER_NAMES[kind]}\.backward expects dout as a NumPy array of numbers"):
+        module.backward(bad(out.shape))
+
+
+@pytest.mark.parametrize("kind", LAYER_NAMES)
+@pytest.mark.parametrize("x", [np.full((2, 5), "1.5"), np.full((2, 5), None), np.ones((2, 5), dtype=bool)],
+                         ids=["strings", "objects", "bools"])
+def test_forward_refuses_input_that_is_not_an_array_of_numbers(kind, x):
+    layer = "Linear" if kind == "feedforward" else LAYER_NAMES[kind]  # FeedForward's first part says it
+    with pytest.raises(TypeError, match=rf"^{layer}\.forward: x must be an array of numbers, got dtype {x.dtype}"):
+        make(kind).forward(x)
+
+
+@pytest.mark.parametrize("build, layer", [
+    (lambda dtype: bt.Linear(4, 4, rng=np.random.default_rng(0), dtype=dtype), "Linear"),
+    (lambda dtype: bt.FeedForward(4, 6, rng=np.random.default_rng(0), dtype=dtype), "FeedForward"),
+], ids=["linear", "feedforward"])
+@pytest.mark.parametrize("dtype, name", [(np.int64, "int64"), ("int32", "int32"), (np.float16, "float16"),
+                                         (None, "None"), ("floot", "'floot'")],
+                         ids=["int64", "int32-by-name", "float16", "None", "typo"])
+def test_layers_refuse_a_dtype_other_than_float32_or_float64(build, layer, dtype, name):
+    with pytest.raises(ValueError, match=rf"^{layer}: dtype must be float32 or float64, got {name}$"):
+        build(dtype)  # an integer dtype would round every weight to 0
+
+
+def test_layers_accept_float32_and_float64_by_type_dtype_or_name():
+    for dtype in [np.float32, np.dtype("float32"), "float32", np.float64, "float64"]:
+        layer = bt.Linear(4, 3, rng=np.random.default_rng(0), dtype=dtype)
+        assert layer.params["W"].dtype == layer.params["b"].dtype == np.dtype(dtype)
+
+
+@pytest.mark.parametrize("d_in, error, shown", [
+    (-1, ValueError, "-1"), (0, ValueError, "0"), (2.5, ValueError, "2.5"), (4.0, ValueError, "4.0"),
+    (True, TypeError, "True"), (None, TypeError, "None"), ("4", TypeError, "'4'"),
+])
+def test_layer_sizes_must_be_ints_of_at_least_one(d_in, error, shown):
+    with pytest.raises(error, match=rf"^Linear needs an int d_in >= 1, got d_in={re.escape(shown)}$"):
+        bt.Linear(d_in, 4, rng=np.random.default_rng(0))
+    with pytest.raises(error, match=rf"^Linear needs an int d_out >= 1, got d_out={re.escape(shown)}$"):
+        bt.Linear(4, d_in, rng=np.random.default_rng(0))
+    with pytest.raises(error, match=rf"^FeedForward needs an int d_ff >= 1, got d_ff={re.escape(shown)}$"):
+        bt.FeedForward(4, d_in, rng=np.random.default_rng(0))
+
+
+def test_layer_sizes_accept_numpy_ints_and_store_python_ints():
+    layer = bt.Linear(np.int64(3), np.int32(2), rng=np.random.default_rng(0))
+    assert type(layer.d_in) is int and type(layer.d_out) is int and layer.params["W"].shape == (3, 2)

@@ -1,5 +1,6 @@
 """LayerNorm and Softmax (notebook 03)."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -205,3 +206,75 @@ def test_notebook_03_states_the_measured_gap_between_the_eps_placements_not_a_ve
     text = " ".join(" ".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown").split())
     assert "do not transfer" not in text and "common bug" not in text
     assert "about $10^{-5}$" in text
+
+
+# ---- refused by name, before anything changes (issue 13) --------------------------------------
+
+def shape_pattern(shape):
+    return re.escape(str(tuple(shape)))
+
+
+def test_layernorm_backward_refuses_a_dout_that_numpy_would_broadcast_over_the_rows():
+    ln = bt.LayerNorm(4, dtype=np.float64)
+    ln.forward(np.random.default_rng(0).standard_normal((2, 3, 4)))
+    # np.ones(4) would pass as if every one of the 6 rows had it: beta's gradient would be 1, not 6
+    with pytest.raises(ValueError, match=r"^LayerNorm\.backward expects dout of shape \(2, 3, 4\), got \(4,\)"):
+        ln.backward(np.ones(4))
+    assert not ln.grads["beta"].any() and not ln.grads["gamma"].any()  # nothing accumulated
+    assert ln.backward(np.ones((2, 3, 4))) is not None and np.array_equal(ln.grads["beta"], [6.0] * 4)
+
+
+@pytest.mark.parametrize("module", [bt.LayerNorm(4), bt.Softmax(), bt.Softmax(axis=1)],
+                         ids=["layernorm", "softmax-1", "softmax1"])
+@pytest.mark.parametrize("bad", [(4,), (1, 3, 4), (2, 1, 4), (3, 2, 4), (2, 3, 4, 1)])
+def test_backward_refuses_a_dout_that_is_not_exactly_the_output_shape(module, bad):
+    module.forward(np.ones((2, 3, 4), dtype=np.float32))
+    name = type(module).__name__
+    with pytest.raises(ValueError, match=rf"^{name}\.backward expects dout of shape \(2, 3, 4\), "
+                                         rf"got {shape_pattern(bad)}"):
+        module.backward(np.ones(bad, dtype=np.float32))
+
+
+@pytest.mark.parametrize("module", [bt.LayerNorm(4), bt.Softmax()], ids=["layernorm", "softmax"])
+def test_backward_and_forward_refuse_what_is_not_an_array_of_numbers(module):
+    name = type(module).__name__
+    with pytest.raises(TypeError, match=rf"^{name}\.forward: x must be an array of numbers, got dtype <U3"):
+        module.forward(np.full((2, 4), "1.5"))
+    module.forward(np.ones((2, 4)))
+    with pytest.raises(TypeError, match=rf"^{name}\.backward expects dout as a NumPy array of numbers, got list"):
+        module.backward(np.ones((2, 4)).tolist())
+
+
+@pytest.mark.parametrize("d, error, shown", [
+    (-1, ValueError, "-1"), (0, ValueError, "0"), (2.5, ValueError, "2.5"),
+    (None, TypeError, "None"), (True, TypeError, "True"), ("4", TypeError, "'4'"),
+])
+def test_layernorm_size_must_be_an_int_of_at_least_one(d, error, shown):
+    with pytest.raises(error, match=rf"^LayerNorm needs an int d >= 1, got d={re.escape(shown)}$"):
+        bt.LayerNorm(d)
+
+
+def test_layernorm_accepts_a_numpy_int_size_and_refuses_a_bad_eps_or_dtype():
+    ln = bt.LayerNorm(np.int64(4))
+    assert type(ln.d) is int and ln.params["gamma"].shape == (4,)
+    for eps in [0, -1e-5, float("nan"), float("inf")]:
+        with pytest.raises(ValueError, match=rf"^LayerNorm needs eps, a finite number > 0, got eps={eps}$"):
+            bt.LayerNorm(4, eps=eps)  # 0 divides a constant vector by 0
+    for eps in ["1e-5", None, True]:
+        with pytest.raises(TypeError, match=r"^LayerNorm needs eps, a finite number > 0, got eps="):
+            bt.LayerNorm(4, eps=eps)
+    with pytest.raises(ValueError, match=r"^LayerNorm: dtype must be float32 or float64, got int64$"):
+        bt.LayerNorm(4, dtype=np.int64)
+
+
+@pytest.mark.parametrize("axis, shown", [(1.5, "1.5"), (None, "None"), (True, "True"), ("-1", "'-1'")])
+def test_softmax_axis_must_be_an_int(axis, shown):
+    with pytest.raises(TypeError, match=rf"^Softmax needs an int axis, got axis={re.escape(shown)}$"):
+        bt.Softmax(axis=axis)
+
+
+def test_softmax_refuses_an_empty_axis_but_not_an_empty_batch():
+    with pytest.raises(ValueError, match=r"^Softmax\(axis=-1\) got an input of shape \(2, 0\), whose axis -1 "
+                                         r"is empty: there is nothing to normalise"):
+        bt.Softmax().forward(np.zeros((2, 0)))
+    assert bt.Softmax(axis=np.int64(1)).forward(np.zeros((0, 3))).shape == (0, 3)  # no rows: nothing to do

@@ -400,6 +400,80 @@ def test_transformer_lr_refuses_settings_that_divide_by_zero_or_give_no_number(k
         bt.transformer_lr(**arguments)
 
 
+# ---- refused by name: what would silently do the wrong thing (issue 13) -----------------------
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, bool])
+def test_cross_entropy_refuses_logits_that_are_not_floating_point(dtype):
+    # integer logits gave the right loss but an all-zero gradient (p - q rounded to integers)
+    with pytest.raises(TypeError, match=rf"^CrossEntropyLoss\.forward: logits must be floating-point, "
+                                         rf"got dtype {np.dtype(dtype).name}"):
+        bt.CrossEntropyLoss().forward(np.array([[1, 2, 3], [3, 2, 1]], dtype=dtype), np.array([0, 1]))
+
+
+@pytest.mark.parametrize("smoothing", ["0.1", None, True, [0.1]])
+def test_cross_entropy_refuses_a_label_smoothing_that_is_not_a_number(smoothing):
+    with pytest.raises(TypeError, match=r"^CrossEntropyLoss: label_smoothing must be a number in \[0, 1\), got "):
+        bt.CrossEntropyLoss(label_smoothing=smoothing)
+
+
+@pytest.mark.parametrize("smoothing", [1.0, -0.1, float("nan")])
+def test_cross_entropy_refuses_a_label_smoothing_outside_zero_to_one_by_name(smoothing):
+    with pytest.raises(ValueError, match=rf"^CrossEntropyLoss: label_smoothing must be in \[0, 1\), got {smoothing}$"):
+        bt.CrossEntropyLoss(label_smoothing=smoothing)
+
+
+@pytest.mark.parametrize("ignore_index", [str(bt.PAD_ID), None, 256.0, True])
+def test_cross_entropy_refuses_an_ignore_index_that_is_not_an_int(ignore_index):
+    # "256" or 256.0 would compare unequal to every target: padding would silently count in the loss
+    with pytest.raises(TypeError, match=r"^CrossEntropyLoss: ignore_index must be an int"):
+        bt.CrossEntropyLoss(ignore_index=ignore_index)
+    assert bt.CrossEntropyLoss(ignore_index=np.int64(6)).ignore_index == 6
+
+
+@pytest.mark.parametrize("optimizer", [bt.Adam, bt.SGD])
+@pytest.mark.parametrize("value, got", [([1.0, 2.0], "list"), (np.arange(3), "an array of dtype int64"),
+                                        (np.float64(1.0), "float64")], ids=["list", "int64", "scalar"])
+def test_optimizers_refuse_a_parameter_that_is_not_a_float_array_naming_it(optimizer, value, got):
+    # a list has no in-place update; an integer array cannot hold a step of lr = 0.001
+    with pytest.raises(TypeError, match=rf"^{optimizer.__name__}: params\['w'\] must be a NumPy array of floats "
+                                         rf"\(it is changed in place\), got {got}$"):
+        optimizer({"b": np.zeros(2), "w": value})
+
+
+@pytest.mark.parametrize("optimizer", [bt.Adam, bt.SGD])
+def test_optimizers_take_a_dict_of_parameters(optimizer):
+    with pytest.raises(TypeError, match=rf"^{optimizer.__name__}: params must be a dict name -> array, "
+                                         r"as model.parameters\(\) returns, got list$"):
+        optimizer([np.zeros(2)])
+
+
+@pytest.mark.parametrize("t", [2.7, 3.0, True, "3", None, np.array([1, 2])], ids=str)
+def test_adam_load_state_dict_refuses_a_step_count_that_is_not_an_integer(t):
+    adam = bt.Adam({"w": np.zeros(3)}, lr=0.1)
+    with pytest.raises(ValueError, match=r"^Adam\.load_state_dict: the step count 't' must be an integer >= 0"):
+        adam.load_state_dict({"t": t, "m/w": np.ones(3), "v/w": np.ones(3)})  # 2.7 became t = 2
+    assert adam.t == 0 and not adam.m["w"].any()
+    adam.load_state_dict({"t": np.int32(4), "m/w": np.ones(3), "v/w": np.ones(3)})
+    assert adam.t == 4 and type(adam.t) is int
+
+
+@pytest.mark.parametrize("grads, message", [
+    ([np.ones(3)], r"grads must be a dict name -> array, as model.gradients\(\) returns, got list$"),
+    ({"w": np.ones(3, dtype=np.int64)}, r"grads\['w'\] must be a NumPy array of floats \(it is changed in place\), "
+                                        r"got an array of dtype int64$"),
+])
+def test_clip_grad_norm_takes_a_dict_of_float_arrays(grads, message):
+    with pytest.raises(TypeError, match=rf"^clip_grad_norm: {message}"):
+        bt.clip_grad_norm(grads, 1.0)
+
+
+@pytest.mark.parametrize("step", [True, "10", None])
+def test_transformer_lr_refuses_a_step_that_is_not_a_number(step):
+    with pytest.raises(TypeError, match=r"^transformer_lr: step must be a number \(counted from 1\), got "):
+        bt.transformer_lr(step, 128)
+    assert bt.transformer_lr(np.int64(10), 128) == bt.transformer_lr(10, 128)
+
+
 # ---- what notebook 06 says (issue 13, section 6) -----------------------------------------------
 
 NOTEBOOKS = ROOT / "notebooks"
