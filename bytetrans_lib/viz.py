@@ -142,6 +142,10 @@ def plot_attention_grid(maps, kind="cross", by="words", size=2.6):
 
     query_ids, key_ids = _axes_ids(maps, kind)
     layers = maps[kind]
+    if not layers:  # a model with no encoder (or decoder) layers has no such attention
+        stack = "encoder" if kind == "encoder self" else "decoder"
+        raise ValueError(f"plot_attention_grid: the model has no {stack} layers, so there is no "
+                         f"{kind} attention to show")
     n_layers, n_heads = len(layers), layers[0].shape[0]
     fig, axes = plt.subplots(n_layers, n_heads, figsize=(size * n_heads, size * n_layers + 0.6),
                              squeeze=False)
@@ -167,6 +171,13 @@ def _missing_glyphs(labels):
     return sorted({ch for label in labels for ch in label if font.get_char_index(ord(ch)) == 0})
 
 
+def _unseen_characters(text):
+    """The characters of `text` outside what the model was trained on, each once: control
+    characters (C0, DEL, C1) and everything from U+0250 on (other scripts, symbols, emoji);
+    ASCII and the Latin-1 and Latin Extended letters pass."""
+    return list(dict.fromkeys(ch for ch in text if ch < " " or "\x7f" <= ch <= "\x9f" or ch >= "\u0250"))
+
+
 def unsupported_text(model, english):
     """Why `english` cannot be explored (a sentence for the user), or None if it can.
     It is judged as the model will read it: spelled by normalize_text."""
@@ -179,11 +190,11 @@ def unsupported_text(model, english):
         return (f"This sentence is {len(ids)} bytes long; the model reads at most "
                 f"{model.config.max_len - 1} bytes (max_len={model.config.max_len}, one position "
                 "is the end-of-sentence token). Try a shorter sentence.")
-    wide = [ch for ch in english if len(ch.encode("utf-8")) >= 3]  # lead byte >= 0xE0
-    if wide:
-        return (f"The model was trained on English (and French) only; {''.join(dict.fromkeys(wide))!r} "
-                "is in a script it has never seen (3- or 4-byte UTF-8 characters), so its attention "
-                "would mean nothing. Try an English sentence.")
+    unseen = _unseen_characters(english)
+    if unseen:
+        return (f"The model was trained on English (and French) only, written in Latin letters; it has "
+                f"never seen {' '.join(unseen)!r} (another script, a symbol or a control character), "
+                "so its attention would mean nothing. Try an English sentence.")
     return None
 
 
@@ -202,12 +213,17 @@ def explore_attention(model, sentence=None):
     import matplotlib.pyplot as plt
 
     config = model.config
+    if config.n_decoder_layers == 0:
+        raise ValueError("explore_attention: the model has no decoder layers, so there is no cross or "
+                         "decoder self-attention to show")
     n_layers = {"encoder self": config.n_encoder_layers, "decoder self": config.n_decoder_layers,
                 "cross": config.n_decoder_layers}
     text = widgets.Text(value="I do not live next to the red hotel." if sentence is None else sentence,
                         description="English", continuous_update=False,
                         layout=widgets.Layout(width="95%"))
-    kind = widgets.ToggleButtons(options=KINDS, value="cross", description="attention")
+    # a model with no encoder layers has no encoder self-attention: that kind is not offered
+    kinds = [k for k in KINDS if n_layers[k]]
+    kind = widgets.ToggleButtons(options=kinds, value="cross", description="attention")
     layer = widgets.Dropdown(options=list(range(n_layers["cross"])), value=n_layers["cross"] - 1,
                              description="layer")
     head = widgets.Dropdown(options=[("mean over heads", "mean")] + [(f"head {h}", h) for h in range(config.n_heads)],

@@ -119,12 +119,98 @@ def test_save_checkpoint_never_leaves_its_temporary_file(tmp_path, monkeypatch, 
     assert path.read_bytes() == before and names(tmp_path) == ["model.npz"]
 
 
+def edited_after_building(model, change):
+    change(model)
+    return model
+
+
+@pytest.mark.parametrize("break_it, error, pattern", [
+    (lambda m: m.output.params.__setitem__("W", np.zeros((3, 3))), ValueError,
+     r"parameter output.W has shape \(3, 3\) and dtype float64; the model's config needs shape \(8, 260\)"),
+    (lambda m: m.output.params.__setitem__("b", np.zeros(260, dtype=np.float32)), ValueError,
+     r"parameter output.b has shape \(260,\) and dtype float32; .* needs shape \(260,\) and dtype float64"),
+    (lambda m: setattr(m.config, "d_model", 32), ValueError,
+     r"parameter encoder.embedding.E has shape \(260, 8\) .* needs shape \(260, 32\)"),
+    (lambda m: setattr(m.config, "n_encoder_layers", 3), ValueError,
+     r"the model does not match its config \(was the config changed after the model was built\?\): missing parameters "
+     r"\['encoder.layers.2.ffn.linear_1.W'"),
+    (lambda m: setattr(m.config, "norm_first", False), ValueError, r"the model does not match .* unexpected \['decoder.norm.beta'"),
+    (lambda m: setattr(m.config, "n_heads", 4), ValueError, "the model's attention has 2 heads, its config says n_heads=4"),
+    (lambda m: setattr(m.config, "d_model", 9), ValueError,
+     "the model's config is refused: Config.d_model=9 is not divisible by n_heads=2"),
+    (lambda m: setattr(m.config, "max_len", 1), ValueError, "the model's config is refused: Config.max_len must be >= 2"),
+    (lambda m: m.output.params.__setitem__("b", [0.0] * 260), TypeError, "parameter output.b is a list, not a NumPy array"),
+])
+def test_save_checkpoint_refuses_a_model_its_config_no_longer_describes_before_touching_the_old_file(
+        tmp_path, break_it, error, pattern):
+    """load_checkpoint would refuse such a file (or build another model from it): the save would
+    replace a good checkpoint with one that cannot be loaded."""
+    path, before = saved(tmp_path)
+    with pytest.raises(error, match=f"save_checkpoint: {pattern}"):
+        bt.save_checkpoint(edited_after_building(tiny_model(1), break_it), path)
+    assert path.read_bytes() == before and names(tmp_path) == ["model.npz"]
+
+
+@pytest.mark.parametrize("extra, error, pattern", [
+    ({"a\x00b": 1}, ValueError, r"extra's key 'a\\x00b' cannot be a name in the archive"),
+    ({"": 1}, ValueError, "extra's key '' cannot be a name in the archive"),
+    ({"a\udc80": 1}, ValueError, "cannot be a name in the archive .*lone surrogate"),
+    ({"mixed": [1, "a"]}, TypeError, r"extra\['mixed'\] would not load back as given: NumPy stores it as one "
+                                     r"array of str \(dtype <U21\)"),
+    ({"mixed": (2.5, "a")}, TypeError, r"extra\['mixed'\] would not load back as given"),
+    ({"nested": [["a", "b"], [1, 2]]}, TypeError, r"extra\['nested'\] would not load back"),
+    ({"texts": [b"a", "b"]}, TypeError, r"give only str items, or only numbers"),
+    ({"raw": [1, b"a"]}, TypeError, r"array of bytes \(dtype \|S21\).*give only bytes items"),
+    ({"note": "ends in NUL\x00"}, TypeError, "dropping NUL characters at the end"),
+])
+def test_save_checkpoint_refuses_extra_that_would_not_load_back_as_given(tmp_path, extra, error, pattern):
+    path, before = saved(tmp_path)
+    with pytest.raises(error, match=f"save_checkpoint: .*{pattern}"):
+        bt.save_checkpoint(tiny_model(1), path, extra=extra)
+    assert path.read_bytes() == before and names(tmp_path) == ["model.npz"]
+
+
+ROUND_TRIP_EXTRAS = [
+    {},
+    {"step": 42, "lr": 1e-3, "done": True, "history": '[{"step": 10, "loss": 2.5}]'},
+    {"adam/m/output.b": np.arange(5.0), "adam/t": np.int64(7), "flags": np.array([True, False])},
+    {"names": ["a", "bc", "été"], "grid": [["x", "y"], ["z", "w"]], "bytes": [b"\x00a", b"b"],
+     "mixed numbers": [1, 2.5], "empty": np.zeros((0, 3))},
+    {"a/b": 1, "/lead": 2, "trail/": 3, "..": 4, "x.npy": 5, "été 😀": 6, " space ": 7, "tab\tkey": 8},
+    {"when": np.datetime64("2024-01-02"), "z": np.array([1 + 2j]), "small": np.float16(0.5),
+     "record": np.zeros(2, dtype=[("a", "<i4"), ("b", "<f8")])},
+]
+
+
+@pytest.mark.parametrize("overrides", [{}, {"norm_first": False, "dtype": "float32"},
+                                       {"n_encoder_layers": 0, "n_decoder_layers": 1, "vocab_size": 270}])
+@pytest.mark.parametrize("extra", ROUND_TRIP_EXTRAS, ids=range(len(ROUND_TRIP_EXTRAS)))
+def test_whatever_save_checkpoint_accepts_loads_back_equal(tmp_path, overrides, extra):
+    """The round-trip property: a save that succeeds gives back the same config, parameters (shape,
+    dtype, values) and extra (names, dtypes, values: a list of str comes back as those str)."""
+    model = tiny_model(4, **overrides)
+    bt.save_checkpoint(model, tmp_path / "model.npz", extra=extra)
+    loaded, got = bt.load_checkpoint(tmp_path / "model.npz", return_extra=True)
+    assert loaded.config == model.config
+    params, loaded_params = model.parameters(), loaded.parameters()
+    assert list(loaded_params) == list(params)
+    for name, p in params.items():
+        assert loaded_params[name].dtype == p.dtype and np.array_equal(loaded_params[name], p), name
+    assert set(got) == set(extra)
+    for name, value in extra.items():
+        assert got[name].dtype == np.asarray(value).dtype and np.array_equal(got[name], np.asarray(value)), name
+        if isinstance(value, (str, bytes, list)):
+            assert got[name].tolist() == value, name
+
+
 # ---- load: the config, then the shapes, then the values; the model last --------------------------
 
 @pytest.mark.parametrize("overrides, pattern", [
     ({"n_encoder_layers": 10**6}, r"config is refused: Config.n_encoder_layers=1000000 is more than 64"),
     ({"d_model": 4096, "n_heads": 8, "d_ff": 16384, "n_encoder_layers": 64, "n_decoder_layers": 64,
-      "max_len": 2048}, r"does not match its config: missing tensors \["),  # within the limits, but not in the file
+      "max_len": 2048}, r"config is refused: .* parameters, more than 50,000,000"),  # each size within its limit
+    ({"d_model": 128, "n_heads": 4, "n_encoder_layers": 0, "n_decoder_layers": 0},
+     r"does not match its config: missing tensors \["),  # within every bound, but not in the file
 ])
 def test_load_checkpoint_refuses_a_crafted_oversized_config_fast_and_without_allocating(tmp_path, overrides,
                                                                                       pattern):
@@ -144,6 +230,26 @@ def test_load_checkpoint_refuses_a_crafted_oversized_config_fast_and_without_all
         tracemalloc.stop()
     assert seconds < 5  # ... refused in milliseconds (generous for a loaded machine)
     assert peak < 20 * 2**20  # and without building the gigabytes of model it asks for
+
+
+def test_load_checkpoint_refuses_a_small_compressed_file_whose_config_is_over_the_parameter_budget(tmp_path):
+    """A config within Config.LIMITS (vocab 65,536, d_model 256) that makes 53 million parameters:
+    compressed, its tensors of zeros would take a fraction of a megabyte, but loading them would take
+    gigabytes. The budget refuses the config itself, before a single tensor is read."""
+    def craft(arrays):
+        arrays["config"] = np.array(json.dumps({**bt.Config().to_dict(), "vocab_size": 65_536, "d_model": 256}))
+
+    path = rewritten(tmp_path, "big.npz", craft)
+    np.savez_compressed(tmp_path / "small.npz", **dict(np.load(path, allow_pickle=False)))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"small.npz: its config is refused: Config: these sizes make a model "
+                                             r"of 53,033,984 parameters, more than 50,000,000.*MAX_PARAMETERS"):
+            bt.load_checkpoint(tmp_path / "small.npz")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 2**20
 
 
 def test_load_checkpoint_reads_no_tensor_before_the_config_and_the_shapes_are_checked(tmp_path, monkeypatch):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import bytetrans_lib as bt
-from bytetrans_lib import FRENCH_SPACES, TYPOGRAPHY, normalize_text
+from bytetrans_lib import FRENCH_SPACES, INVISIBLE, TYPOGRAPHY, normalize_text
 
 # Code point ranges to draw random text from: several scripts, combining marks, emoji (4-byte),
 # controls including NUL. Surrogates (U+D800..U+DFFF) are not characters and have no UTF-8 form.
@@ -162,6 +162,7 @@ def test_causal_mask_lets_position_i_see_positions_up_to_i():
     i, j = np.indices((5, 5))
     assert np.array_equal(mask[0, 0], j <= i)
     assert bt.causal_mask(0).shape == (1, 1, 0, 0)
+    assert np.array_equal(bt.causal_mask(np.int32(5)), mask)  # a NumPy integer is a length too
     with pytest.raises(ValueError, match="T >= 0"):
         bt.causal_mask(-1)
 
@@ -197,6 +198,18 @@ def test_normalize_text_leaves_text_alone_and_is_idempotent():
         assert normalize_text(text) == text
     for text in ["  «\u00a0a\u00a0»  ’ … – ", "e\u0301\u2019", "\u2009"]:
         assert normalize_text(normalize_text(text)) == normalize_text(text)
+
+
+def test_normalize_text_removes_invisible_characters_that_carry_no_meaning():
+    assert set(INVISIBLE) == {"\ufeff", "\u200b", "\u2060", "\u00ad"}  # BOM, zero-width space, word joiner, soft hyphen
+    assert normalize_text("\ufeffThe cat sleeps.") == "The cat sleeps."  # a file saved by Notepad
+    assert normalize_text("The\u200b cat \u200b sleeps.\u2060") == "The cat sleeps."
+    assert normalize_text("beau\u00adcoup \u00ad") == "beaucoup"
+    assert normalize_text("\ufeff \u200b") == ""  # nothing visible: nothing to translate
+    assert normalize_text("e\u00ad\u0301") == "\u00e9"  # removed before NFC, so the accent still composes
+    assert normalize_text("👩\u200d💻 ok") == "👩\u200d💻 ok"  # the zero-width joiner builds emoji: kept
+    text = "\ufeff  «\u00a0a\u200b\u00a0»\u00ad "
+    assert normalize_text(normalize_text(text)) == normalize_text(text) == '"a"'
 
 
 @pytest.mark.parametrize("bad", [None, b"bytes", 3, ["a"]])
@@ -262,6 +275,15 @@ def test_encode_accepts_numpy_booleans_as_flags():
     (lambda: bt.encode_batch(None), TypeError, "encode_batch expects a list of strings, got NoneType"),
     (lambda: bt.encode_batch(b"hi"), TypeError, "encode_batch expects a list of strings, got bytes"),
     (lambda: bt.encode_batch(["ok", 3]), TypeError, r"encode_batch: texts\[1\] is int, not a str"),
+    (lambda: bt.encode_batch([]), ValueError, "^encode_batch expects a non-empty list of strings, got an empty one"),
+    (lambda: bt.encode_batch(iter(())), ValueError, "^encode_batch expects a non-empty list"),
+    (lambda: bt.causal_mask(None), TypeError, "causal_mask expects the length T as an int, got None"),
+    (lambda: bt.causal_mask(float("nan")), TypeError, "causal_mask expects the length T as an int, got nan"),
+    (lambda: bt.causal_mask(float("inf")), TypeError, "causal_mask expects the length T as an int, got inf"),
+    (lambda: bt.causal_mask(2.5), TypeError, "causal_mask expects the length T as an int, got 2.5"),
+    (lambda: bt.causal_mask("3"), TypeError, "causal_mask expects the length T as an int, got '3'"),
+    (lambda: bt.causal_mask(True), TypeError, "causal_mask expects the length T as an int, got True"),
+    (lambda: bt.causal_mask(np.int64(-2)), ValueError, "causal_mask expects a length T >= 0, got -2"),
     (lambda: bt.token_labels(None), TypeError, "token_labels expects a sequence of integer ids, got NoneType"),
     (lambda: bt.token_labels([[1, 2], [3]]), ValueError, "token_labels expects a flat sequence of ids"),
 ])

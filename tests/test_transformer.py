@@ -280,6 +280,28 @@ def test_demo_command_prints_the_shape_table_and_a_decode():
     assert "'The black cat sleeps.' -> " in result.stdout
 
 
+def test_demo_command_prints_its_usage_for_help_and_refuses_what_it_does_not_know():
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "bytetrans_lib.transformer", *args], cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+
+    result = run("--help")
+    assert result.returncode == 0 and result.stdout.startswith("usage: python -m bytetrans_lib.transformer")
+    assert "--seed" in result.stdout and "encoder.layers.0" not in result.stdout  # the demo did not run
+    for args, message in [(["--bogus"], "unrecognized arguments: --bogus"), (["extra"], "unrecognized arguments: extra"),
+                          (["--seed", "x"], "argument --seed: invalid int value: 'x'"),
+                          (["--seed", "-1"], "--seed must be >= 0, got -1")]:
+        result = run(*args)
+        assert result.returncode == 2 and message in result.stderr and result.stdout == "", args
+
+
+def test_demo_cli_draws_the_weights_from_its_seed(capsys):
+    bt.demo_cli(["--seed", "3"])
+    seeded = capsys.readouterr().out
+    bt.demo(seed=3)
+    assert seeded == capsys.readouterr().out and "1,026,308" in seeded
+
+
 def test_checkpoint_extra_arrays_round_trip(tmp_path):
     model = tiny_model(3)
     extra = {"step": np.array(42), "m/output.b": np.arange(5.0)}
@@ -363,7 +385,61 @@ def test_config_limits_are_one_documented_table_that_the_default_model_is_far_be
                                      "n_decoder_layers", "d_ff", "max_len"}
     default = bt.Config()
     assert all(getattr(default, name) * 8 <= limit for name, limit in bt.Config.LIMITS.items())
-    assert bt.Config(**bt.Config.LIMITS, dtype="float64").n_encoder_layers == 64  # the limits themselves pass
+    assert default.parameter_count() * 40 <= bt.Config.MAX_PARAMETERS
+
+
+# each limit is reached by a model within the parameter budget (the other sizes are the defaults)
+REACHING_EACH_LIMIT = {
+    "vocab_size": dict(vocab_size=65_536, d_model=64), "d_model": dict(d_model=4_096, n_encoder_layers=0, n_decoder_layers=0),
+    "n_heads": dict(d_model=256, n_heads=256), "n_encoder_layers": dict(n_encoder_layers=64),
+    "n_decoder_layers": dict(n_decoder_layers=64), "d_ff": dict(d_ff=16_384), "max_len": dict(max_len=2_048),
+}
+
+
+@pytest.mark.parametrize("name", list(bt.Config.LIMITS))
+def test_every_size_limit_can_be_reached_within_the_parameter_budget(name):
+    config = bt.Config(**REACHING_EACH_LIMIT[name])
+    assert getattr(config, name) == bt.Config.LIMITS[name]
+    assert config.parameter_count() <= bt.Config.MAX_PARAMETERS
+
+
+@pytest.mark.parametrize("values, count", [
+    ({"vocab_size": 65_536, "d_model": 256}, "53,033,984"),  # a 0.2 MB compressed file asked for 700 MB
+    ({**bt.Config.LIMITS, "dtype": "float64"}, "30,878,547,968"),  # every size at its limit
+    ({"d_model": 1024, "n_heads": 8, "n_encoder_layers": 6, "n_decoder_layers": 6, "d_ff": 4096}, "177,160,452"),  # Transformer-big
+])
+def test_config_refuses_sizes_that_make_more_parameters_than_the_budget(values, count):
+    with pytest.raises(ValueError, match=rf"Config: these sizes make a model of {count} parameters, more than "
+                                         r"50,000,000, the most this course allows \(Config.MAX_PARAMETERS\)"):
+        bt.Config(**values)
+
+
+def test_the_parameter_budget_leaves_room_for_the_base_model_of_vaswani_et_al():
+    base = bt.Config(d_model=512, n_heads=8, n_encoder_layers=6, n_decoder_layers=6, d_ff=2048)
+    assert base.parameter_count() == 44_540_164 <= bt.Config.MAX_PARAMETERS
+
+
+@pytest.mark.parametrize("overrides", [{}, {"norm_first": False}, {"n_encoder_layers": 0, "n_decoder_layers": 3},
+                                       {"n_encoder_layers": 3, "n_decoder_layers": 0, "vocab_size": 300, "d_ff": 5},
+                                       {"d_model": 6, "n_heads": 3, "max_len": 2}])
+def test_parameter_count_is_what_the_built_model_holds(overrides):
+    model = tiny_model(**overrides)
+    shapes = bt.transformer._parameter_shapes(model.config)
+    assert model.config.parameter_count() == bt.count_parameters(model) == sum(int(np.prod(s)) for s in shapes.values())
+    assert bt.Config().parameter_count() == 1_026_308
+
+
+@pytest.mark.parametrize("max_len", [1, 0, -5])
+def test_config_refuses_a_max_len_too_short_for_one_byte_and_bos(max_len):
+    with pytest.raises(ValueError, match=rf"Config.max_len must be >= 2 \(one byte and BOS or EOS\), got {max_len}"):
+        bt.Config(max_len=max_len)
+
+
+def test_the_shortest_model_translates_one_byte():
+    model = tiny_model(max_len=2)
+    assert len(bt.translate(model, ["a"])) == 1  # one byte + EOS in, BOS + one byte out
+    with pytest.raises(ValueError, match="max_len must be between 1 and 1"):
+        bt.translate(model, ["a"], max_len=2)
 
 
 def test_config_stores_numpy_integers_as_python_ints_so_a_checkpoint_saves(tmp_path):
@@ -455,3 +531,12 @@ def test_the_shipped_model_translates_typed_spellings_like_plain_ones():
     assert bt.translate(model, typed) == bt.translate(model, plain)
     assert [bt.translate(model, [t])[0] for t in typed] == bt.translate(model, plain)
     assert bt.translate(model, ["", "I eat."])[0] == ""
+
+
+def test_the_shipped_model_translates_text_with_invisible_characters_like_without():
+    """A byte-order mark (Notepad), a zero-width space or a soft hyphen (web pages): invisible,
+    and without normalize_text removing them, enough to turn "Le chat dort." into nonsense."""
+    model = bt.load_checkpoint(bt.DEFAULT_MODEL)
+    plain = bt.translate(model, ["The cat sleeps.", "Where is the school?"])
+    assert plain[0] == "Le chat dort."
+    assert bt.translate(model, ["\ufeffThe cat sleeps.", "Where\u200b is the\u2060 sch\u00adool?"]) == plain

@@ -213,3 +213,63 @@ def test_viz_entry_points_refuse_something_that_is_not_a_model(function, not_a_m
 def test_explorer_refuses_a_starting_sentence_that_is_not_text(model):
     with pytest.raises(TypeError, match="explore_attention: sentence must be a str or None, got int"):
         bt.explore_attention(model, 42)
+
+
+@pytest.mark.parametrize("text, named", [
+    ("Привет, как дела?", "'П р и в е т к а д л'"),  # Cyrillic: 2 bytes per letter, like é
+    ("Γειά σου", "'Γ ε ι ά σ ο υ'"),  # Greek
+    ("שלום", "'ש ל ו ם'"),  # Hebrew
+    ("مرحبا", "'م ر ح ب ا'"),  # Arabic
+    ("I eat\x00.", "'\\x00'"),  # a control character (C0)
+    ("I eat\x9b.", "'\\x9b'"),  # C1
+    ("The ʃip.", "'ʃ'"),  # U+0283: IPA, the first block after Latin Extended
+])
+def test_unsupported_text_refuses_two_byte_scripts_and_control_characters_naming_them(model, text, named):
+    problem = bt.unsupported_text(model, text)
+    assert problem is not None and "trained on English" in problem and f"never seen {named}" in problem
+
+
+@pytest.mark.parametrize("text", ["Où est l'école ?", "Łódź is a city.", "Ça coûte 5 £, ½ ×2 ¿?", "Straße Ærø ǅ",
+                                  "\ufeffThe cat\u200b sleeps.\u00ad", "I eat.\t\n"])
+def test_unsupported_text_accepts_latin_letters_latin_1_signs_and_what_normalize_text_removes(model, text):
+    assert bt.unsupported_text(model, text) is None
+
+
+def test_the_explorer_says_it_cannot_show_cyrillic_instead_of_drawing_it(explorer):
+    explorer.text.value = "Привет, как дела?"
+    assert "never seen" in explorer.message.value and explorer.maps is None and explorer.last_image is None
+
+
+def no_layers_model(**overrides):
+    config = bt.Config(**{**dict(d_model=8, n_heads=2, d_ff=12, max_len=16), **overrides})
+    return bt.Transformer(config, rng=np.random.default_rng(0))
+
+
+def test_plot_attention_grid_says_which_stack_has_no_layers():
+    maps = bt.attention_maps(no_layers_model(n_decoder_layers=0), "Hi.", "Salut.")
+    assert maps["cross"] == [] and maps["decoder self"] == []
+    for kind in ["cross", "decoder self"]:
+        with pytest.raises(ValueError, match=f"plot_attention_grid: the model has no decoder layers, so there is "
+                                             f"no {kind} attention to show"):
+            bt.plot_attention_grid(maps, kind)
+    plt.close(bt.plot_attention_grid(maps, "encoder self"))
+    maps = bt.attention_maps(no_layers_model(n_encoder_layers=0), "Hi.", "Salut.")
+    with pytest.raises(ValueError, match="the model has no encoder layers, so there is no encoder self attention"):
+        bt.plot_attention_grid(maps, "encoder self")
+
+
+def test_explore_attention_refuses_a_model_without_decoder_layers_by_name():
+    with pytest.raises(ValueError, match="explore_attention: the model has no decoder layers, so there is no "
+                                         "cross or decoder self-attention to show"):
+        bt.explore_attention(no_layers_model(n_decoder_layers=0), "Hi.")
+
+
+def test_the_explorer_of_a_model_without_encoder_layers_offers_only_the_decoder_kinds():
+    plt.close("all")
+    try:
+        explorer = bt.explore_attention(no_layers_model(n_encoder_layers=0), "Hi.")
+        assert explorer.kind.options == ("decoder self", "cross") and explorer.last_image is not None
+        explorer.kind.value = "decoder self"
+        assert explorer.last_title.startswith("decoder self attention")
+    finally:
+        plt.close("all")
