@@ -6,22 +6,26 @@ __all__ = ['raw_lines', 'DROP_REASONS', 'CleaningReport', 'clean_pairs', 'write_
 
 # %% notebooks/07_training.ipynb, cell 44
 import argparse
+import numbers
 import os
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bytetrans_lib.data import _CONTROL_CHARACTER
 from bytetrans_lib.tokenizer import normalize_text
-from bytetrans_lib.transformer import _check_writable  # refuses read-only files and folders, even for root
+# _check_writable refuses read-only files and folders (even for root), devices and pipes
+from bytetrans_lib.transformer import _check_writable, _write_atomically
 
 
 # %% notebooks/07_training.ipynb, cell 47
 def raw_lines(data: bytes) -> list[bytes]:
-    """A file's lines as bytes: BOM removed, split at b"\\n", each line's trailing b"\\r" removed."""
+    """A file's lines as bytes: BOM removed, split at b"\\n", each line's trailing b"\\r" removed;
+    a file with no b"\\n" but some b"\\r" (old Mac line endings) is split at b"\\r"."""
     if data.startswith(b"\xef\xbb\xbf"):  # the UTF-8 byte-order mark some editors write
         data = data[3:]
-    lines = data.split(b"\n")
+    lines = data.split(b"\r" if b"\r" in data and b"\n" not in data else b"\n")
     if lines[-1] == b"":  # the file ended with a newline (or was empty): no line follows it
         lines.pop()
     return [line[:-1] if line.endswith(b"\r") else line for line in lines]
@@ -31,6 +35,7 @@ def raw_lines(data: bytes) -> list[bytes]:
 DROP_REASONS = {  # key -> label in the report, in the order the checks run
     "truncated": "truncated last line",
     "utf8": "invalid UTF-8",
+    "control": "control character",
     "blank": "blank line",
     "columns": "wrong number of columns",
     "attribution": "third column not an attribution",
@@ -131,9 +136,9 @@ def clean_pairs(source, max_len: int = 60) -> tuple[list[tuple[str, ...]], Clean
     tuples in input order; report is a CleaningReport (print it for one line per reason).
     Raises FileNotFoundError for a missing input, ValueError for a file saved as UTF-16/32.
     """
-    if not isinstance(max_len, int) or max_len < 1:
-        raise ValueError(f"max_len must be a positive integer, got {max_len!r}")
-    report = CleaningReport(max_len=max_len)
+    if isinstance(max_len, bool) or not isinstance(max_len, numbers.Integral) or max_len < 1:
+        raise ValueError(f"clean_pairs: max_len must be a positive integer, got {max_len!r}")
+    report = CleaningReport(max_len=int(max_len))  # a NumPy integer becomes a Python one
     pairs, seen = [], set()
     for name, data in _input_files(source):
         report.files.append(name)
@@ -141,7 +146,7 @@ def clean_pairs(source, max_len: int = 60) -> tuple[list[tuple[str, ...]], Clean
         # A cut-off last line: no final newline, and fewer columns than most of the other lines.
         columns = Counter(line.count(b"\t") + 1 for line in lines[:-1] if line.strip())
         usual = columns.most_common(1)[0][0] if columns else 0
-        cut = bool(lines) and not data.endswith(b"\n") and lines[-1].count(b"\t") + 1 < usual
+        cut = bool(lines) and not data.endswith((b"\n", b"\r")) and lines[-1].count(b"\t") + 1 < usual
         for number, line in enumerate(lines, start=1):
             report.read += 1
             where = f"{name}:{number}"
@@ -152,6 +157,9 @@ def clean_pairs(source, max_len: int = 60) -> tuple[list[tuple[str, ...]], Clean
                 text = line.decode("utf-8")  # strict: one bad byte drops this line only
             except UnicodeDecodeError:
                 report.drop("utf8", where)
+                continue
+            if _CONTROL_CHARACTER.search(text):  # any but the tabs between fields
+                report.drop("control", where)
                 continue
             if not text.strip():
                 report.drop("blank", where)
@@ -194,8 +202,10 @@ def _same_file(a, b) -> bool:
 def write_cleaned(pairs, path) -> int:
     """Write pairs as UTF-8 lines `english<TAB>french[<TAB>attribution]\\n`; returns the number written.
 
-    Refuses (before writing anything) a pair that would break the format, and a read-only file
-    or folder (PermissionError).
+    Refuses (before writing anything) a pair that would break the format, a read-only file or
+    folder (PermissionError), a folder, a device or a pipe. Written to a temporary file and renamed
+    (_write_atomically): `path` holds its old content or the whole new one; a link is kept and
+    the file it points to is written.
     """
     lines = []
     for pair in pairs:
@@ -205,17 +215,8 @@ def write_cleaned(pairs, path) -> int:
             raise ValueError(f"cannot write {pair!r}: a pair is 2 or 3 strings, English and French "
                              "non-empty, with no tab or line break inside")
         lines.append("\t".join(pair) + "\n")
-    path = Path(path)
-    _check_writable(path, create_folders=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    try:
-        with open(partial, "w", encoding="utf-8", newline="\n") as f:  # newline: \n on Windows too
-            f.writelines(lines)
-        os.replace(partial, path)  # atomic: readers see the old file or the whole new one
-    finally:
-        if partial.exists():
-            partial.unlink()
+    data = "".join(lines).encode("utf-8")  # bytes: \n line endings on Windows too
+    _write_atomically(path, lambda f: f.write(data), "write_cleaned", create_folders=True)
     return len(lines)
 
 
@@ -249,15 +250,17 @@ def clean_dataset_cli(argv=None) -> int:
     if args.max_len < 1:
         parser.error("--max-len must be at least 1")
     try:  # everything that can be refused is refused here, before reading or writing
-        _check_output(args.output, args.input, _input_paths(args.input))
-        _check_writable(args.output, create_folders=True)
+        inputs = _input_paths(args.input)
+        _check_output(args.output, args.input, inputs)
+        target = _check_writable(args.output, create_folders=True)  # for a link, the file it points to
+        _check_output(target, args.input, inputs)
         pairs, report = clean_pairs(args.input, max_len=args.max_len)
     except (OSError, ValueError) as e:  # one clear line, no traceback, nothing written
         print(f"{parser.prog}: error: {e}", file=sys.stderr)
         return 2
     print(report)
     try:
-        n = write_cleaned(pairs, args.output)
+        n = write_cleaned(pairs, target)
     except OSError as e:
         print(f"{parser.prog}: error: cannot write {args.output}: {e}", file=sys.stderr)
         return 1

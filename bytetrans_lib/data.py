@@ -870,19 +870,38 @@ def write_tsv(pairs: list, path) -> None:
     Path(path).write_bytes("".join(lines).encode("utf-8"))  # bytes: no newline translation on Windows
 
 
+# C0 and C1 control characters and DEL, all but the tab (\x09) that separates the fields
+_CONTROL_CHARACTER = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
 def read_tsv(path) -> list:
     """Read a clean tab-separated file (Tatoeba/manythings.org format) as [(english, french)].
 
-    Keeps the first two columns (a third, the attribution, is dropped). A line with fewer than
-    two columns raises ValueError naming the file and line number: dirty files are for the
-    cleaning step, which reports every line it drops.
+    Keeps the first two columns (a third, the attribution, is dropped); a UTF-8 byte-order mark
+    and Windows line endings (CRLF) are removed. A line with fewer than two columns, bytes that
+    are not UTF-8 or a control character raises ValueError naming the file and line number:
+    dirty files are for the cleaning step, which reports every line it drops.
     """
-    # split("\n"), not splitlines(), which would also cut at characters such as U+2028
-    lines = Path(path).read_text(encoding="utf-8").split("\n")
-    if lines[-1] == "":
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"read_tsv: {path} is a folder, not a file")
+    clean_it = f"clean it first: python -m bytetrans_lib.clean_dataset {path} -o CLEANED.tsv"
+    # split(b"\n"), not splitlines(), which would also cut at characters such as U+2028
+    lines = path.read_bytes().removeprefix(b"\xef\xbb\xbf").split(b"\n")  # without the BOM
+    if lines[-1] == b"":
         lines.pop()  # the newline that ends the last line
     pairs = []
-    for number, line in enumerate(lines, start=1):
+    for number, raw in enumerate(lines, start=1):
+        raw = raw.removesuffix(b"\r")  # a Windows line ending
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{path}, line {number}: not UTF-8 (byte 0x{raw[e.start]:02X} at byte "
+                             f"{e.start + 1}); {clean_it}") from None
+        control = _CONTROL_CHARACTER.search(line)
+        if control:
+            raise ValueError(f"{path}, line {number}: control character U+{ord(control.group()):04X} at "
+                             f"character {control.start() + 1}; {clean_it}")
         columns = line.split("\t")
         if len(columns) < 2:
             raise ValueError(f"{path}, line {number}: expected english<TAB>french, found one column: "

@@ -20,31 +20,44 @@ import numpy as np
 
 from bytetrans_lib.optim import Adam, CrossEntropyLoss, clip_grad_norm, transformer_lr
 from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, encode, pad_batch
-from bytetrans_lib.transformer import (Config, Transformer, _check_writable, load_checkpoint, save_checkpoint,
-                                       translate)
+from bytetrans_lib.transformer import (Config, Transformer, _check_writable, _write_atomically, load_checkpoint,
+                                       save_checkpoint, translate)
 from bytetrans_lib.data import CORPUS_PATH, read_tsv, split_pairs
 from bytetrans_lib.clean_dataset import _same_file
 
 
 # %% notebooks/07_training.ipynb, cell 70
+def _too_long(pairs, max_len):
+    """Indices of the pairs a model of this max_len cannot hold: English + EOS, or BOS + French,
+    more than max_len ids, that is a side of max_len UTF-8 bytes or more."""
+    def n_bytes(text):  # not a str: encode() names the problem later
+        return len(text.encode("utf-8", "surrogatepass")) if isinstance(text, str) else 0
+    return [i for i, (english, french, *_) in enumerate(pairs)
+            if n_bytes(english) >= max_len or n_bytes(french) >= max_len]
+
+
+def _max_len_needed(pairs, indices):
+    """The smallest max_len that holds every pair of `indices`: its longest side + 1."""
+    return 1 + max(len(side.encode("utf-8", "surrogatepass")) for i in indices for side in pairs[i][:2])
+
+
 def encode_pairs(pairs, max_len):
-    """Teacher-forcing id sequences for each (english, french) pair.
+    """Teacher-forcing id sequences for each (english, french) pair (a third item, such as
+    the attribution clean_pairs keeps, is ignored).
 
     Returns a list of (src, tgt_in, tgt_out) int64 arrays: src = English bytes + EOS,
     tgt_in = BOS + French bytes (what the decoder reads), tgt_out = French bytes + EOS
     (what it must predict: tgt_in shifted left by one). A pair longer than max_len is an
     error, not a silent cut: clean the data first (clean_pairs drops and counts such pairs).
     """
-    encoded, too_long = [], []
-    for i, (english, french) in enumerate(pairs):
-        src, fr = encode(english, eos=True), encode(french)
-        if len(src) > max_len or len(fr) + 1 > max_len:
-            too_long.append(i)
-            continue
-        encoded.append((src, np.concatenate([[BOS_ID], fr]), np.concatenate([fr, [EOS_ID]])))
+    too_long = _too_long(pairs, max_len)
     if too_long:
         raise ValueError(f"{len(too_long)} pair(s) need more than max_len={max_len} ids (the first is "
                          f"pair {too_long[0]}); drop them when cleaning the data")
+    encoded = []
+    for english, french, *_ in pairs:
+        fr = encode(french)
+        encoded.append((encode(english, eos=True), np.concatenate([[BOS_ID], fr]), np.concatenate([fr, [EOS_ID]])))
     return encoded
 
 
@@ -83,20 +96,23 @@ def edit_distance(a, b):
 def evaluate(model, pairs, batch_size=100):
     """Greedy-translate the English side of `pairs` and compare with the French side.
 
+    - pairs: (english, french) pairs; a third item (an attribution) is ignored
     Returns (metrics, translations): metrics = {"n", "exact_match" (fraction of sentences
     reproduced exactly), "char_accuracy" (1 - total edit distance / total reference
-    characters, at least 0)}. Each batch is encoded once; the decoder reuses that memory.
+    characters, at least 0; if every reference is empty: 1 if every translation is empty
+    too, else 0)}. Each batch is encoded once; the decoder reuses that memory.
     """
     if len(pairs) == 0:
         raise ValueError("evaluate: no pairs to evaluate")
     hypotheses = []
     for k in range(0, len(pairs), batch_size):
-        hypotheses += translate(model, [english for english, _ in pairs[k: k + batch_size]])
-    references = [french for _, french in pairs]
+        hypotheses += translate(model, [pair[0] for pair in pairs[k: k + batch_size]])
+    references = [pair[1] for pair in pairs]
     exact = sum(h == r for h, r in zip(hypotheses, references)) / len(pairs)
     edits = sum(edit_distance(h, r) for h, r in zip(hypotheses, references))
     chars = sum(len(r) for r in references)
-    return {"n": len(pairs), "exact_match": exact, "char_accuracy": max(0.0, 1 - edits / chars)}, hypotheses
+    accuracy = max(0.0, 1 - edits / chars) if chars else float(edits == 0)
+    return {"n": len(pairs), "exact_match": exact, "char_accuracy": accuracy}, hypotheses
 
 
 def validation_loss(model, encoded, batch_size=100):
@@ -183,8 +199,10 @@ def _display_path(path) -> str:
 _RESUME_MUST_MATCH = ("batch_size", "seed")  # they decide which batches come next
 
 
-def _load_training_state(path, config, train_config):
-    """(model, extra) of the training state at `path`; ValueError if this run cannot continue it."""
+def _load_training_state(path, config, train_config, steps_name="steps"):
+    """(model, extra) of the training state at `path`; ValueError if this run cannot continue it
+    (other sizes, batch_size or seed, or a state past train_config.steps: nothing to train).
+    steps_name: how messages call the number of steps ("--steps" for the command)."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: no such training state")
     resumed, extra = load_checkpoint(path, return_extra=True)
@@ -202,6 +220,11 @@ def _load_training_state(path, config, train_config):
                          + ", ".join(f"{k}={saved[k]}" for k in differ) + "; this run has "
                          + ", ".join(f"{k}={this[k]}" for k in differ) + " (give the settings of the run "
                          "that saved it)")
+    step, steps = int(extra["step"]), train_config.steps
+    if step > steps:  # step == steps trains nothing either, but finishes a run: save and score
+        given = f"{steps_name} {steps}" if steps_name.startswith("--") else f"{steps_name}={steps}"
+        raise ValueError(f"cannot resume from {path}: the state is at step {step}; {given} would train "
+                         f"nothing: give {steps_name} > {step}")
     return resumed, extra
 
 
@@ -216,7 +239,8 @@ def fit(model, train_pairs, valid_pairs, train_config, *, state_path=None, resum
           on_eval=None, progress=None, log=print):
     """Train `model` in place; return the history of the run (a dict of lists).
 
-    - train_pairs, valid_pairs: lists of (english, french) strings
+    - train_pairs, valid_pairs: lists of (english, french) strings (a third item is ignored), each
+      side shorter than model.config.max_len bytes (the model adds EOS or BOS)
     - train_config: a TrainConfig
     - state_path: where to save model + optimizer + history at every evaluation (the "last
       good checkpoint"); resume: a state file to continue from (its optimizer state, step and
@@ -227,13 +251,24 @@ def fit(model, train_pairs, valid_pairs, train_config, *, state_path=None, resum
     - progress(step, steps, loss, tokens_per_second): called after every step (a progress bar)
     - log: where the evaluation lines go (print by default)
     Raises TrainingDiverged if the loss or the gradient norm stops being finite. Empty data, a
-    state_path that cannot be written and a state that cannot be resumed are refused first.
+    pair too long for the model, a state_path that cannot be written and a state that cannot be
+    resumed (one past train_config.steps included) are refused first.
     """
     tc, config = train_config, model.config
     if len(train_pairs) == 0:
         raise ValueError("fit: train_pairs is empty: there is nothing to train on")
     if len(valid_pairs) == 0:
         raise ValueError("fit: valid_pairs is empty: evaluation needs at least one pair")
+    for name, pairs in (("train_pairs", train_pairs), ("valid_pairs", valid_pairs)):
+        too_long = _too_long(pairs, config.max_len)
+        if too_long:
+            first = too_long[0]
+            raise ValueError(
+                f"fit: {len(too_long)} pair(s) of {name} have a side longer than {config.max_len - 1} bytes, more "
+                f"than max_len={config.max_len} can hold (the model adds EOS to the English and BOS to the "
+                f"French); the first is {name}[{first}]: {tuple(pairs[first][:2])!r}. Drop them "
+                f"(clean_pairs(..., max_len={config.max_len - 1}) does) or give the model a max_len of "
+                f"{_max_len_needed(pairs, too_long)}")
     if state_path is not None:
         _check_writable(state_path, create_folders=True)
     resumed = _load_training_state(resume, config, tc) if resume is not None else None
@@ -317,40 +352,75 @@ DEFAULT_OUT = Path("runs") / DEFAULT_MODEL.name  # where the command writes with
 
 
 def _prepare_run(data, out, state, resume, config, train_config, names=None):
-    """Check a run before it trains: ((train, valid, test) pairs, report path, state path).
+    """Check a run before it trains: ((train, valid, test) pairs, model path, report path, state path).
 
-    Refuses an output that would overwrite the data or another output (ValueError), one that
-    cannot be written (PermissionError), data too small to split, and a resume state this run
-    cannot continue. names: how to call data, out and state in messages (the command's flags).
+    Refuses an output that would overwrite the data, another output or the state it resumes from
+    (ValueError), an `out` that is not a .npz file (its report, the same name with .json, could be
+    another file's), one that cannot be written (PermissionError), data that is not clean UTF-8,
+    too small to split or holding a pair too long for the model, and a resume state this run
+    cannot continue. names: how to call data, out, state, resume, steps and max_len in messages
+    (the command's flags).
     """
-    n = {"data": "data", "out": "out", "state": "state", **(names or {})}
-    data, out = Path(data), Path(out)
-    report = out.with_suffix(".json")
-    state = Path(state) if state else out.with_name(out.stem + ".state.npz")
+    n = {"data": "data", "out": "out", "state": "state", "resume": "resume", "steps": "steps",
+         "max_len": "max_len", **(names or {})}
+
+    def given(key, value):  # "--max-len 64" for the command, "max_len=64" for the library
+        return f"{n[key]} {value}" if n[key].startswith("--") else f"{n[key]}={value}"
+
+    data, typed = Path(data), os.fspath(out)
+    if data.is_dir():
+        raise IsADirectoryError(f"{n['data']} {data} is a folder, not a file: give the file of pairs (python -m "
+                                "bytetrans_lib.clean_dataset FOLDER -o pairs.tsv makes one from a folder)")
     if not data.is_file():
         raise FileNotFoundError(f"{data}: no such file")
+    if not typed.strip():
+        raise ValueError(f"{n['out']} is empty: give the model's file name, such as {DEFAULT_OUT.as_posix()}")
+    out = Path(typed)
+    if typed.endswith(("/", os.sep)) or out.is_dir():
+        raise IsADirectoryError(f"{n['out']} {typed} names a folder: give a file in it, such as "
+                                f"{(out / DEFAULT_MODEL.name).as_posix()}")
+    report = out.with_suffix(".json")
+    state = Path(state) if state else out.with_name(out.stem + ".state.npz")
     if _same_file(out, data):
         raise ValueError(f"{n['out']} {out} is the {n['data']} file: training would overwrite its own data")
+    if out.suffix != ".npz":  # X.json is the report of X.npz: another suffix could take another model's
+        free = not out.with_suffix(".npz").exists() and not report.exists()
+        raise ValueError(f"{n['out']} {out} must end in .npz (the checkpoint format)"
+                         + (f", such as {out.with_suffix('.npz')}" if free else "")
+                         + ": the report goes beside it, the same name with .json, which no other file may own")
     if _same_file(report, out):
-        raise ValueError(f"the report {report} would overwrite the model {n['out']} {out}: name the model "
-                         f"*.npz, such as {out.with_suffix('.npz')}")
+        raise ValueError(f"the report {report} would overwrite the model {n['out']} {out}")
     if _same_file(report, data):
         raise ValueError(f"the report {report} would overwrite the {n['data']} file {data}")
     for other, what in ((data, f"the {n['data']} file"), (out, f"the model {n['out']} {out}"),
                         (report, f"the report {report}")):
         if _same_file(state, other):
             raise ValueError(f"{n['state']} {state} is {what}: give the training state a name of its own")
+    if resume is not None:  # resuming from `state` itself is the normal way to continue
+        for other, what, writing in ((out, f"the model {n['out']} {out}", "saving the model"),
+                                     (report, f"the report {report}", "writing the report")):
+            if _same_file(resume, other):
+                raise ValueError(f"{n['resume']} {resume} is {what}: {writing} would replace the training state "
+                                 f"this run resumes from; give {n['out']} another name")
     for path in (out, report, state):
         _check_writable(path, create_folders=True)
     pairs = read_tsv(data)
+    too_long = _too_long(pairs, config.max_len)
+    if too_long:
+        raise ValueError(
+            f"{data}: {len(too_long)} pair(s) have a side longer than {config.max_len - 1} bytes, more than "
+            f"{given('max_len', config.max_len)} can hold (the model adds EOS to the English and BOS to the "
+            f"French); the first is line {too_long[0] + 1}: {pairs[too_long[0]][0]!r}. Clean the file with "
+            f"`python -m bytetrans_lib.clean_dataset {data} -o CLEANED.tsv --max-len {config.max_len - 1}`, "
+            f"or train with {given('max_len', _max_len_needed(pairs, too_long))}")
     splits = split_pairs(pairs, seed=0)
     if not all(splits):
         raise ValueError(f"{data} holds {len(pairs)} pair(s): too few to hold out validation and test pairs "
                          "(5% each, at least 1 each); at least 11 pairs with different English sentences "
                          "are needed")
     if resume is not None:
-        _load_training_state(resume, config, train_config)
-    return splits, report, state
+        _load_training_state(resume, config, train_config, steps_name=n["steps"])
+    return splits, out, report, state
 
 
 def train_and_report(data, out, config, train_config, *, state=None, resume=None, n_test=1000,
@@ -361,12 +431,14 @@ def train_and_report(data, out, config, train_config, *, state=None, resume=None
     The pairs are split with split_pairs(seed=0); the model's initial weights use
     train_config.seed, like the batch order. The first n_test pairs of the test split (which
     split_pairs has shuffled) are translated and scored at the end. Everything _prepare_run
-    checks is refused before training starts. Returns the report (a dict).
+    checks is refused before training starts: `out` must end in .npz, every pair must fit
+    config.max_len, and so on. The report is written atomically, like the model. Returns the
+    report (a dict).
     """
     if isinstance(n_test, bool) or not isinstance(n_test, numbers.Integral) or n_test < 1:
         raise ValueError(f"train_and_report: n_test must be an integer >= 1, got {n_test!r}")
-    data, out = Path(data), Path(out)
-    (train_pairs, valid_pairs, test_pairs), report_path, state = _prepare_run(
+    data = Path(data)
+    (train_pairs, valid_pairs, test_pairs), out, report_path, state = _prepare_run(
         data, out, state, resume, config, train_config)
     for path in (out, state):
         path.parent.mkdir(parents=True, exist_ok=True)  # runs/ on a first run
@@ -382,8 +454,9 @@ def train_and_report(data, out, config, train_config, *, state=None, resume=None
     report = {"data": data.name, "config": config.to_dict(), "train_config": asdict(train_config),
               "history": history, "train_seconds": round(train_seconds, 1), "test": test_metrics,
               "seconds": round(time.perf_counter() - started, 1),
-              "samples": [[e, f, h] for (e, f), h in zip(test_pairs, hypotheses)][:30]}
-    report_path.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+              "samples": [[e, f, h] for (e, f, *_), h in zip(test_pairs, hypotheses)][:30]}
+    text = json.dumps(report, indent=1, ensure_ascii=False) + "\n"
+    _write_atomically(report_path, lambda f: f.write(text.encode("utf-8")), create_folders=True)
     log(f"test: exact match {test_metrics['exact_match']:.1%}, character accuracy "
         f"{test_metrics['char_accuracy']:.1%} on {test_metrics['n']:,} pairs; training "
         f"{train_seconds / 60:.1f} min, total {report['seconds'] / 60:.1f} min")
@@ -410,8 +483,8 @@ def train_cli(argv=None):
                                      description="Train the bytetrans Transformer on English-French pairs.")
     parser.add_argument("--data", type=Path, default=CORPUS_PATH,
                         help="english<TAB>french file (default: the embedded corpus)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help=f"where the trained model goes; a .json report is written beside it (default: "
+    parser.add_argument("--out", default=DEFAULT_OUT,  # a str: "" and a final "/" are seen, and refused
+                        help=f"where the trained model goes, a .npz file; a .json report is written beside it (default: "
                              f"{DEFAULT_OUT.as_posix()}, which git ignores; `make train` writes the shipped "
                              f"model, data/{DEFAULT_MODEL.name})")
     parser.add_argument("--state", type=Path, default=None,
@@ -441,7 +514,8 @@ def train_cli(argv=None):
         return refuse(flag)
     try:
         _prepare_run(args.data, args.out, args.state, args.resume, config, train_config,
-                     names={"data": "--data", "out": "--out", "state": "--state"})
+                     names={"data": "--data", "out": "--out", "state": "--state", "resume": "--resume",
+                            "steps": "--steps", "max_len": "--max-len"})
     except (OSError, ValueError) as e:
         return refuse(e)
     # the progress bar only where someone watches: a terminal, not a log file or a pipe

@@ -4,12 +4,15 @@ The dirty inputs are written by the tests themselves, byte by byte, into tmp_pat
 5,000 pairs at <repo>/../shared/data/tatoeba/fra-eng.tsv are used when that file exists.
 """
 import hashlib
+import os
 import runpy
+import stat
 import subprocess
 import sys
 import types
 import unicodedata
 
+import numpy as np
 import pytest
 
 from bytetrans_lib import (DROP_REASONS, FRENCH_SPACES, CleaningReport, clean_pairs, normalize_text,
@@ -468,3 +471,91 @@ def test_the_real_5000_tatoeba_pairs_clean_as_documented():
         assert report.kept == 4949
         assert dropped(report) == {"too_long": 1, "duplicate": 50}
         assert not any("’" in english + french for english, french, _ in pairs)
+
+
+# --- issue 13, second probe: what the cleaner must not keep, and what it must not destroy ----------
+
+@pytest.mark.parametrize("line", [
+    b"Hi.\x00\x00\tSalut.\x1b[31m",  # NUL bytes and a terminal colour code
+    b"Hi.\tSalut.\x7f",  # DEL
+    "Hi.\tSalut.\u0085".encode(),  # a C1 control (NEXT LINE), valid UTF-8
+    b"Hi.\x0b\tSalut.",  # vertical tab
+    b"Hi.\rThere.\tSalut.",  # a carriage return inside a line of a \n file
+])
+def test_a_line_with_a_control_character_is_dropped_and_counted(tmp_path, line):
+    pairs, report = clean(tmp_path, b"Yes.\tOui.\n" + line + b"\nNo.\tNon.\n")
+    assert pairs == [("Yes.", "Oui."), ("No.", "Non.")]
+    assert dropped(report) == {"control": 1} and report.first_drop["control"] == "pairs.tsv:2"
+    assert list(DROP_REASONS).index("control") == list(DROP_REASONS).index("utf8") + 1  # checked after UTF-8
+    assert "dropped, control character" in str(report)
+
+
+def test_a_utf16_part_after_the_first_4_kb_is_dropped_line_by_line_not_kept(tmp_path):
+    utf8 = "".join(f"I see {i} cats.\tJe vois {i} chats.\n" for i in range(200)).encode()
+    assert len(utf8) > 4096  # the whole-file UTF-16 check only samples the first 4 KB
+    utf16 = "Hi.\tSalut.\nYes.\tOui.\n".encode("utf-16")  # as `cat utf8.txt utf16.txt` joins them
+    pairs, report = clean(tmp_path, utf8 + utf16)
+    assert len(pairs) == 200 and not any("\x00" in f for p in pairs for f in p)
+    assert report.kept == 200 and report.read == 203
+    # the BOM line is not UTF-8; a NUL-interleaved line is control characters; the last "\x00" is cut off
+    assert dropped(report) == {"utf8": 1, "control": 1, "truncated": 1}
+
+
+def test_old_mac_line_endings_a_lone_carriage_return_split_lines(tmp_path):
+    pairs, report = clean(tmp_path, f"Hi.\tSalut.\t{ATTR}\rYes.\tOui.\rNo.\tNon.\r".encode())
+    assert pairs == [("Hi.", "Salut.", ATTR), ("Yes.", "Oui."), ("No.", "Non.")]
+    assert report.read == 3 and not dropped(report)
+    assert raw_lines(b"a\tb\rc\td") == [b"a\tb", b"c\td"]  # no final \r: nothing lost either
+    assert raw_lines(b"a\tb\r\nc\td\r\n") == [b"a\tb", b"c\td"]  # CRLF still splits at \n
+
+
+def test_clean_pairs_accepts_numpy_integers_as_max_len_and_refuses_booleans():
+    pairs, report = clean_pairs(b"Hi.\tSalut.\n", max_len=np.int64(60))
+    assert pairs == [("Hi.", "Salut.")] and type(report.max_len) is int
+    for bad in [True, np.bool_(True), "60", 60.0]:
+        with pytest.raises(ValueError, match=r"clean_pairs: max_len must be a positive integer"):
+            clean_pairs(b"Hi.\tSalut.\n", max_len=bad)
+
+
+def test_write_cleaned_writes_through_a_symbolic_link_and_keeps_the_link(tmp_path):
+    target = tmp_path / "real.tsv"
+    target.write_bytes(b"old\tvieux\n")
+    (tmp_path / "link.tsv").symlink_to(target)
+    assert write_cleaned([("Hi.", "Salut.")], tmp_path / "link.tsv") == 1
+    assert (tmp_path / "link.tsv").is_symlink() and target.read_bytes() == b"Hi.\tSalut.\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.tsv", "real.tsv"]  # no temporary file left
+
+
+def test_write_cleaned_never_touches_a_file_named_like_a_temporary_file(tmp_path):
+    mine = tmp_path / "clean.tsv.partial"
+    mine.write_bytes(b"my own notes\n")
+    write_cleaned([("Hi.", "Salut.")], tmp_path / "clean.tsv")
+    assert mine.read_bytes() == b"my own notes\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clean.tsv", "clean.tsv.partial"]
+
+
+def test_write_cleaned_refuses_a_pipe_and_leaves_it_a_pipe(tmp_path):
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    with pytest.raises(ValueError, match=r"write_cleaned: cannot write .*pipe: it is not a regular file"):
+        write_cleaned([("Hi.", "Salut.")], pipe)
+    assert stat.S_ISFIFO(os.lstat(pipe).st_mode) and sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
+
+
+def test_the_command_line_refuses_a_pipe_as_output_and_writes_through_a_link(tmp_path, monkeypatch, capsys):
+    (tmp_path / "fra.txt").write_bytes(DIRTY)
+    os.mkfifo(tmp_path / "pipe")
+    code, out, err = cli_in(tmp_path, monkeypatch, capsys, "fra.txt", "-o", "pipe")
+    assert code == 2 and out == ""
+    assert one_error_line(err).endswith("cannot write pipe: it is not a regular file (a device, a pipe or a socket)")
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "pipe").st_mode)
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "real.tsv").write_bytes(b"old\tvieux\n")
+    (tmp_path / "link.tsv").symlink_to(tmp_path / "kept" / "real.tsv")
+    (tmp_path / "link.tsv.partial").write_bytes(b"mine\n")
+    code, out, err = cli_in(tmp_path, monkeypatch, capsys, "fra.txt", "-o", "link.tsv")
+    assert code == 0, err
+    assert (tmp_path / "link.tsv").is_symlink()
+    assert (tmp_path / "kept" / "real.tsv").read_bytes() == f"Hi.\tSalut.\t{ATTR}\n".encode()
+    assert (tmp_path / "link.tsv.partial").read_bytes() == b"mine\n"
+    assert sorted(p.name for p in (tmp_path / "kept").iterdir()) == ["real.tsv"]

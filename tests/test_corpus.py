@@ -233,3 +233,28 @@ def test_read_tsv_names_the_line_with_a_single_column(tmp_path):
 def test_write_tsv_refuses_a_tab_or_newline_inside_a_sentence(tmp_path):
     with pytest.raises(ValueError, match="pair 1 contains a tab or a line break"):
         bt.write_tsv([("a", "b"), ("c\td", "e")], tmp_path / "x.tsv")
+
+
+def test_read_tsv_removes_a_byte_order_mark_and_windows_line_endings(tmp_path):
+    path = tmp_path / "excel.tsv"
+    path.write_bytes(b"\xef\xbb\xbfThere is a cat.\tIl y a un chat.\r\nHi.\tSalut.\r\n")
+    assert bt.read_tsv(path) == [("There is a cat.", "Il y a un chat."), ("Hi.", "Salut.")]
+
+
+def test_read_tsv_names_the_file_and_line_that_is_not_utf8_and_points_at_the_cleaner(tmp_path):
+    path = tmp_path / "latin1.tsv"
+    path.write_bytes("Hi.\tSalut.\nSummer.\tÉté.\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1\.tsv, line 2: not UTF-8 .*python -m bytetrans_lib\.clean_dataset"):
+        bt.read_tsv(path)
+
+
+def test_read_tsv_refuses_a_control_character_naming_the_line_and_the_cleaner(tmp_path):
+    path = tmp_path / "mac.tsv"
+    path.write_bytes(b"Hi.\tSalut.\rYes.\tOui.\r")  # old Mac line endings: one line holding \r
+    with pytest.raises(ValueError, match=r"mac\.tsv, line 1: control character U\+000D .*clean_dataset"):
+        bt.read_tsv(path)
+
+
+def test_read_tsv_says_that_a_folder_is_a_folder(tmp_path):
+    with pytest.raises(IsADirectoryError, match=r"read_tsv: .* is a folder, not a file"):
+        bt.read_tsv(tmp_path)

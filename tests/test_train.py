@@ -2,6 +2,7 @@
 import dataclasses
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -295,7 +296,7 @@ def test_the_help_says_where_the_model_goes_and_make_train_names_the_shipped_mod
     (["--out", "pairs.tsv"], "--out pairs.tsv is the --data file"),
     (["--out", "./pairs.tsv"], "--out pairs.tsv is the --data file"),  # argparse's Path drops "./"
     (["--out", "link.npz"], "--out link.npz is the --data file"),  # a symbolic link to it
-    (["--out", "model.json"], "the report model.json would overwrite the model --out model.json"),
+    (["--out", "model.json"], "--out model.json must end in .npz"),
     (["--out", "m.npz", "--state", "m.npz"], "--state m.npz is the model --out m.npz"),
     (["--out", "m.npz", "--state", "pairs.tsv"], "--state pairs.tsv is the --data file"),
     (["--out", "m.npz", "--state", "m.json"], "--state m.json is the report m.json"),
@@ -425,3 +426,163 @@ def test_fit_reports_progress_after_every_step_and_the_bar_draws_in_place(capsys
     bt.terminal_progress(8, 8, 1.25, 1234.0, width=8)
     err = capsys.readouterr().err
     assert err == "\r[####....] step 4/8  loss 1.500  1,234 tok/s \r[########] step 8/8  loss 1.250  1,234 tok/s \n"
+
+
+# ---- issue 13, second probe: the command and the library refuse, up front, what would lose data ----
+
+@pytest.mark.parametrize("out, message", [
+    ("bytetrans-en-fr.pt", "--out bytetrans-en-fr.pt must end in .npz"),  # its report: another model's
+    ("model", "--out model must end in .npz (the checkpoint format), such as model.npz"),
+    ("", "--out is empty: give the model's file name, such as runs/bytetrans-en-fr.npz"),
+    ("newdir/", "--out newdir/ names a folder: give a file in it, such as newdir/bytetrans-en-fr.npz"),
+])
+def test_the_command_refuses_an_out_that_is_not_a_npz_file_so_no_report_overwrites_another(cli, tmp_path, out, message):
+    (tmp_path / "bytetrans-en-fr.json").write_text("another model's report\n", encoding="utf-8")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    code, stdout, err = cli("--data", "pairs.tsv", "--out", out, *TINY_ARGS)
+    assert code == 2 and stdout == ""
+    assert error_line(err).startswith(message)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_train_and_report_refuses_an_out_that_is_not_a_npz_file(tmp_path):
+    bt.write_tsv(PAIRS * 3, tmp_path / "pairs.tsv")
+    with pytest.raises(ValueError, match=r"out .*m\.pt must end in \.npz"):
+        bt.train_and_report(tmp_path / "pairs.tsv", tmp_path / "m.pt", TINY, bt.TrainConfig(**QUICK), log=quiet)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pairs.tsv"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="finds the report's file by /proc/self/fd (Linux)")
+def test_a_disk_error_while_writing_the_report_leaves_the_previous_report_whole(tmp_path, monkeypatch):
+    bt.write_tsv(PAIRS * 3, tmp_path / "pairs.tsv")
+    (tmp_path / "m.json").write_text('{"the previous": "report"}\n', encoding="utf-8")
+    real_fsync = os.fsync
+
+    def full_disk_for_the_report(fd):  # the model and the state are saved; the report's bytes fail
+        if ".json." in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", full_disk_for_the_report)
+    with pytest.raises(OSError, match="No space left"):
+        bt.train_and_report(tmp_path / "pairs.tsv", tmp_path / "m.npz", TINY, bt.TrainConfig(**QUICK),
+                            n_test=2, log=quiet)
+    assert (tmp_path / "m.json").read_text(encoding="utf-8") == '{"the previous": "report"}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.npz", "m.state.npz", "pairs.tsv"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--out", "a.state.npz", "--resume", "a.state.npz"],
+     "--resume a.state.npz is the model --out a.state.npz: saving the model would replace the training state"),
+    (["--out", "b.npz", "--resume", "b.json"], "--resume b.json is the report b.json: writing the report would "
+                                                "replace the training state"),
+])
+def test_the_command_refuses_to_resume_from_the_file_it_would_write_the_model_or_report_to(cli, tmp_path, args, message):
+    code, _, err = cli("--data", "pairs.tsv", "--out", "a.npz", *TINY_ARGS)
+    assert code == 0, err
+    (tmp_path / "b.json").write_bytes((tmp_path / "a.state.npz").read_bytes())  # a state under an odd name
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    code, out, err = cli("--data", "pairs.tsv", *args, *TINY_ARGS[2:], "--steps", "9")
+    assert code == 2 and out == ""
+    assert error_line(err).startswith(message)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_resuming_with_the_state_as_state_continues_it_the_normal_way(cli, tmp_path):
+    code, _, err = cli("--data", "pairs.tsv", "--out", "a.npz", *TINY_ARGS)
+    assert code == 0, err
+    code, _, err = cli("--data", "pairs.tsv", "--out", "a.npz", "--resume", "a.state.npz", *TINY_ARGS[2:],
+                       "--steps", "9")
+    assert code == 0, err
+    assert json.loads((tmp_path / "a.json").read_text(encoding="utf-8"))["history"]["step"] == [3, 6, 9]
+    _, extra = bt.load_checkpoint(tmp_path / "a.state.npz", return_extra=True)
+    assert int(extra["step"]) == 9
+
+
+def test_resuming_from_a_state_past_the_last_step_is_refused_and_the_same_step_only_finishes(cli, tmp_path):
+    code, _, err = cli("--data", "pairs.tsv", "--out", "a.npz", *TINY_ARGS)  # 6 steps
+    assert code == 0, err
+    code, out, err = cli("--data", "pairs.tsv", "--out", "b.npz", "--resume", "a.state.npz", *TINY_ARGS[2:],
+                         "--steps", "3")
+    assert code == 2 and out == ""
+    assert error_line(err) == ("cannot resume from a.state.npz: the state is at step 6; --steps 3 would train "
+                               "nothing: give --steps > 6")
+    assert not (tmp_path / "b.npz").exists() and not (tmp_path / "b.json").exists()
+    with pytest.raises(ValueError, match=r"the state is at step 6; steps=2 would train nothing: give steps > 6"):
+        bt.fit(bt.Transformer(TINY, rng=np.random.default_rng(0)), PAIRS, PAIRS[:4],
+               bt.TrainConfig(**{**QUICK, "steps": 2}), resume=tmp_path / "a.state.npz", log=quiet)
+    code, _, err = cli("--data", "pairs.tsv", "--out", "c.npz", "--resume", "a.state.npz", *TINY_ARGS)
+    assert code == 0, err  # the same step: nothing to train, but the model and its report are written
+    report = json.loads((tmp_path / "c.json").read_text(encoding="utf-8"))
+    assert report["history"]["step"] == [3, 6] and report["train_config"]["steps"] == 6
+
+
+LONG_FRENCH = "Je vois trente-deux chats noirs."  # 32 bytes: BOS + 32 = 33 ids, one more than max_len 32
+
+
+def test_the_command_refuses_pairs_too_long_for_the_model_before_training(cli, tmp_path):
+    assert len(LONG_FRENCH.encode()) == 32
+    pairs = PAIRS * 3
+    pairs[4] = ("I see thirty-two black cats.", LONG_FRENCH)
+    pairs[9] = ("I see many cats.", "x" * 40)
+    bt.write_tsv(pairs, tmp_path / "long.tsv")
+    code, out, err = cli("--data", "long.tsv", "--out", "m.npz", *TINY_ARGS)
+    assert code == 2 and out == ""
+    assert error_line(err) == (
+        "long.tsv: 2 pair(s) have a side longer than 31 bytes, more than --max-len 32 can hold (the model adds "
+        "EOS to the English and BOS to the French); the first is line 5: 'I see thirty-two black cats.'. "
+        "Clean the file with `python -m bytetrans_lib.clean_dataset long.tsv -o CLEANED.tsv --max-len 31`, "
+        "or train with --max-len 41")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.tsv", "pairs.tsv"]
+    pairs[4], pairs[9] = ("I see thirty-two black cats.", LONG_FRENCH[:31]), PAIRS[1]  # 31 bytes: it fits
+    bt.write_tsv(pairs, tmp_path / "fits.tsv")
+    code, _, err = cli("--data", "fits.tsv", "--out", "m.npz", *TINY_ARGS)
+    assert code == 0, err
+
+
+def test_train_and_report_and_fit_refuse_pairs_too_long_for_the_model_before_training(tmp_path):
+    pairs = PAIRS * 3 + [("I see thirty-two black cats.", LONG_FRENCH)]
+    bt.write_tsv(pairs, tmp_path / "long.tsv")
+    lines = []
+    with pytest.raises(ValueError, match=r"long\.tsv: 1 pair\(s\) have a side longer than 31 bytes, more than "
+                                         r"max_len=32 can hold .* the first is line 97"):
+        bt.train_and_report(tmp_path / "long.tsv", tmp_path / "m.npz", TINY, bt.TrainConfig(**QUICK), log=lines.append)
+    assert lines == [] and sorted(p.name for p in tmp_path.iterdir()) == ["long.tsv"]
+    steps = []
+    for where in ["train_pairs", "valid_pairs"]:
+        train, valid = (pairs, PAIRS[:4]) if where == "train_pairs" else (PAIRS, pairs[-2:])
+        with pytest.raises(ValueError, match=rf"fit: 1 pair\(s\) of {where} have a side longer than 31 bytes, "
+                                             rf"more than max_len=32 can hold .* the first is {where}\[\d+\]"):
+            bt.fit(bt.Transformer(TINY, rng=np.random.default_rng(0)), train, valid, bt.TrainConfig(**QUICK),
+                   state_path=tmp_path / "new" / "s.npz", progress=lambda *a: steps.append(a), log=quiet)
+    assert steps == [] and not (tmp_path / "new").exists()
+
+
+def test_the_command_names_a_data_file_that_is_not_utf8_or_is_a_folder(cli, tmp_path):
+    (tmp_path / "latin1.tsv").write_bytes("Hi.\tSalut.\nSummer.\tÉté.\n".encode("latin-1"))
+    code, out, err = cli("--data", "latin1.tsv", "--out", "m.npz", *TINY_ARGS)
+    assert code == 2 and out == ""
+    line = error_line(err)
+    assert line.startswith("latin1.tsv, line 2: not UTF-8") and "python -m bytetrans_lib.clean_dataset" in line
+    (tmp_path / "adir").mkdir()
+    code, out, err = cli("--data", "adir", "--out", "m.npz", *TINY_ARGS)
+    assert code == 2 and error_line(err).startswith("--data adir is a folder, not a file")
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_fit_and_evaluate_accept_pairs_that_carry_an_attribution():
+    with_attribution = [(e, f, "CC-BY 2.0 (France) Attribution: example") for e, f in PAIRS]
+    model = bt.Transformer(TINY, rng=np.random.default_rng(0))
+    history = bt.fit(model, with_attribution, with_attribution[:4], bt.TrainConfig(**QUICK), log=quiet)
+    plain = bt.Transformer(TINY, rng=np.random.default_rng(0))
+    assert history["train_loss"] == bt.fit(plain, PAIRS, PAIRS[:4], bt.TrainConfig(**QUICK), log=quiet)["train_loss"]
+    assert bt.evaluate(model, with_attribution[:4]) == bt.evaluate(model, PAIRS[:4])
+    assert len(bt.encode_pairs(with_attribution, max_len=32)) == len(PAIRS)
+
+
+def test_character_accuracy_of_empty_references_is_1_when_the_translation_is_empty_too(monkeypatch):
+    table = {"Hi.": "", "Yes.": "Oui.", "No.": "Non."}
+    monkeypatch.setattr(train_module, "translate", lambda model, texts: [table[t] for t in texts])
+    assert bt.evaluate(None, [("Hi.", "")])[0] == {"n": 1, "exact_match": 1.0, "char_accuracy": 1.0}
+    assert bt.evaluate(None, [("Yes.", "")])[0] == {"n": 1, "exact_match": 0.0, "char_accuracy": 0.0}
+    assert bt.evaluate(None, [("Hi.", ""), ("No.", "Non")])[0]["char_accuracy"] == pytest.approx(1 - 1 / 3)
