@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from bytetrans_lib.transformer import _write_atomically
+
 
 # %% notebooks/07_training.ipynb, cell 6
 # The lexicon, written for this course. One entry per line, fields separated by spaces (nouns,
@@ -861,13 +863,19 @@ CORPUS_PATH = _ROOT / "data" / "synthetic-en-fr.tsv"  # generate_corpus(), as sh
 
 
 def write_tsv(pairs: list, path) -> None:
-    """Write pairs as UTF-8 lines `english<TAB>french[<TAB>attribution]`, "\\n" after each line."""
+    """Write pairs as UTF-8 lines `english<TAB>french[<TAB>attribution]`, "\\n" after each line.
+
+    Refuses, before writing, a field that read_tsv could not read back (a tab, a line break or
+    another control character); the file is replaced atomically (notebook 05's _write_atomically).
+    """
     lines = []
     for i, pair in enumerate(pairs):
-        if any("\t" in s or "\n" in s or "\r" in s for s in pair):
-            raise ValueError(f"pair {i} contains a tab or a line break, which the format cannot hold: {pair!r}")
+        if any("\t" in s or _CONTROL_CHARACTER.search(s) for s in pair):
+            raise ValueError(f"write_tsv: pair {i} contains a tab, a line break or another control "
+                             f"character, which the format cannot hold: {pair!r}")
         lines.append("\t".join(pair) + "\n")
-    Path(path).write_bytes("".join(lines).encode("utf-8"))  # bytes: no newline translation on Windows
+    data = "".join(lines).encode("utf-8")  # bytes: no newline translation on Windows
+    _write_atomically(path, lambda f: f.write(data), "write_tsv", create_folders=True)
 
 
 # C0 and C1 control characters and DEL, all but the tab (\x09) that separates the fields

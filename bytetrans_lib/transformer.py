@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from bytetrans_lib.attention import MultiHeadAttention, _merge_heads, _split_heads, masked_softmax
-from bytetrans_lib.layers import FeedForward, Linear, Module, _affine, rel_error
+from bytetrans_lib.layers import (FeedForward, Linear, Module, _affine, _as_numbers, _check_dout, _check_dtype,
+                                  _check_last_axis, _check_size, rel_error)
 from bytetrans_lib.norm import LayerNorm
 from bytetrans_lib.tokenizer import (BOS_ID, EOS_ID, PAD_ID, VOCAB_SIZE, decode, encode, encode_batch,
                                      normalize_text, pad_batch, padding_mask, target_mask)
@@ -37,8 +38,9 @@ class Embedding(Module):
     def __init__(self, vocab_size, d_model, *, rng, dtype=np.float32):
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"Embedding needs rng=np.random.Generator, got {type(rng).__name__}")
+        vocab_size, d_model = _check_size(vocab_size, "Embedding", "vocab_size"), _check_size(d_model, "Embedding", "d_model")
         E = rng.standard_normal((vocab_size, d_model)) / math.sqrt(d_model)
-        super().__init__(E=E.astype(dtype))
+        super().__init__(E=E.astype(_check_dtype(dtype, "Embedding")))
         self.vocab_size, self.d_model = vocab_size, d_model
         self.scale = math.sqrt(d_model)  # a Python float keeps float32 arrays float32
 
@@ -54,6 +56,7 @@ class Embedding(Module):
 
     def backward(self, dout):
         ids = self._saved()
+        _check_dout(dout, ids.shape + (self.d_model,), "Embedding")  # np.add.at would broadcast a wrong one
         # Row E[v] was used once per occurrence of v: add every occurrence's gradient.
         np.add.at(self.grads["E"], ids, dout * self.scale)  # (vocab_size, d_model)
         return None
@@ -70,6 +73,7 @@ class PositionalEncoding(Module):
 
     def __init__(self, max_len, d_model, *, dtype=np.float32):
         super().__init__()
+        max_len, d_model = _check_size(max_len, "PositionalEncoding", "max_len"), _check_size(d_model, "PositionalEncoding", "d_model")
         self.max_len, self.d_model = max_len, d_model
         pos = np.arange(max_len)[:, None]  # (max_len, 1)
         two_i = np.arange(0, d_model, 2)  # (ceil(d/2),): the even feature indices 2i
@@ -77,17 +81,21 @@ class PositionalEncoding(Module):
         pe = np.zeros((max_len, d_model))
         pe[:, 0::2] = np.sin(angle)
         pe[:, 1::2] = np.cos(angle[:, : d_model // 2])  # an odd d_model has one cosine fewer
-        self.pe = pe.astype(dtype)  # (max_len, d_model): a constant, not a parameter
+        self.pe = pe.astype(_check_dtype(dtype, "PositionalEncoding"))  # (max_len, d_model): a constant, not a parameter
 
     def forward(self, x):
+        x = _as_numbers(x, "PositionalEncoding.forward", "x")
+        if x.ndim != 3:
+            raise ValueError(f"PositionalEncoding expects x of shape (B, T, d_model), got shape {x.shape}")
+        _check_last_axis(x, self.d_model, "PositionalEncoding", "x")
         T = x.shape[1]
         if T > self.max_len:
             raise ValueError(f"sequence length {T} is longer than max_len={self.max_len}")
-        self.cache = True
+        self.cache = x.shape
         return x + self.pe[:T]  # (B, T, d_model) + (T, d_model)
 
     def backward(self, dout):
-        self._saved()
+        _check_dout(dout, self._saved(), "PositionalEncoding")
         return dout
 
 

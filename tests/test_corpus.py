@@ -230,9 +230,20 @@ def test_read_tsv_names_the_line_with_a_single_column(tmp_path):
         bt.read_tsv(path)
 
 
-def test_write_tsv_refuses_a_tab_or_newline_inside_a_sentence(tmp_path):
-    with pytest.raises(ValueError, match="pair 1 contains a tab or a line break"):
-        bt.write_tsv([("a", "b"), ("c\td", "e")], tmp_path / "x.tsv")
+@pytest.mark.parametrize("bad", ["c\td", "c\nd", "c\rd", "c\x00d", "c\x1b[31md"])
+def test_write_tsv_refuses_what_read_tsv_could_not_read_back_before_writing(tmp_path, bad):
+    (tmp_path / "x.tsv").write_text("old\tvieux\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="write_tsv: pair 1 contains a tab, a line break or another control"):
+        bt.write_tsv([("a", "b"), (bad, "e")], tmp_path / "x.tsv")
+    assert (tmp_path / "x.tsv").read_text(encoding="utf-8") == "old\tvieux\n"
+
+
+def test_write_tsv_replaces_a_file_atomically_and_keeps_a_link(tmp_path):
+    (tmp_path / "real.tsv").write_text("old\tvieux\n", encoding="utf-8")
+    (tmp_path / "link.tsv").symlink_to("real.tsv")
+    bt.write_tsv([("Hi.", "Salut.")], tmp_path / "link.tsv")
+    assert (tmp_path / "link.tsv").is_symlink() and bt.read_tsv(tmp_path / "real.tsv") == [("Hi.", "Salut.")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.tsv", "real.tsv"]
 
 
 def test_read_tsv_removes_a_byte_order_mark_and_windows_line_endings(tmp_path):

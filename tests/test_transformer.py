@@ -540,3 +540,31 @@ def test_the_shipped_model_translates_text_with_invisible_characters_like_withou
     plain = bt.translate(model, ["The cat sleeps.", "Where is the school?"])
     assert plain[0] == "Le chat dort."
     assert bt.translate(model, ["\ufeffThe cat sleeps.", "Where\u200b is the\u2060 sch\u00adool?"]) == plain
+
+
+def test_embedding_and_positional_encoding_backward_refuse_a_dout_of_the_wrong_shape():
+    """np.add.at would broadcast a wrong dout into the embedding's gradient without a word."""
+    emb = bt.Embedding(11, 4, rng=np.random.default_rng(0), dtype=np.float64)
+    emb.forward(np.array([[1, 2, 3], [4, 5, 6]]))  # (2, 3) -> (2, 3, 4)
+    for wrong in [np.ones(4), np.ones((3, 4)), np.ones((2, 3, 5)), np.ones((1, 3, 4))]:
+        with pytest.raises(ValueError, match=r"Embedding.backward expects dout of shape \(2, 3, 4\)"):
+            emb.backward(wrong)
+    assert not emb.grads["E"].any()  # nothing was accumulated
+    pe = bt.PositionalEncoding(8, 4, dtype=np.float64)
+    pe.forward(np.zeros((2, 3, 4)))
+    with pytest.raises(ValueError, match=r"PositionalEncoding.backward expects dout of shape \(2, 3, 4\)"):
+        pe.backward(np.ones(4))
+    with pytest.raises(ValueError, match="PositionalEncoding expects x of shape"):
+        pe.forward(np.zeros((3, 4)))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: bt.Embedding(-1, 4, rng=np.random.default_rng(0)),
+    lambda: bt.Embedding(11, 2.5, rng=np.random.default_rng(0)),
+    lambda: bt.Embedding(11, 4, rng=np.random.default_rng(0), dtype=np.int64),
+    lambda: bt.PositionalEncoding(0, 4),
+    lambda: bt.PositionalEncoding(8, 4, dtype="int32"),
+])
+def test_embedding_and_positional_encoding_refuse_bad_sizes_and_dtypes_by_name(make):
+    with pytest.raises((TypeError, ValueError), match="Embedding|PositionalEncoding"):
+        make()
