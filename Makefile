@@ -16,7 +16,7 @@ help:
 	@echo "make execute    re-run every notebook top to bottom in a fresh kernel, in place"
 	@echo "make demo       the untrained model's shape table and greedy decode (notebook 05)"
 	@echo "make train      train the course's model on the embedded corpus (~8 min on 2 cores),"
-	@echo "                writing data/bytetrans-en-fr.npz and its report (notebook 07)"
+	@echo "                writing data/bytetrans-en-fr.npz and its report (notebook 08)"
 	@echo "make bench      time a training step (and PyTorch's, if installed) and decoding: benchmarks/README.md"
 	@echo "make clean      remove .venv"
 
@@ -35,11 +35,12 @@ test: $(STAMP)
 	$(BIN)/python -m pytest tests notebooks --ignore=tests/browser $(NBVAL)
 
 # Debian's Chromium (apt, when we are root and it is missing) driven by Playwright's Python
-# package; never a browser that Playwright downloads. BYTETRANS_CHROMIUM=/path/to/chromium uses
-# another Chromium. Without Chromium the test skips, saying why.
+# package (the [browser] extra); never a browser that Playwright downloads.
+# BYTETRANS_CHROMIUM=/path/to/chromium uses another Chromium. Without Chromium the test skips,
+# saying why.
 test-browser: $(STAMP)
 	@$(BIN)/python -c "import playwright" 2>/dev/null || \
-		$(BIN)/python -m pip install --quiet --disable-pip-version-check "playwright>=1.40"
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,browser]'
 	@test -x "$${BYTETRANS_CHROMIUM:-/usr/bin/chromium}" || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null && \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		echo "Chromium is not installed and could not be: the browser test will be skipped"
@@ -67,11 +68,11 @@ demo: $(STAMP)
 train: $(STAMP)
 	$(BIN)/python -m bytetrans_lib.train --out data/bytetrans-en-fr.npz
 
-# threadpoolctl only reports which BLAS NumPy uses; torch is never installed by the course
-# (pip install torch==2.13.0 into .venv to add the comparison).
+# The [bench] extra (threadpoolctl) only reports which BLAS NumPy uses; torch is never installed
+# by the course (pip install torch==2.13.0 into .venv to add the comparison).
 bench: $(STAMP)
 	@$(BIN)/python -c "import threadpoolctl" 2>/dev/null || \
-		$(BIN)/python -m pip install --quiet --disable-pip-version-check threadpoolctl
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	$(BIN)/python benchmarks/train_step.py --json benchmarks/last-run.json
 	$(BIN)/python benchmarks/decode.py --json benchmarks/last-decode.json
 

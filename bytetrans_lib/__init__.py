@@ -75,7 +75,7 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     'Adam': 'optim',
     'transformer_lr': 'optim',
     'clip_grad_norm': 'optim',
-    # notebooks/07_training.ipynb
+    # notebooks/07_data.ipynb
     'Noun': 'data',
     'Adjective': 'data',
     'Verb': 'data',
@@ -102,14 +102,14 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     'CORPUS_PATH': 'data',
     'write_tsv': 'data',
     'read_tsv': 'data',
-    # notebooks/07_training.ipynb
+    # notebooks/07_data.ipynb
     'raw_lines': 'clean_dataset',
     'DROP_REASONS': 'clean_dataset',
     'CleaningReport': 'clean_dataset',
     'clean_pairs': 'clean_dataset',
     'write_cleaned': 'clean_dataset',
     'clean_dataset_cli': 'clean_dataset',
-    # notebooks/07_training.ipynb
+    # notebooks/08_training.ipynb
     'encode_pairs': 'train',
     'epoch_batches': 'train',
     'make_batch': 'train',
@@ -124,7 +124,7 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     'train_and_report': 'train',
     'terminal_progress': 'train',
     'train_cli': 'train',
-    # notebooks/08_attention_maps.ipynb
+    # notebooks/09_attention_maps.ipynb
     'KINDS': 'viz',
     'attention_maps': 'viz',
     'GROUPINGS': 'viz',
@@ -133,7 +133,7 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     'plot_attention_grid': 'viz',
     'unsupported_text': 'viz',
     'explore_attention': 'viz',
-    # notebooks/09_speed.ipynb
+    # notebooks/10_speed.ipynb
     'time_it': 'speed',
     'matmul_flops': 'speed',
     'profile_step': 'speed',

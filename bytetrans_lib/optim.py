@@ -239,7 +239,7 @@ def clip_grad_norm(grads, max_norm):
 
     Returns the norm before clipping (worth logging: spikes show instability). A NaN or infinite
     norm is returned as it is, with the gradients left untouched (no scale repairs them): the
-    caller must check it and skip the step, as notebook 07's training loop does.
+    caller must check it and skip the step, as notebook 08's training loop does.
     """
     max_norm = _check_number(max_norm, "clip_grad_norm", "max_norm")
     _check_float_arrays("clip_grad_norm", grads, "grads", "model.gradients()")

@@ -278,23 +278,6 @@ def test_same_seed_same_weights_and_rng_is_required():
         bt.MultiHeadAttention(C, H, rng=0)
 
 
-def test_two_backward_calls_without_zero_grad_give_twice_the_gradient():
-    layer = attention()
-    x_q, x_kv = inputs()
-    out = layer.forward(x_q, x_kv, mask=bt.padding_mask(source_ids()))
-    dout = np.random.default_rng(20).standard_normal(out.shape)
-    first = layer.backward(dout)
-    once = {name: g.copy() for name, g in layer.gradients().items()}
-    second = layer.backward(dout)
-    for a, b in zip(first, second):
-        np.testing.assert_array_equal(a, b)
-    for name, g in layer.gradients().items():
-        np.testing.assert_array_equal(g, 2 * once[name])
-    grads = layer.gradients()
-    layer.zero_grad()
-    assert all(g is grads[name] and not g.any() for name, g in layer.gradients().items())
-
-
 def test_float32_forward_agrees_with_float64_to_float32_precision():
     x_q, x_kv = inputs()
     mask = bt.padding_mask(source_ids())

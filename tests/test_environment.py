@@ -1,18 +1,33 @@
-"""environment.yml (conda users) and pyproject.toml (pip users) ask for the same packages."""
+"""environment.yml (conda users) and pyproject.toml (pip users) ask for the same packages, and the
+Makefile installs only what pyproject.toml declares."""
 import re
 import sys
 from importlib import metadata
 
 from conftest import ROOT
 
+EXTRAS = {"dev", "browser", "bench"}  # make test, make test-browser, make bench
+
+
+def pyproject():
+    """pyproject.toml's [project] table (Python 3.11+: tomllib)."""
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+
+def pyproject_extras():
+    """The names of pyproject.toml's extras ([dev], ...)."""
+    if sys.version_info >= (3, 11):
+        return set(pyproject()["optional-dependencies"])
+    return set(metadata.metadata("bytetrans").get_all("Provides-Extra"))  # Python 3.10: no tomllib
+
 
 def pyproject_requirements():
-    """{name: specifier} of the runtime and [dev] dependencies, plus python."""
+    """{name: specifier} of the runtime dependencies and of every extra, plus python."""
     if sys.version_info >= (3, 11):
-        import tomllib
-
-        project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-        requirements = project["dependencies"] + project["optional-dependencies"]["dev"]
+        project = pyproject()
+        requirements = project["dependencies"] + sum(project["optional-dependencies"].values(), [])
         python = project["requires-python"]
     else:  # Python 3.10 has no tomllib: read the same lists from the installed package's metadata
         requirements = [r.split(";")[0] for r in metadata.requires("bytetrans")]
@@ -25,15 +40,19 @@ def pyproject_requirements():
 
 
 def environment_requirements():
-    """{name: specifier} from environment.yml's dependency list (pip itself left out)."""
+    """{name: specifier} from environment.yml's dependency list and its `- pip:` list (pip itself
+    left out). Every line in the list must be a package, a comment or `- pip:`."""
     found, in_dependencies = {}, False
     for line in (ROOT / "environment.yml").read_text(encoding="utf-8").splitlines():
         if re.match(r"^dependencies:\s*$", line):
             in_dependencies = True
-        elif in_dependencies and (m := re.match(r"^\s+-\s+([A-Za-z0-9_.-]+)\s*(\S*)\s*$", line)):
-            found[m.group(1).lower()] = m.group(2)
         elif in_dependencies and line.strip() and not line.startswith(" "):
             in_dependencies = False
+        elif in_dependencies and line.strip() and not line.strip().startswith("#") and line.strip() != "- pip:":
+            m = re.fullmatch(r"\s+-\s+([A-Za-z0-9_.-]+)\s*(\S*)\s*", line)
+            assert m, f"environment.yml: not a package name and bound: {line!r}"
+            assert m.group(1).lower() not in found, f"environment.yml lists {m.group(1)} twice"
+            found[m.group(1).lower()] = m.group(2)
     found.pop("pip", None)
     return found
 
@@ -46,6 +65,21 @@ def test_dependencies_have_lower_bounds_and_no_exact_pins():
     for name, spec in pyproject_requirements().items():
         assert spec.startswith(">="), f"{name}: use a lower bound (>=), not {spec!r}"
         assert "==" not in spec and "<" not in spec, f"{name} is pinned: {spec!r}"
+
+
+def test_every_make_target_installs_the_project_with_declared_extras_only():
+    """No package is pip-installed by hand: `make test` installs [dev], `make test-browser`
+    [dev,browser], `make bench` [dev,bench], each extra declared in pyproject.toml."""
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8").replace("\\\n", " ")
+    recipes = "\n".join(line for line in makefile.splitlines() if line.startswith("\t"))  # not comments
+    installs = re.findall(r"pip install ([^\n]*)", recipes)
+    assert len(installs) == 3, installs
+    extras = set()
+    for arguments in installs:
+        m = re.fullmatch(r"--quiet --disable-pip-version-check -e '\.\[([a-z,]+)\]'", arguments.strip())
+        assert m, f"the Makefile installs {arguments.strip()!r}, not the project with its extras"
+        extras |= set(m.group(1).split(","))
+    assert extras == EXTRAS == pyproject_extras()
 
 
 def test_environment_is_named_bytetrans():

@@ -128,14 +128,26 @@ def test_editing_an_export_cell_without_exporting_is_caught(tmp_path):
     assert '+    """The UTF-8 bytes of' in differences[0]
 
 
-def test_check_mode_exits_nonzero_when_out_of_sync(monkeypatch, tmp_path, capsys):
-    shutil.copytree(ROOT / "bytetrans_lib", tmp_path / "lib")
+def test_main_exports_and_its_check_mode_exits_nonzero_exactly_when_out_of_sync(monkeypatch, project, capsys):
+    """`make export` and `make check-export`, on a small project (the real library is
+    compared with its notebooks by test_committed_library_equals_a_fresh_export)."""
+    make_notebook(project / "notebooks", "01_a.ipynb", "#| default_exp alpha", "#| export\nX = 1")
+    monkeypatch.setattr(exporter, "ROOT", project)
+    monkeypatch.setattr(exporter, "NOTEBOOKS", project / "notebooks")
+    monkeypatch.setattr(exporter, "LIBRARY", project / "lib")
+    assert exporter.main(["--check"]) == 1  # nothing exported yet
+    assert exporter.main([]) == 0 and "wrote bytetrans_lib/alpha.py" in capsys.readouterr().out
     assert exporter.main(["--check"]) == 0
-    tokenizer = tmp_path / "lib" / "tokenizer.py"
-    tokenizer.write_text(tokenizer.read_text(encoding="utf-8") + "\nHAND_EDIT = 1\n", encoding="utf-8")
-    monkeypatch.setattr(exporter, "LIBRARY", tmp_path / "lib")
+    assert capsys.readouterr().out == "bytetrans_lib is in sync with the notebooks\n"
+    alpha = project / "lib" / "alpha.py"
+    alpha.write_text(alpha.read_text(encoding="utf-8") + "\nHAND_EDIT = 1\n", encoding="utf-8")
     assert exporter.main(["--check"]) == 1
-    assert "tokenizer.py: differs from a fresh export" in capsys.readouterr().out
+    assert "alpha.py: differs from a fresh export" in capsys.readouterr().out
+    assert "HAND_EDIT" in alpha.read_text(encoding="utf-8")  # --check only looks
+    assert exporter.main([]) == 0 and exporter.main(["--check"]) == 0
+    assert "HAND_EDIT" not in alpha.read_text(encoding="utf-8")  # the notebook wins
+    make_notebook(project / "notebooks", "02_b.ipynb", "#| default_exp beta", "#| exprot\nY = 2")
+    assert exporter.main(["--check"]) == 2 and "export failed: " in capsys.readouterr().err
 
 
 def test_export_main_cells_run_only_when_the_module_is_run_as_a_command(project):

@@ -77,17 +77,7 @@ def test_linear_initialisation_keeps_activation_variance():
     assert np.all(bt.Linear(d, d, rng=np.random.default_rng(0)).params["b"] == 0)
 
 
-# ---- the protocol ---------------------------------------------------------------------------
-
-@pytest.mark.parametrize("kind", ["linear", "gelu", "feedforward"])
-def test_parameters_and_gradients_have_identical_keys_and_shapes(kind):
-    module = make(kind)
-    params, grads = module.parameters(), module.gradients()
-    assert list(params) == list(grads)
-    for name in params:
-        assert params[name].shape == grads[name].shape
-        assert params[name].dtype == grads[name].dtype
-
+# ---- the protocol (checked on every module in test_module_protocol.py) ----------------------
 
 def test_parameters_are_the_live_arrays_under_dotted_names():
     ffn = bt.FeedForward(5, 7, rng=np.random.default_rng(0))
@@ -108,36 +98,6 @@ def test_children_in_a_list_are_named_by_position():
     names = list(Stack().parameters())
     assert names == ["head.W", "head.b", "layers.0.W", "layers.0.b", "layers.2.W", "layers.2.b"]
     assert list(Stack().gradients()) == names
-
-
-@pytest.mark.parametrize("kind", ["linear", "feedforward"])
-def test_two_backward_calls_without_zero_grad_give_twice_the_gradient(kind):
-    rng = np.random.default_rng(5)
-    module = make(kind)
-    x = rng.standard_normal((2, 3, 5))
-    out = module.forward(x)
-    dout = rng.standard_normal(out.shape)
-    dx_first = module.backward(dout)
-    once = {k: g.copy() for k, g in module.gradients().items()}
-    dx_second = module.backward(dout)
-    np.testing.assert_array_equal(dx_first, dx_second)
-    for name, g in module.gradients().items():
-        np.testing.assert_array_equal(g, 2 * once[name])
-
-
-@pytest.mark.parametrize("kind", ["linear", "feedforward"])
-def test_zero_grad_resets_gradients_in_place(kind):
-    rng = np.random.default_rng(6)
-    module = make(kind)
-    x = rng.standard_normal((2, 3, 5))
-    out = module.forward(x)
-    module.backward(np.ones_like(out))
-    grads = module.gradients()
-    assert any(g.any() for g in grads.values())
-    module.zero_grad()
-    for name, g in module.gradients().items():
-        assert g is grads[name]  # the same array object, not a replacement
-        assert not g.any()
 
 
 def test_shared_parameter_gets_the_sum_of_both_gradients():

@@ -1,4 +1,7 @@
-"""The measuring tools of notebook 09: time_it, matmul_flops, profile_step."""
+"""The measuring tools of notebook 10: time_it, matmul_flops, profile_step."""
+import sys
+import types
+
 import numpy as np
 import pytest
 
@@ -7,10 +10,16 @@ import bytetrans_lib as bt
 TINY = dict(d_model=8, n_heads=2, n_encoder_layers=1, n_decoder_layers=2, d_ff=12, max_len=16)
 
 
-def test_time_it_warms_up_then_returns_the_median_of_the_timed_calls():
-    calls = []
-    assert bt.time_it(lambda: calls.append(1), repeats=3, warmup=1) >= 0
-    assert len(calls) == 4
+def test_time_it_warms_up_then_returns_the_median_of_the_timed_calls(monkeypatch):
+    # A clock that only moves when fn runs: the warm-up takes 100 s, the timed calls 3, 1 and 8 s.
+    durations, now = [100.0, 3.0, 1.0, 8.0], [0.0]
+
+    def fn():
+        now[0] += durations.pop(0)
+
+    monkeypatch.setattr(sys.modules[bt.time_it.__module__], "time", types.SimpleNamespace(perf_counter=lambda: now[0]))
+    assert bt.time_it(fn, repeats=3, warmup=1) == 3.0  # the median: not the mean 4.0, nor 5.5 with the warm-up
+    assert durations == []
     with pytest.raises(ValueError, match="repeats >= 1"):
         bt.time_it(lambda: None, repeats=0)
 
@@ -38,7 +47,9 @@ def test_profile_step_splits_the_step_and_restores_every_class():
     assert calls["MultiHeadAttention.forward"] == 1 + 2 * 2 and calls["GELU.forward"] == 3
     assert calls["Linear.forward"] == 2 * 3 + 1 and calls["LayerNorm.forward"] == 2 + 1 + 3 * 2 + 1
     assert profile["rows"][-1][0] == "everything else" and profile["step"] > 0
-    assert all(seconds >= 0 for _, _, seconds in profile["rows"][:-1])
+    seconds = [row[2] for row in profile["rows"]]
+    assert seconds[:-1] == sorted(seconds[:-1], reverse=True)  # the biggest share first
+    assert seconds[-1] > 0  # the timed rows lie inside the step, none counted twice
     for cls, attributes in before.items():
         assert dict(vars(cls)) == attributes  # nothing left wrapped, nothing added
 

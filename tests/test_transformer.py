@@ -177,11 +177,26 @@ def test_backward_runs_through_every_parameter():
 
 # ---- greedy decoding -------------------------------------------------------------------------
 
-def test_translate_is_batched_deterministic_and_bounded():
+def greedy_reference(model, text, max_len):
+    """Greedy decoding the slow, obvious way: the whole model on the whole prefix, one byte at a
+    time, until EOS or max_len bytes. Returns the byte ids written (EOS not included)."""
+    src = np.array([bt.encode(text, eos=True)])
+    tgt = [bt.BOS_ID]
+    while len(tgt) - 1 < max_len:
+        next_id = int(model.forward(src, np.array([tgt]))[0, -1].argmax())
+        if next_id == bt.EOS_ID:
+            break
+        tgt.append(next_id)
+    return tgt[1:]
+
+
+def test_translate_is_greedy_decoding_batched_deterministic_and_stops_at_max_len():
     model = tiny_model(7)
     texts = ["Hello.", "Longer one.", "Oui"]
     outs = bt.translate(model, texts, max_len=10)
-    assert len(outs) == 3 and all(isinstance(o, str) and len(o) <= 10 for o in outs)
+    expected = [greedy_reference(model, t, max_len=10) for t in texts]
+    assert outs == [bt.decode(ids) for ids in expected]
+    assert max(len(ids) for ids in expected) == 10  # an untrained model runs on: max_len stops it, exactly
     assert [bt.translate(model, [t], max_len=10)[0] for t in texts] == outs  # batching changes nothing
     assert bt.translate(model, texts, max_len=10) == outs
 

@@ -1,4 +1,4 @@
-"""notebook 08 (bytetrans_lib.viz): attention maps, grouping, and the explorer widget, without a kernel."""
+"""notebook 09 (bytetrans_lib.viz): attention maps, grouping, and the explorer widget, without a kernel."""
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Notebook 08's attention explorer in a real browser: JupyterLab, Chromium, Playwright.
+"""Notebook 09's attention explorer in a real browser: JupyterLab, Chromium, Playwright.
 
 Runs with `make test-browser` (and in CI). Opens the notebook, waits until its kernel is
 connected and idle, runs every cell, then works the explorer's controls as a learner would
@@ -17,7 +17,7 @@ from conftest import ARTIFACTS, code_cell_count, notebook_kernel_idle
 expect = pytest.importorskip("playwright.sync_api", reason="pip install playwright (make test-browser does)"
                              ).expect
 
-NOTEBOOK = "08_attention_maps.ipynb"
+NOTEBOOK = "09_attention_maps.ipynb"
 EXECUTED = re.compile(r"^\[\d+\]:$")  # a code cell's prompt once it has run; "[*]:" while it runs
 SCHEDULED = re.compile(r"^\[(\*|\d+)\]:$")
 # printed (as a logging warning, on stderr) by the first import of matplotlib.pyplot in a new
