@@ -75,6 +75,7 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     'Adam': 'optim',
     'transformer_lr': 'optim',
     'clip_grad_norm': 'optim',
+    'train_step': 'optim',
     # notebooks/07_data.ipynb
     'Noun': 'data',
     'Adjective': 'data',

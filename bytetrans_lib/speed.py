@@ -8,7 +8,8 @@ __all__ = ['time_it', 'matmul_flops', 'profile_step', 'print_profile']
 import statistics
 import time
 
-from bytetrans_lib.optim import Adam, CrossEntropyLoss, clip_grad_norm
+from bytetrans_lib import optim
+from bytetrans_lib.optim import Adam, CrossEntropyLoss, train_step
 
 
 # %% notebooks/10_speed.ipynb, cell 6
@@ -71,36 +72,28 @@ def profile_step(model, src_ids, tgt_in, tgt_out, steps=5, label_smoothing=0.1):
     loss_fn, adam = CrossEntropyLoss(label_smoothing=label_smoothing), Adam(model.parameters(), lr=1e-4)
     totals, counts = {}, {}
 
-    def timed(name, method):
+    def timed(name, method, count=True):
         def wrapper(*args, **kwargs):
             start = time.perf_counter()
             try:
                 return method(*args, **kwargs)
             finally:
                 totals[name] = totals.get(name, 0.0) + time.perf_counter() - start
-                counts[name] = counts.get(name, 0) + 1
+                counts[name] = counts.get(name, 0) + count
         return wrapper
 
-    def step():
-        model.zero_grad()
-        logits = model.forward(src_ids, tgt_in)
-        start = time.perf_counter()
-        loss_fn.forward(logits, tgt_out)
-        dlogits = loss_fn.backward()
-        middle = time.perf_counter()
-        model.backward(dlogits)
-        grads = model.gradients()
-        before_adam = time.perf_counter()
-        clip_grad_norm(grads, 1.0)
-        adam.step(grads)
-        end = time.perf_counter()
-        for name, seconds in (("loss (cross-entropy)", middle - start), ("optimizer (clip + Adam)", end - before_adam)):
-            totals[name] = totals.get(name, 0.0) + seconds
-            counts[name] = counts.get(name, 0) + 1
+    def step():  # notebook 06's train_step, whose loss and optimizer calls are timed below
+        train_step(model, loss_fn, adam, src_ids, tgt_in, tgt_out, max_norm=1.0)
 
+    # the loss and Adam are timed on these two objects; clipping, a function, in its module
+    loss_fn.forward = timed("loss (cross-entropy)", loss_fn.forward)
+    loss_fn.backward = timed("loss (cross-entropy)", loss_fn.backward, count=False)
+    adam.step = timed("optimizer (clip + Adam)", adam.step)
+    clip = optim.clip_grad_norm
     classes = _leaf_classes(model)
     own = {cls: {name: vars(cls).get(name) for name in ("forward", "backward")} for cls in classes}
     try:
+        optim.clip_grad_norm = timed("optimizer (clip + Adam)", clip, count=False)
         for cls in classes:
             for name in ("forward", "backward"):
                 setattr(cls, name, timed(f"{cls.__name__}.{name}", getattr(cls, name)))
@@ -111,7 +104,8 @@ def profile_step(model, src_ids, tgt_in, tgt_out, steps=5, label_smoothing=0.1):
             start = time.perf_counter()
             step()
             step_times.append(time.perf_counter() - start)
-    finally:  # put back exactly what each class had (an inherited method stays inherited)
+    finally:  # put back clipping, and exactly what each class had (an inherited method stays inherited)
+        optim.clip_grad_norm = clip
         for cls in classes:
             for name, method in own[cls].items():
                 if method is None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bytetrans_lib.optim import Adam, CrossEntropyLoss, clip_grad_norm, transformer_lr
+from bytetrans_lib.optim import Adam, CrossEntropyLoss, train_step, transformer_lr
 from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, encode, pad_batch
 from bytetrans_lib.transformer import (Config, Transformer, _check_writable, _write_atomically, load_checkpoint,
                                        save_checkpoint, translate)
@@ -310,15 +310,11 @@ def fit(model, train_pairs, valid_pairs, train_config, *, state_path=None, resum
             src, tgt_in, tgt_out = make_batch(encoded, indices)
             step += 1
             optimizer.lr = tc.lr(step, config.d_model)
-            model.zero_grad()
-            loss = loss_fn.forward(model.forward(src, tgt_in), tgt_out)
+            loss, norm = train_step(model, loss_fn, optimizer, src, tgt_in, tgt_out, tc.clip)  # notebook 06
             if not np.isfinite(loss):
                 raise TrainingDiverged(f"the loss became {loss} at step {step}; {kept()}")
-            model.backward(loss_fn.backward())
-            norm = clip_grad_norm(model.gradients(), tc.clip)
             if not np.isfinite(norm):
                 raise TrainingDiverged(f"the gradient norm became {norm} at step {step}; {kept()}")
-            optimizer.step(model.gradients())
             losses.append(loss)
             tokens += int((tgt_out != loss_fn.ignore_index).sum())
             if progress is not None:

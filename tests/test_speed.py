@@ -42,7 +42,9 @@ def test_profile_step_splits_the_step_and_restores_every_class():
     tgt = bt.encode_batch(["Salut !", "Oh non"], bos=True)
     tgt_in, tgt_out = tgt[:, :-1], tgt[:, 1:]
     before = {cls: dict(vars(cls)) for cls in (bt.Linear, bt.GELU, bt.LayerNorm, bt.MultiHeadAttention)}
+    clip = bt.optim.clip_grad_norm
     profile = bt.profile_step(model, src, tgt_in, tgt_out, steps=2)
+    assert bt.optim.clip_grad_norm is clip  # profiling times clipping and puts it back
     calls = {name: n for name, n, _ in profile["rows"]}
     assert calls["MultiHeadAttention.forward"] == 1 + 2 * 2 and calls["GELU.forward"] == 3
     assert calls["Linear.forward"] == 2 * 3 + 1 and calls["LayerNorm.forward"] == 2 + 1 + 3 * 2 + 1
@@ -61,3 +63,4 @@ def test_profile_step_restores_the_classes_even_when_the_step_fails():
         bt.profile_step(model, src, src, src[:, :2])  # targets of the wrong shape
     assert bt.Linear.forward.__qualname__ == "Linear.forward"
     assert bt.MultiHeadAttention.backward.__qualname__ == "MultiHeadAttention.backward"
+    assert bt.optim.clip_grad_norm.__qualname__ == "clip_grad_norm"
