@@ -102,13 +102,13 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     'split_pairs': 'data',
     'CORPUS_PATH': 'data',
     'write_tsv': 'data',
+    'CONTROL_CHARACTERS': 'data',
     'read_tsv': 'data',
     # notebooks/07_data.ipynb
     'raw_lines': 'clean_dataset',
     'DROP_REASONS': 'clean_dataset',
     'CleaningReport': 'clean_dataset',
     'clean_pairs': 'clean_dataset',
-    'write_cleaned': 'clean_dataset',
     'clean_dataset_cli': 'clean_dataset',
     # notebooks/08_training.ipynb
     'encode_pairs': 'train',

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from bytetrans_lib import (DROP_REASONS, FRENCH_SPACES, CleaningReport, clean_pairs, normalize_text,
-                           raw_lines, write_cleaned)
+                           raw_lines, write_tsv)
 from bytetrans_lib import clean_dataset
 from conftest import ROOT
 
@@ -279,10 +279,10 @@ def test_the_report_prints_one_line_per_reason():
 
 # --- writing ------------------------------------------------------------------------------
 
-def test_write_cleaned_writes_utf8_tsv_that_cleans_back_to_the_same_pairs(tmp_path):
+def test_write_tsv_of_cleaned_pairs_writes_utf8_tsv_that_cleans_back_to_the_same_pairs(tmp_path):
     pairs = [("Hi.", "Salut.", ATTR), ("Summer.", "\u00c9t\u00e9 !")]
     path = tmp_path / "out" / "clean.tsv"
-    assert write_cleaned(pairs, path) == 2
+    assert write_tsv(pairs, path) == 2
     assert path.read_bytes() == f"Hi.\tSalut.\t{ATTR}\nSummer.\t\u00c9t\u00e9 !\n".encode()
     assert [p.name for p in path.parent.iterdir()] == ["clean.tsv"]  # no temporary file left
     again, report = clean_pairs(path)
@@ -290,18 +290,18 @@ def test_write_cleaned_writes_utf8_tsv_that_cleans_back_to_the_same_pairs(tmp_pa
 
 
 @pytest.mark.parametrize("pair", [("a\tb", "c"), ("a", "b\nc"), ("a", ""), ("a",), ("a", "b", "c", "d"), ("a", 1)])
-def test_write_cleaned_refuses_pairs_that_would_break_the_format(tmp_path, pair):
-    with pytest.raises(ValueError, match="cannot write"):
-        write_cleaned([("ok", "ok"), pair], tmp_path / "out.tsv")
+def test_write_tsv_of_cleaned_pairs_refuses_pairs_that_would_break_the_format(tmp_path, pair):
+    with pytest.raises(ValueError, match=r"write_tsv: pair 1 (is not 2 or 3 strings|has an empty|contains a tab)"):
+        write_tsv([("ok", "ok"), pair], tmp_path / "out.tsv")
     assert not (tmp_path / "out.tsv").exists()
 
 
-def test_write_cleaned_refuses_a_read_only_file_and_leaves_it_as_it_was(tmp_path):
+def test_write_tsv_of_cleaned_pairs_refuses_a_read_only_file_and_leaves_it_as_it_was(tmp_path):
     path = tmp_path / "clean.tsv"
     path.write_bytes(b"old\tvieux\n")
     path.chmod(0o444)  # root could still open it for writing: the mode bits are what is checked
     with pytest.raises(PermissionError, match=r"clean\.tsv.*read-only"):
-        write_cleaned([("Hi.", "Salut.")], path)
+        write_tsv([("Hi.", "Salut.")], path)
     assert path.read_bytes() == b"old\tvieux\n" and path.stat().st_mode & 0o777 == 0o444
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clean.tsv"]
 
@@ -517,28 +517,28 @@ def test_clean_pairs_accepts_numpy_integers_as_max_len_and_refuses_booleans():
             clean_pairs(b"Hi.\tSalut.\n", max_len=bad)
 
 
-def test_write_cleaned_writes_through_a_symbolic_link_and_keeps_the_link(tmp_path):
+def test_write_tsv_of_cleaned_pairs_writes_through_a_symbolic_link_and_keeps_the_link(tmp_path):
     target = tmp_path / "real.tsv"
     target.write_bytes(b"old\tvieux\n")
     (tmp_path / "link.tsv").symlink_to(target)
-    assert write_cleaned([("Hi.", "Salut.")], tmp_path / "link.tsv") == 1
+    assert write_tsv([("Hi.", "Salut.")], tmp_path / "link.tsv") == 1
     assert (tmp_path / "link.tsv").is_symlink() and target.read_bytes() == b"Hi.\tSalut.\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.tsv", "real.tsv"]  # no temporary file left
 
 
-def test_write_cleaned_never_touches_a_file_named_like_a_temporary_file(tmp_path):
+def test_write_tsv_of_cleaned_pairs_never_touches_a_file_named_like_a_temporary_file(tmp_path):
     mine = tmp_path / "clean.tsv.partial"
     mine.write_bytes(b"my own notes\n")
-    write_cleaned([("Hi.", "Salut.")], tmp_path / "clean.tsv")
+    write_tsv([("Hi.", "Salut.")], tmp_path / "clean.tsv")
     assert mine.read_bytes() == b"my own notes\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clean.tsv", "clean.tsv.partial"]
 
 
-def test_write_cleaned_refuses_a_pipe_and_leaves_it_a_pipe(tmp_path):
+def test_write_tsv_of_cleaned_pairs_refuses_a_pipe_and_leaves_it_a_pipe(tmp_path):
     pipe = tmp_path / "pipe"
     os.mkfifo(pipe)
-    with pytest.raises(ValueError, match=r"write_cleaned: cannot write .*pipe: it is not a regular file"):
-        write_cleaned([("Hi.", "Salut.")], pipe)
+    with pytest.raises(ValueError, match=r"write_tsv: cannot write .*pipe: it is not a regular file"):
+        write_tsv([("Hi.", "Salut.")], pipe)
     assert stat.S_ISFIFO(os.lstat(pipe).st_mode) and sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
 
 
