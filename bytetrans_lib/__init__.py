@@ -77,6 +77,8 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     'clip_grad_norm': 'optim',
     'train_step': 'optim',
     # notebooks/07_data.ipynb
+    'LEXICON_PATH': 'data',
+    'read_lexicon': 'data',
     'Noun': 'data',
     'Adjective': 'data',
     'Verb': 'data',
@@ -87,6 +89,7 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     'NAMES': 'data',
     'PRONOUNS': 'data',
     'DETERMINERS': 'data',
+    'DETERMINER_WEIGHTS': 'data',
     'NUMBERS': 'data',
     'PREPOSITIONS': 'data',
     'lexicon_size': 'data',

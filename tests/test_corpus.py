@@ -269,3 +269,26 @@ def test_read_tsv_refuses_a_control_character_naming_the_line_and_the_cleaner(tm
 def test_read_tsv_says_that_a_folder_is_a_folder(tmp_path):
     with pytest.raises(IsADirectoryError, match=r"read_tsv: .* is a folder, not a file"):
         bt.read_tsv(tmp_path)
+
+
+def test_the_lexicon_is_a_table_file_that_the_generator_loads_entry_for_entry():
+    lexicon = bt.read_lexicon()
+    assert bt.LEXICON_PATH.name == "lexicon.txt" and bt.LEXICON_PATH.parent == bt.CORPUS_PATH.parent
+    assert list(lexicon) == ["nouns", "liquids", "adjectives", "verbs", "names"]
+    assert [len(lexicon[s]) for s in lexicon] == [len(bt.NOUNS), len(bt.LIQUIDS), len(bt.ADJECTIVES),
+                                                  len(bt.VERBS), len(bt.NAMES)]
+    assert [n.en for n in bt.NOUNS] == [line.split()[0].split("/")[0] for line in lexicon["nouns"]]
+
+
+def test_read_lexicon_skips_comments_and_names_the_line_of_an_entry_outside_a_section(tmp_path):
+    path = tmp_path / "lexicon.txt"
+    path.write_text("# a comment\n\n[nouns]\n# fields\ncat chat m animal\n\n[names]\nPaul m\n", encoding="utf-8")
+    assert bt.read_lexicon(path) == {"nouns": ["cat chat m animal"], "names": ["Paul m"]}
+    path.write_text("# a comment\ncat chat m animal\n[nouns]\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"lexicon.txt, line 2: an entry before the first \[section\]"):
+        bt.read_lexicon(path)
+
+
+def test_determiner_weights_are_named_and_follow_the_determiners():
+    assert list(bt.DETERMINER_WEIGHTS) == [en for en, *_ in bt.DETERMINERS]
+    assert bt.DETERMINER_WEIGHTS["the"] > bt.DETERMINER_WEIGHTS["a"] > bt.DETERMINER_WEIGHTS["their"] > 0
