@@ -63,7 +63,7 @@ execute: $(STAMP)
 		--CoalesceStreamsPreprocessor.enabled=True $(NB)
 
 demo: $(STAMP)
-	$(BIN)/python -m bytetrans_lib.transformer
+	$(BIN)/python -m bytetrans_lib.diagnostics
 
 train: $(STAMP)
 	$(BIN)/python -m bytetrans_lib.train --out data/bytetrans-en-fr.npz

@@ -133,6 +133,9 @@ class MultiHeadAttention(Module):
         weights (B, H, T_q, T_kv).
     backward(dout): dout (B, T_q, C) -> (dx_q (B, T_q, C), dx_kv (B, T_kv, C)); adds the parameter
         gradients. For self-attention the gradient of the shared x is dx_q + dx_kv: the caller adds.
+    forward is two methods, which decoding with a cache (notebook 05) calls on their own:
+    keys_values(x_kv) -> K, V, each (B, H, T_kv, Dh): steps 1-2 for the keys and values;
+    attend(x_q, K, V, mask=None) -> out (B, T_q, C): the rest, for given keys and values.
     """
 
     def __init__(self, d_model, n_heads, *, rng, dtype=np.float32):
@@ -167,34 +170,54 @@ class MultiHeadAttention(Module):
         x_q = _as_numbers(x_q, "MultiHeadAttention.forward", "x_q")
         x_kv = _as_numbers(x_kv, "MultiHeadAttention.forward", "x_kv")
         self._check_inputs(x_q, x_kv)
-        (B, T_q, C), T_kv, H = x_q.shape, x_kv.shape[1], self.n_heads
-        allowed = None if mask is None else _as_mask(mask, (B, H, T_q, T_kv))
-        p = self.params
-        # 1. project: q, k, v = x W + b (each one 2-D product over all rows, as in Linear)
-        q = _affine(x_q, p["W_q"], p["b_q"])  # (B, T_q, C) @ (C, C) -> (B, T_q, C)
+        K, V = self.keys_values(x_kv)  # steps 1-2 for the keys and values: (B, H, T_kv, Dh) each
+        return self.attend(x_q, K, V, mask, x_kv=x_kv)  # steps 1-2 for the queries, then 3-7
+
+    def keys_values(self, x_kv):
+        """Steps 1-2 for the keys and values: x_kv (B, T_kv, C) -> K, V, each (B, H, T_kv, Dh)."""
+        p, H = self.params, self.n_heads
+        # 1. project: k, v = x_kv W + b (each one 2-D product over all rows, as in Linear)
         k = _affine(x_kv, p["W_k"], p["b_k"])  # (B, T_kv, C) @ (C, C) -> (B, T_kv, C)
         v = _affine(x_kv, p["W_v"], p["b_v"])  # (B, T_kv, C) @ (C, C) -> (B, T_kv, C)
         # 2. split heads
-        Q = _split_heads(q, H)  # (B, H, T_q, Dh)
-        K = _split_heads(k, H)  # (B, H, T_kv, Dh)
-        V = _split_heads(v, H)  # (B, H, T_kv, Dh)
+        return _split_heads(k, H), _split_heads(v, H)  # (B, H, T_kv, Dh) each
+
+    def attend(self, x_q, K, V, mask=None, *, x_kv=None):
+        """The queries of x_q (B, T_q, C) attend to the keys and values K, V (B, H, T_kv, Dh)
+        -> out (B, T_q, C); self.attn holds the weights. x_kv: the input K and V were computed
+        from, which backward needs (forward passes it; a call without it cannot be differentiated).
+        """
+        x_q, K, V = _as_numbers(x_q, "MultiHeadAttention.attend", "x_q"), np.asarray(K), np.asarray(V)
+        C, H, Dh = self.d_model, self.n_heads, self.d_head
+        if (x_q.ndim != 3 or x_q.shape[-1] != C or K.ndim != 4 or K.shape != V.shape
+                or K.shape[:2] != (x_q.shape[0], H) or K.shape[3] != Dh):
+            raise ValueError(f"MultiHeadAttention.attend expects x_q of shape (B, T_q, d_model={C}) and K, V "
+                             f"of one shape (B, H={H}, T_kv, Dh={Dh}), got x_q {x_q.shape}, K {K.shape}, "
+                             f"V {V.shape}")
+        p = self.params
+        # 1. project: q = x_q W_q + b_q; 2. split heads
+        Q = _split_heads(_affine(x_q, p["W_q"], p["b_q"]), H)  # (B, T_q, C) @ (C, C) -> (B, H, T_q, Dh)
         # 3. scaled scores
         K_T = K.transpose(0, 1, 3, 2)  # (B, H, Dh, T_kv)
         scores = Q @ K_T  # (B, H, T_q, Dh) @ (B, H, Dh, T_kv) -> (B, H, T_q, T_kv)
         scores /= math.sqrt(self.d_head)  # in place
-        # 4. weights over the allowed keys, written over the scores (no longer needed)
-        attn = masked_softmax(scores, allowed, inplace=True)  # (B, H, T_q, T_kv)
+        # 4. weights over the allowed keys (masked_softmax checks the mask against the scores'
+        #    shape), written over the scores (no longer needed)
+        attn = masked_softmax(scores, mask, inplace=True)  # (B, H, T_q, T_kv)
         # 5. weighted sum of the values
         Z = attn @ V  # (B, H, T_q, T_kv) @ (B, H, T_kv, Dh) -> (B, H, T_q, Dh)
         # 6. merge heads
         z = _merge_heads(Z)  # (B, T_q, C)
-        self.cache = (x_q, x_kv, Q, K, V, attn, z)
+        self.cache = (x_q, x_kv, Q, K, V, attn, z)  # x_kv None: attend() alone, no backward
         self.attn = attn
         # 7. output projection
         return _affine(z, p["W_o"], p["b_o"])  # (B, T_q, C) @ (C, C) -> (B, T_q, C)
 
     def backward(self, dout):
         x_q, x_kv, Q, K, V, attn, z = self._saved()
+        if x_kv is None:
+            raise RuntimeError("MultiHeadAttention.backward() follows forward(x_q, x_kv); the last call was "
+                               "attend() with given keys and values, whose input x_kv is unknown")
         _check_dout(dout, x_q.shape, "MultiHeadAttention")  # the output has x_q's shape (B, T_q, C)
         p, g, C = self.params, self.grads, self.d_model
         # 7. forward was: out = z @ W_o + b_o

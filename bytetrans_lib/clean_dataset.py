@@ -15,8 +15,8 @@ from pathlib import Path
 
 from bytetrans_lib.data import CONTROL_CHARACTERS, write_tsv
 from bytetrans_lib.tokenizer import normalize_text
-# _check_writable refuses read-only files and folders (even for root), devices and pipes
-from bytetrans_lib.transformer import _check_writable, _write_atomically
+# check_writable refuses read-only files and folders (even for root), devices and pipes
+from bytetrans_lib.checkpoint import check_writable, write_atomically
 
 
 # %% notebooks/07_data.ipynb, cell 42
@@ -231,7 +231,7 @@ def clean_dataset_cli(argv=None) -> int:
     try:  # everything that can be refused is refused here, before reading or writing
         inputs = _input_paths(args.input)
         _check_output(args.output, args.input, inputs)
-        target = _check_writable(args.output, create_folders=True)  # for a link, the file it points to
+        target = check_writable(args.output, create_folders=True)  # for a link, the file it points to
         _check_output(target, args.input, inputs)
         pairs, report = clean_pairs(args.input, max_len=args.max_len)
     except (OSError, ValueError) as e:  # one clear line, no traceback, nothing written

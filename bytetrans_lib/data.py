@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bytetrans_lib.transformer import _write_atomically
+from bytetrans_lib.checkpoint import write_atomically
 
 
 # %% notebooks/07_data.ipynb, cell 6
@@ -626,7 +626,7 @@ def write_tsv(pairs, path) -> int:
     The one writer of pair files: the corpus here, the cleaner's output in section 2. Refuses,
     before writing, what read_tsv could not read back: a pair that is not 2 or 3 strings, an
     empty English or French, a tab, a line break or another control character inside a field.
-    The file is replaced atomically (notebook 05's _write_atomically): `path` holds its old
+    The file is replaced atomically (notebook 05's write_atomically): `path` holds its old
     content or the whole new one; a link is kept and the file it points to is written.
     """
     lines = []
@@ -640,7 +640,7 @@ def write_tsv(pairs, path) -> int:
                              f"character, which the format cannot hold: {pair!r}")
         lines.append("\t".join(pair) + "\n")
     data = "".join(lines).encode("utf-8")  # bytes: no newline translation on Windows
-    _write_atomically(path, lambda f: f.write(data), "write_tsv", create_folders=True)
+    write_atomically(path, lambda f: f.write(data), "write_tsv", create_folders=True)
     return len(lines)
 
 

@@ -196,16 +196,26 @@ def rel_error(a, b):
     return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
 
 
-def numerical_gradient(f, x, dout, h=1e-6):
+def numerical_gradient(f, x, dout, h=1e-6, *, indices=None):
     """Central-difference gradient of sum(f() * dout) with respect to x.
 
     f: function of no arguments that reads x (a float64 array, perturbed in place and restored).
-    dout: array with the shape of f()'s output. Returns an array with the shape of x.
+    dout: array with the shape of f()'s output.
+    indices: None (every entry; returns an array with the shape of x), or the flat indices
+        (positions in x.reshape(-1)) of the entries to compute; returns one value per index.
     """
     if x.dtype != np.float64:
         raise TypeError(f"numerical_gradient needs a float64 array, got {x.dtype}")
-    grad = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
+    picks = np.arange(x.size) if indices is None else np.asarray(indices)
+    if picks.ndim != 1 or picks.size and picks.dtype.kind not in "iu":
+        raise TypeError(f"numerical_gradient: indices must be a 1-D array of integers (flat "
+                        f"positions in x), got shape {picks.shape} and dtype {picks.dtype}")
+    if picks.size and (picks.min() < 0 or picks.max() >= x.size):
+        raise ValueError(f"numerical_gradient: indices must lie in 0..{x.size - 1} (x has {x.size} "
+                         f"entries), got values from {picks.min()} to {picks.max()}")
+    grad = np.zeros(picks.size)
+    for k, i in enumerate(picks):
+        idx = np.unravel_index(i, x.shape)  # flat index -> (i_0, i_1, ...)
         old = x[idx]
         try:
             x[idx] = old + h
@@ -214,8 +224,8 @@ def numerical_gradient(f, x, dout, h=1e-6):
             loss_minus = np.sum(f() * dout)
         finally:
             x[idx] = old  # restore exactly, even if f raised
-        grad[idx] = (loss_plus - loss_minus) / (2 * h)
-    return grad
+        grad[k] = (loss_plus - loss_minus) / (2 * h)
+    return grad.reshape(x.shape) if indices is None else grad
 
 
 def check_gradients(module, *inputs, rng=None, tol=1e-7, h=1e-6, **forward_kwargs):

@@ -20,8 +20,9 @@ import numpy as np
 
 from bytetrans_lib.optim import Adam, CrossEntropyLoss, train_step, transformer_lr
 from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, encode, pad_batch
-from bytetrans_lib.transformer import (Config, Transformer, _check_writable, _write_atomically, load_checkpoint,
-                                       save_checkpoint, translate)
+from bytetrans_lib.checkpoint import check_writable, load_checkpoint, save_checkpoint, write_atomically
+from bytetrans_lib.decoding import translate
+from bytetrans_lib.transformer import Config, Transformer
 from bytetrans_lib.data import CORPUS_PATH, read_tsv, split_pairs
 from bytetrans_lib.clean_dataset import _same_file
 
@@ -270,7 +271,7 @@ def fit(model, train_pairs, valid_pairs, train_config, *, state_path=None, resum
                 f"(clean_pairs(..., max_len={config.max_len - 1}) does) or give the model a max_len of "
                 f"{_max_len_needed(pairs, too_long)}")
     if state_path is not None:
-        _check_writable(state_path, create_folders=True)
+        check_writable(state_path, create_folders=True)
     resumed = _load_training_state(resume, config, tc) if resume is not None else None
     if state_path is not None:
         Path(state_path).parent.mkdir(parents=True, exist_ok=True)
@@ -399,7 +400,7 @@ def _prepare_run(data, out, state, resume, config, train_config, names=None):
                 raise ValueError(f"{n['resume']} {resume} is {what}: {writing} would replace the training state "
                                  f"this run resumes from; give {n['out']} another name")
     for path in (out, report, state):
-        _check_writable(path, create_folders=True)
+        check_writable(path, create_folders=True)
     pairs = read_tsv(data)
     too_long = _too_long(pairs, config.max_len)
     if too_long:
@@ -452,7 +453,7 @@ def train_and_report(data, out, config, train_config, *, state=None, resume=None
               "seconds": round(time.perf_counter() - started, 1),
               "samples": [[e, f, h] for (e, f, *_), h in zip(test_pairs, hypotheses)][:30]}
     text = json.dumps(report, indent=1, ensure_ascii=False) + "\n"
-    _write_atomically(report_path, lambda f: f.write(text.encode("utf-8")), create_folders=True)
+    write_atomically(report_path, lambda f: f.write(text.encode("utf-8")), create_folders=True)
     log(f"test: exact match {test_metrics['exact_match']:.1%}, character accuracy "
         f"{test_metrics['char_accuracy']:.1%} on {test_metrics['n']:,} pairs; training "
         f"{train_seconds / 60:.1f} min, total {report['seconds'] / 60:.1f} min")

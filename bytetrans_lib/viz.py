@@ -12,7 +12,8 @@ import numpy as np
 
 from bytetrans_lib.attention import plot_attention
 from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, N_BYTES, encode, normalize_text, token_labels
-from bytetrans_lib.transformer import Transformer, translate
+from bytetrans_lib.decoding import translate
+from bytetrans_lib.transformer import Transformer
 
 
 # %% notebooks/09_attention_maps.ipynb, cell 8

@@ -63,6 +63,47 @@ def reference(layer, x_q, x_kv, mask=None):
     return out, weights
 
 
+# ---- forward in two methods: keys_values, then attend (decoding's cache calls them) -------------
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_forward_is_keys_values_then_attend_bit_for_bit(masked):
+    layer, (x_q, x_kv) = attention(), inputs()
+    mask = bt.padding_mask(source_ids()) if masked else None
+    out = layer.forward(x_q, x_kv, mask)
+    weights = layer.attn.copy()
+    K, V = layer.keys_values(x_kv)
+    assert K.shape == V.shape == (B, H, T_KV, C // H)
+    np.testing.assert_array_equal(layer.attend(x_q, K, V, mask), out)
+    np.testing.assert_array_equal(layer.attn, weights)
+
+
+def test_attend_to_a_prefix_of_the_keys_is_forward_on_that_prefix():
+    layer, (x_q, x_kv) = attention(), inputs()
+    K, V = layer.keys_values(x_kv)
+    np.testing.assert_allclose(layer.attend(x_q, K[:, :, :2], V[:, :, :2]), layer.forward(x_q, x_kv[:, :2]),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_backward_after_attend_alone_is_refused_not_computed_from_a_stale_input():
+    layer, (x_q, x_kv) = attention(), inputs()
+    out = layer.forward(x_q, x_kv)
+    K, V = layer.keys_values(x_kv)
+    layer.attend(x_q, K, V)
+    with pytest.raises(RuntimeError, match=r"backward\(\) follows forward\(x_q, x_kv\); the last call was attend\(\)"):
+        layer.backward(np.ones_like(out))
+    assert not any(g.any() for g in layer.gradients().values())  # nothing was accumulated
+
+
+@pytest.mark.parametrize("K_shape, V_shape", [((2, 4, 5), (2, 4, 5)), ((2, 4, 5, 6), (2, 4, 4, 6)),
+                                              ((3, 4, 5, 6), (3, 4, 5, 6)), ((2, 2, 5, 12), (2, 2, 5, 12)),
+                                              ((2, 4, 5, 5), (2, 4, 5, 5))])
+def test_attend_refuses_keys_and_values_of_the_wrong_shape_naming_all_three(K_shape, V_shape):
+    layer, (x_q, _) = attention(), inputs()
+    with pytest.raises(ValueError, match=re.escape(f"K, V of one shape (B, H=4, T_kv, Dh=6), got x_q (2, 3, 24), "
+                                                   f"K {K_shape}, V {V_shape}")):
+        layer.attend(x_q, np.zeros(K_shape), np.zeros(V_shape))
+
+
 # ---- gradient checks ------------------------------------------------------------------------
 
 def test_attention_backward_matches_finite_differences_for_self_attention():

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import bytetrans_lib as bt
+from bytetrans_lib import checkpoint
 
 TINY = dict(d_model=8, n_heads=2, n_encoder_layers=2, n_decoder_layers=2, d_ff=12, max_len=16, dtype="float64")
 
@@ -82,7 +83,7 @@ def test_save_checkpoint_refuses_a_folder_that_cannot_be_written_before_writing(
     folder = tmp_path / "locked"
     folder.mkdir()
     folder.chmod(0o555)
-    monkeypatch.setattr(bt.transformer.tempfile, "mkstemp",
+    monkeypatch.setattr(checkpoint.tempfile, "mkstemp",
                         lambda *a, **k: pytest.fail("a temporary file was created"))
     try:
         with pytest.raises(PermissionError, match=r"save_checkpoint: cannot write .*model.npz: the folder .*locked is read-only"):
@@ -111,8 +112,8 @@ def test_save_checkpoint_never_leaves_its_temporary_file(tmp_path, monkeypatch, 
     def fail(*args, **kwargs):
         raise OSError(f"{breaks} failed")
 
-    target = {"chmod": (bt.transformer.os, "chmod"), "savez": (np, "savez"),
-              "replace": (bt.transformer.os, "replace")}[breaks]
+    target = {"chmod": (checkpoint.os, "chmod"), "savez": (np, "savez"),
+              "replace": (checkpoint.os, "replace")}[breaks]
     monkeypatch.setattr(*target, fail)
     with pytest.raises(OSError, match=f"{breaks} failed"):
         bt.save_checkpoint(tiny_model(1), path)
@@ -316,7 +317,16 @@ def test_load_checkpoint_still_reads_a_compressed_copy_and_the_missing_file_erro
 ])
 def test_parameter_shapes_lists_every_tensor_of_the_model_in_order_without_building_it(overrides):
     model = tiny_model(**overrides)
-    assert list(bt.transformer._parameter_shapes(model.config).items()) == [(n, p.shape) for n, p in model.parameters().items()]
+    assert list(checkpoint._parameter_shapes(model.config).items()) == [(n, p.shape) for n, p in model.parameters().items()]
+
+
+def test_the_file_helpers_are_public_so_that_other_modules_can_share_them(tmp_path):
+    path = bt.write_atomically(tmp_path / "note.txt", lambda f: f.write(b"hi"), "demo")
+    assert path.read_bytes() == b"hi" and bt.check_writable(path) == path
+    path.chmod(0o444)
+    with pytest.raises(PermissionError, match=r"demo: cannot write .*note.txt: the file is read-only"):
+        bt.write_atomically(path, lambda f: f.write(b"lost"), "demo")
+    assert path.read_bytes() == b"hi"
 
 
 def test_the_shipped_checkpoint_still_loads():

@@ -182,6 +182,31 @@ def test_numerical_gradient_matches_a_known_derivative_and_restores_x():
     np.testing.assert_array_equal(x, before)
 
 
+def test_numerical_gradient_on_chosen_entries_gives_the_full_computations_numbers_and_restores_x():
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 3, 4))  # every axis its own size: a flat index has one meaning
+    before, dout = x.copy(), rng.standard_normal((2, 3, 4))
+    full = bt.numerical_gradient(lambda: np.sin(x), x, dout)
+    picks = np.array([23, 0, 7, 7])  # any order, repeats allowed
+    picked = bt.numerical_gradient(lambda: np.sin(x), x, dout, indices=picks)
+    assert picked.shape == (4,)
+    np.testing.assert_array_equal(picked, full.reshape(-1)[picks])
+    np.testing.assert_array_equal(x, before)
+    assert bt.numerical_gradient(lambda: np.sin(x), x, dout, indices=[]).shape == (0,)
+
+
+@pytest.mark.parametrize("indices, error, message", [
+    ([24], ValueError, r"indices must lie in 0\.\.23 \(x has 24 entries\), got values from 24 to 24"),
+    ([-1, 3], ValueError, "got values from -1 to 3"),
+    ([[0, 1]], TypeError, r"1-D array of integers .* got shape \(1, 2\)"),
+    ([0.5], TypeError, "dtype float64"),
+])
+def test_numerical_gradient_refuses_indices_that_are_not_flat_positions_in_x(indices, error, message):
+    x = np.zeros((2, 3, 4))
+    with pytest.raises(error, match=message):
+        bt.numerical_gradient(lambda: x, x, np.ones_like(x), indices=indices)
+
+
 def test_numerical_gradient_requires_float64():
     with pytest.raises(TypeError, match="float64"):
         bt.numerical_gradient(lambda: 0.0, np.zeros(3, dtype=np.float32), np.zeros(3))

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import bytetrans_lib as bt
+from bytetrans_lib import checkpoint, decoding, diagnostics
 from conftest import ROOT
 
 TINY = dict(d_model=8, n_heads=2, n_encoder_layers=2, n_decoder_layers=2, d_ff=12, max_len=16, dtype="float64")
@@ -111,6 +112,20 @@ def test_whole_model_check_catches_a_backward_that_does_not_reach_the_encoder():
     model = NoEncoderGradient(bt.Config(**TINY), rng=np.random.default_rng(0))
     with pytest.raises(AssertionError, match="gradient of encoder"):
         bt.check_model_gradients(model, *tiny_batch(), rng=np.random.default_rng(1))
+
+
+def test_check_model_gradients_samples_entries_with_notebook_02s_numerical_gradient(monkeypatch):
+    calls = []
+
+    def recording(f, x, dout, h=1e-6, *, indices=None):
+        calls.append(len(indices))
+        return bt.numerical_gradient(f, x, dout, h, indices=indices)
+
+    monkeypatch.setattr(diagnostics, "numerical_gradient", recording)
+    model = tiny_model(2)
+    errors = bt.check_model_gradients(model, *tiny_batch(), rng=np.random.default_rng(3), n_samples=4)
+    assert len(calls) == len(errors) == len(model.parameters())  # one call per tensor, on a sample
+    assert max(calls) == 4 + 2 and min(calls) >= 1
 
 
 def test_check_model_gradients_needs_float64():
@@ -287,7 +302,7 @@ def test_shape_table_traces_every_stage_and_counts_every_parameter():
 
 
 def test_demo_command_prints_the_shape_table_and_a_decode():
-    result = subprocess.run([sys.executable, "-m", "bytetrans_lib.transformer"], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "bytetrans_lib.diagnostics"], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # no runpy warning: the package imports its modules lazily
@@ -297,11 +312,11 @@ def test_demo_command_prints_the_shape_table_and_a_decode():
 
 def test_demo_command_prints_its_usage_for_help_and_refuses_what_it_does_not_know():
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "bytetrans_lib.transformer", *args], cwd=ROOT,
+        return subprocess.run([sys.executable, "-m", "bytetrans_lib.diagnostics", *args], cwd=ROOT,
                               capture_output=True, text=True, timeout=120)
 
     result = run("--help")
-    assert result.returncode == 0 and result.stdout.startswith("usage: python -m bytetrans_lib.transformer")
+    assert result.returncode == 0 and result.stdout.startswith("usage: python -m bytetrans_lib.diagnostics")
     assert "--seed" in result.stdout and "encoder.layers.0" not in result.stdout  # the demo did not run
     for args, message in [(["--bogus"], "unrecognized arguments: --bogus"), (["extra"], "unrecognized arguments: extra"),
                           (["--seed", "x"], "argument --seed: invalid int value: 'x'"),
@@ -334,6 +349,53 @@ def test_a_saved_checkpoint_is_an_ordinary_file_not_a_private_one(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / "model.npz").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+# ---- one residual wiring, used by the layers and by decoding -----------------------------------
+
+def test_residual_is_x_plus_sublayer_of_ln_x_pre_ln_and_ln_of_x_plus_sublayer_post_ln():
+    rng = np.random.default_rng(0)
+    x, dout = rng.standard_normal((2, 3, 8)), rng.standard_normal((2, 3, 8))
+    norm = bt.LayerNorm(8, dtype=np.float64)
+    W = rng.standard_normal((8, 8))
+    np.testing.assert_array_equal(bt.residual(x, norm, lambda a: a @ W, True), x + norm.forward(x) @ W)
+    np.testing.assert_array_equal(bt.residual(x, norm, lambda a: a @ W, False), norm.forward(x + x @ W))
+    # post-LN backward: the LayerNorm first, then both paths
+    dz = norm.backward(dout)
+    np.testing.assert_array_equal(bt.residual_backward(dout, norm, lambda d: d @ W.T, False), dz + dz @ W.T)
+    _ = norm.forward(x)
+    np.testing.assert_array_equal(bt.residual_backward(dout, norm, lambda d: d @ W.T, True),
+                                  dout + norm.backward(dout @ W.T))
+
+
+@pytest.mark.parametrize("norm_first", [True, False])
+def test_decode_step_runs_the_layers_own_attention_and_residual_wiring(monkeypatch, norm_first):
+    model = tiny_model(3, norm_first=norm_first)
+    src, _ = tiny_batch()
+    cache = bt.DecoderCache(model, *model.encode(src))
+    attends, residuals = [], []
+    attend, residual = bt.MultiHeadAttention.attend, decoding.residual
+
+    def counting_attend(self, *args, **kwargs):
+        attends.append(self)
+        return attend(self, *args, **kwargs)
+
+    def counting_residual(*args):
+        residuals.append(args[1])  # the LayerNorm of the sublayer
+        return residual(*args)
+
+    monkeypatch.setattr(bt.MultiHeadAttention, "attend", counting_attend)
+    monkeypatch.setattr(decoding, "residual", counting_residual)
+    bt.decode_step(model, cache, np.array([bt.BOS_ID, bt.BOS_ID]))
+    layers = model.decoder.layers
+    assert attends == [a for layer in layers for a in (layer.self_attn, layer.cross_attn)]
+    assert residuals == [n for layer in layers for n in (layer.norm_1, layer.norm_2, layer.norm_3)]
+
+
+def test_the_decoding_module_holds_no_attention_arithmetic_of_its_own():
+    source = (ROOT / "bytetrans_lib" / "decoding.py").read_text(encoding="utf-8")
+    for arithmetic in ["@", "sqrt", "softmax", "_affine", "_split_heads", "_merge_heads", "W_q", "norm_first:"]:
+        assert arithmetic not in source, f"decoding.py computes attention itself: it contains {arithmetic!r}"
 
 
 # ---- decoding with a key/value cache ----------------------------------------------------------
@@ -439,7 +501,7 @@ def test_the_parameter_budget_leaves_room_for_the_base_model_of_vaswani_et_al():
                                        {"d_model": 6, "n_heads": 3, "max_len": 2}])
 def test_parameter_count_is_what_the_built_model_holds(overrides):
     model = tiny_model(**overrides)
-    shapes = bt.transformer._parameter_shapes(model.config)
+    shapes = checkpoint._parameter_shapes(model.config)
     assert model.config.parameter_count() == bt.count_parameters(model) == sum(int(np.prod(s)) for s in shapes.values())
     assert bt.Config().parameter_count() == 1_026_308
 
