@@ -10,7 +10,7 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize
 
 help:
 	@echo "make lab        open the course in JupyterLab (creates .venv on first use)"
-	@echo "make test       run the tests and every notebook under nbval (as CI does)"
+	@echo "make test       ruff, the tests and every notebook under nbval (as CI does)"
 	@echo "make test-browser  the attention explorer in JupyterLab and a real Chromium (CI runs it too)"
 	@echo "make export     regenerate bytetrans_lib/ from the notebooks' #| export cells"
 	@echo "make execute    re-run every notebook top to bottom in a fresh kernel, in place"
@@ -31,7 +31,10 @@ $(STAMP): pyproject.toml
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
+# ruff first: a lint or format slip fails in seconds, before the minute of tests
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest tests notebooks --ignore=tests/browser $(NBVAL)
 
 # Debian's Chromium (apt, when we are root and it is missing) driven by Playwright's Python

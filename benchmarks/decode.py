@@ -10,6 +10,7 @@ the whole prefix (`model.decode(prefix)[:, -1]`); with it, each step feeds one b
 `decode_step`. Reports the median time per generated token (one step for the whole batch)
 over several runs, the ratio of the two, and checks that both ways chose the same bytes.
 """
+
 import argparse
 import json
 import os

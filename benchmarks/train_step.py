@@ -13,6 +13,7 @@ architecture runs in PyTorch eager in the same process, alternating with NumPy, 
 step preceded by a pause so that one library's spinning BLAS/OpenMP threads cannot steal a
 core from the other; PyTorch is also timed alone, to check that the alternation is fair.
 """
+
 import argparse
 import json
 import os
@@ -37,8 +38,10 @@ CONFIG = bt.Config(d_model=128, n_heads=4, n_encoder_layers=2, n_decoder_layers=
 def reference_batch(seed=0):
     """Random bytes with realistic padding: each sentence 24 to 48 bytes, padded to 48."""
     rng = np.random.default_rng(seed)
+
     def ids(extra):
         return bt.pad_batch([rng.integers(32, 127, int(n)).tolist() + extra for n in rng.integers(23, T, B)])
+
     src = ids([bt.EOS_ID])
     body = [rng.integers(32, 127, int(n)) for n in rng.integers(23, T, B)]
     tgt_in = bt.pad_batch([[bt.BOS_ID, *b] for b in body])
@@ -66,6 +69,7 @@ class NumpyStep:
                 return method(*args)
             finally:
                 self.parts[part] += time.perf_counter() - start
+
         return wrapper
 
     def __call__(self):
@@ -92,15 +96,25 @@ class TorchStep:
         with warnings.catch_warnings():  # "nested tensors are off with norm_first": we want them off
             warnings.simplefilter("ignore", UserWarning)
             self.core = torch.nn.Transformer(
-                d_model=c.d_model, nhead=c.n_heads, num_encoder_layers=c.n_encoder_layers,
-                num_decoder_layers=c.n_decoder_layers, dim_feedforward=c.d_ff, dropout=0.0,
+                d_model=c.d_model,
+                nhead=c.n_heads,
+                num_encoder_layers=c.n_encoder_layers,
+                num_decoder_layers=c.n_decoder_layers,
+                dim_feedforward=c.d_ff,
+                dropout=0.0,
                 activation=lambda x: torch.nn.functional.gelu(x, approximate="tanh"),
-                batch_first=True, norm_first=True)
+                batch_first=True,
+                norm_first=True,
+            )
         self.out = torch.nn.Linear(c.d_model, c.vocab_size)
         pe = bt.PositionalEncoding(c.max_len, c.d_model).pe
         self.pe = torch.tensor(pe)
-        params = [*self.src_emb.parameters(), *self.tgt_emb.parameters(), *self.core.parameters(),
-                  *self.out.parameters()]
+        params = [
+            *self.src_emb.parameters(),
+            *self.tgt_emb.parameters(),
+            *self.core.parameters(),
+            *self.out.parameters(),
+        ]
         self.params = params
         self.adam = torch.optim.Adam(params, lr=1e-3, betas=(0.9, 0.98), eps=1e-9)
         self.loss_fn = torch.nn.CrossEntropyLoss(ignore_index=bt.PAD_ID, label_smoothing=0.1)
@@ -115,8 +129,14 @@ class TorchStep:
         self.adam.zero_grad()
         x = self.src_emb(self.src) * c.d_model**0.5 + self.pe[: self.src.shape[1]]
         y = self.tgt_emb(self.tgt_in) * c.d_model**0.5 + self.pe[: self.tgt_in.shape[1]]
-        h = self.core(x, y, tgt_mask=self.causal, src_key_padding_mask=self.src == bt.PAD_ID,
-                      tgt_key_padding_mask=self.tgt_in == bt.PAD_ID, memory_key_padding_mask=self.src == bt.PAD_ID)
+        h = self.core(
+            x,
+            y,
+            tgt_mask=self.causal,
+            src_key_padding_mask=self.src == bt.PAD_ID,
+            tgt_key_padding_mask=self.tgt_in == bt.PAD_ID,
+            memory_key_padding_mask=self.src == bt.PAD_ID,
+        )
         loss = self.loss_fn(self.out(h).reshape(-1, c.vocab_size), self.tgt_out.reshape(-1))
         t1 = time.perf_counter()
         loss.backward()
@@ -143,8 +163,10 @@ def blas_info():
         from threadpoolctl import threadpool_info
     except ImportError:
         return "threadpoolctl not installed"
-    return "; ".join(f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}, "
-                     f"{i.get('num_threads')} threads)" for i in threadpool_info())
+    return "; ".join(
+        f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}, {i.get('num_threads')} threads)"
+        for i in threadpool_info()
+    )
 
 
 def step_peak_memory(step):
@@ -202,11 +224,12 @@ def main(argv=None):
     step = statistics.median(sum(s) for s in np_samples)
     result = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-                   f"NumPy {np.__version__}",
+        f"NumPy {np.__version__}",
         "blas": blas_info(),
         "config": f"B={B}, T_src={batch[0].shape[1]}, T_tgt={batch[1].shape[1]}, {CONFIG}",
         "numpy_step_ms": round(step * 1e3, 1),
-        "numpy_forward_ms": round(forward * 1e3, 1), "numpy_backward_ms": round(backward * 1e3, 1),
+        "numpy_forward_ms": round(forward * 1e3, 1),
+        "numpy_backward_ms": round(backward * 1e3, 1),
         "numpy_optimizer_ms": round(optimizer * 1e3, 1),
         "tokens_per_second": round(tokens / step),
         "gflop_per_step": round(flops / 1e9, 2),
@@ -220,8 +243,13 @@ def main(argv=None):
         t_step = statistics.median(sum(s) for s in torch_samples)
         t_alone = statistics.median(sum(s) for s in torch_alone)
         import torch
-        result.update(torch_version=torch.__version__, torch_step_ms=round(t_step * 1e3, 1),
-                      torch_step_alone_ms=round(t_alone * 1e3, 1), numpy_over_torch=round(step / t_step, 2))
+
+        result.update(
+            torch_version=torch.__version__,
+            torch_step_ms=round(t_step * 1e3, 1),
+            torch_step_alone_ms=round(t_alone * 1e3, 1),
+            numpy_over_torch=round(step / t_step, 2),
+        )
     else:
         result["torch"] = "not installed: comparison skipped (pip install torch==2.13.0)"
     for key, value in result.items():

@@ -1,4 +1,5 @@
 """Shared test set-up: no display, and the paths tests need."""
+
 from pathlib import Path
 
 import matplotlib

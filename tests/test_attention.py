@@ -1,4 +1,5 @@
 """masked_softmax, MultiHeadAttention and plot_attention (notebook 04)."""
+
 import math
 import re
 
@@ -65,6 +66,7 @@ def reference(layer, x_q, x_kv, mask=None):
 
 # ---- forward in two methods: keys_values, then attend (decoding's cache calls them) -------------
 
+
 @pytest.mark.parametrize("masked", [False, True])
 def test_forward_is_keys_values_then_attend_bit_for_bit(masked):
     layer, (x_q, x_kv) = attention(), inputs()
@@ -80,8 +82,9 @@ def test_forward_is_keys_values_then_attend_bit_for_bit(masked):
 def test_attend_to_a_prefix_of_the_keys_is_forward_on_that_prefix():
     layer, (x_q, x_kv) = attention(), inputs()
     K, V = layer.keys_values(x_kv)
-    np.testing.assert_allclose(layer.attend(x_q, K[:, :, :2], V[:, :, :2]), layer.forward(x_q, x_kv[:, :2]),
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        layer.attend(x_q, K[:, :, :2], V[:, :, :2]), layer.forward(x_q, x_kv[:, :2]), rtol=1e-12, atol=1e-12
+    )
 
 
 def test_backward_after_attend_alone_is_refused_not_computed_from_a_stale_input():
@@ -94,17 +97,27 @@ def test_backward_after_attend_alone_is_refused_not_computed_from_a_stale_input(
     assert not any(g.any() for g in layer.gradients().values())  # nothing was accumulated
 
 
-@pytest.mark.parametrize("K_shape, V_shape", [((2, 4, 5), (2, 4, 5)), ((2, 4, 5, 6), (2, 4, 4, 6)),
-                                              ((3, 4, 5, 6), (3, 4, 5, 6)), ((2, 2, 5, 12), (2, 2, 5, 12)),
-                                              ((2, 4, 5, 5), (2, 4, 5, 5))])
+@pytest.mark.parametrize(
+    "K_shape, V_shape",
+    [
+        ((2, 4, 5), (2, 4, 5)),
+        ((2, 4, 5, 6), (2, 4, 4, 6)),
+        ((3, 4, 5, 6), (3, 4, 5, 6)),
+        ((2, 2, 5, 12), (2, 2, 5, 12)),
+        ((2, 4, 5, 5), (2, 4, 5, 5)),
+    ],
+)
 def test_attend_refuses_keys_and_values_of_the_wrong_shape_naming_all_three(K_shape, V_shape):
     layer, (x_q, _) = attention(), inputs()
-    with pytest.raises(ValueError, match=re.escape(f"K, V of one shape (B, H=4, T_kv, Dh=6), got x_q (2, 3, 24), "
-                                                   f"K {K_shape}, V {V_shape}")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(f"K, V of one shape (B, H=4, T_kv, Dh=6), got x_q (2, 3, 24), K {K_shape}, V {V_shape}"),
+    ):
         layer.attend(x_q, np.zeros(K_shape), np.zeros(V_shape))
 
 
 # ---- gradient checks ------------------------------------------------------------------------
+
 
 def test_attention_backward_matches_finite_differences_for_self_attention():
     rng = np.random.default_rng(2)
@@ -116,8 +129,9 @@ def test_attention_backward_matches_finite_differences_for_self_attention():
 
 def test_attention_backward_matches_finite_differences_for_cross_attention():
     x_q, x_kv = inputs()
-    errors = bt.check_gradients(attention(), x_q, x_kv, mask=bt.padding_mask(source_ids()),
-                                rng=np.random.default_rng(3))
+    errors = bt.check_gradients(
+        attention(), x_q, x_kv, mask=bt.padding_mask(source_ids()), rng=np.random.default_rng(3)
+    )
     assert list(errors) == ["input[0]", "input[1]"] + PARAMS
     assert max(errors.values()) < 1e-7
 
@@ -169,15 +183,18 @@ def test_masked_softmax_backward_is_the_plain_softmax_formula():
 
 # ---- forward: against a loop, and the masked softmax ------------------------------------------
 
+
 @pytest.mark.parametrize("mask_kind", ["none", "padding", "random with an empty row", "int 0/1"])
 def test_multi_head_result_equals_a_per_head_loop(mask_kind):
     rng = np.random.default_rng(9)
     layer = attention(seed=10)
     x_q, x_kv = inputs(seed=11)
-    mask = {"none": None,
-            "padding": bt.padding_mask(source_ids()),
-            "random with an empty row": rng.random((B, H, T_Q, T_KV)) < 0.5,
-            "int 0/1": (rng.random((1, 1, T_Q, T_KV)) < 0.5).astype(np.int64)}[mask_kind]
+    mask = {
+        "none": None,
+        "padding": bt.padding_mask(source_ids()),
+        "random with an empty row": rng.random((B, H, T_Q, T_KV)) < 0.5,
+        "int 0/1": (rng.random((1, 1, T_Q, T_KV)) < 0.5).astype(np.int64),
+    }[mask_kind]
     if mask_kind == "random with an empty row":
         mask[0, 2, 1] = False
     out = layer.forward(x_q, x_kv, mask=mask)
@@ -228,6 +245,7 @@ def test_masked_softmax_keeps_float32_and_handles_no_keys_at_all():
 
 
 # ---- what masks promise ---------------------------------------------------------------------
+
 
 def test_attention_rows_sum_to_one_over_allowed_keys_and_are_exactly_zero_on_masked_keys():
     layer = attention()
@@ -293,6 +311,7 @@ def test_every_row_fully_masked_gives_the_output_bias_everywhere():
 
 # ---- the protocol ---------------------------------------------------------------------------
 
+
 def test_parameters_are_named_as_the_math_and_initialised_like_linear():
     layer = bt.MultiHeadAttention(C, H, rng=np.random.default_rng(0))
     params, grads = layer.parameters(), layer.gradients()
@@ -347,25 +366,32 @@ def test_a_single_head_is_the_textbook_formula():
 
 # ---- bad input ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("d_model, n_heads, message", [
-    (10, 4, "d_model=10 is not divisible by n_heads=4"),
-    (8, 0, "n_heads >= 1, got n_heads=0"),
-    (8, -2, "n_heads >= 1, got n_heads=-2"),
-    (8, 2.5, "n_heads >= 1, got n_heads=2.5"),
-    (0, 2, "d_model >= 1, got d_model=0"),
-])
+
+@pytest.mark.parametrize(
+    "d_model, n_heads, message",
+    [
+        (10, 4, "d_model=10 is not divisible by n_heads=4"),
+        (8, 0, "n_heads >= 1, got n_heads=0"),
+        (8, -2, "n_heads >= 1, got n_heads=-2"),
+        (8, 2.5, "n_heads >= 1, got n_heads=2.5"),
+        (0, 2, "d_model >= 1, got d_model=0"),
+    ],
+)
 def test_bad_sizes_are_refused_at_construction(d_model, n_heads, message):
     with pytest.raises(ValueError, match=message):
         bt.MultiHeadAttention(d_model, n_heads, rng=np.random.default_rng(0))
 
 
-@pytest.mark.parametrize("q_shape, kv_shape, message", [
-    ((2, 3, 6), (2, 5, 8), r"d_model=8.*got x_q \(2, 3, 6\) and x_kv \(2, 5, 8\)"),
-    ((2, 3, 8), (2, 5, 7), r"got x_q \(2, 3, 8\) and x_kv \(2, 5, 7\)"),
-    ((3, 8), (2, 5, 8), r"got x_q \(3, 8\) and x_kv \(2, 5, 8\)"),
-    ((2, 3, 8), (1, 2, 5, 8), r"got x_q \(2, 3, 8\) and x_kv \(1, 2, 5, 8\)"),
-    ((2, 3, 8), (3, 5, 8), r"x_q \(2, 3, 8\) and x_kv \(3, 5, 8\) have different batch sizes \(2 and 3\)"),
-])
+@pytest.mark.parametrize(
+    "q_shape, kv_shape, message",
+    [
+        ((2, 3, 6), (2, 5, 8), r"d_model=8.*got x_q \(2, 3, 6\) and x_kv \(2, 5, 8\)"),
+        ((2, 3, 8), (2, 5, 7), r"got x_q \(2, 3, 8\) and x_kv \(2, 5, 7\)"),
+        ((3, 8), (2, 5, 8), r"got x_q \(3, 8\) and x_kv \(2, 5, 8\)"),
+        ((2, 3, 8), (1, 2, 5, 8), r"got x_q \(2, 3, 8\) and x_kv \(1, 2, 5, 8\)"),
+        ((2, 3, 8), (3, 5, 8), r"x_q \(2, 3, 8\) and x_kv \(3, 5, 8\) have different batch sizes \(2 and 3\)"),
+    ],
+)
 def test_inputs_of_the_wrong_shape_are_refused_naming_both_shapes(q_shape, kv_shape, message):
     layer = bt.MultiHeadAttention(8, 2, rng=np.random.default_rng(0))
     with pytest.raises(ValueError, match=message):
@@ -402,6 +428,7 @@ def test_backward_before_forward_and_dout_of_the_wrong_shape_are_refused():
 
 
 # ---- plot_attention -------------------------------------------------------------------------
+
 
 def test_plot_attention_draws_one_map_with_labels_on_both_axes():
     layer = attention()
@@ -467,12 +494,16 @@ def test_attention_does_not_modify_its_inputs():
 
 # ---- refused by name, before anything changes (issue 13) --------------------------------------
 
-@pytest.mark.parametrize("d_model, n_heads, error, message", [
-    (8, None, TypeError, "an int n_heads >= 1, got n_heads=None"),
-    (8, True, TypeError, "an int n_heads >= 1, got n_heads=True"),
-    (8.0, 2, ValueError, "an int d_model >= 1, got d_model=8.0"),
-    ("8", 2, TypeError, "an int d_model >= 1, got d_model='8'"),
-])
+
+@pytest.mark.parametrize(
+    "d_model, n_heads, error, message",
+    [
+        (8, None, TypeError, "an int n_heads >= 1, got n_heads=None"),
+        (8, True, TypeError, "an int n_heads >= 1, got n_heads=True"),
+        (8.0, 2, ValueError, "an int d_model >= 1, got d_model=8.0"),
+        ("8", 2, TypeError, "an int d_model >= 1, got d_model='8'"),
+    ],
+)
 def test_sizes_that_are_not_ints_are_refused_by_name(d_model, n_heads, error, message):
     with pytest.raises(error, match=rf"^MultiHeadAttention needs {message}$"):
         bt.MultiHeadAttention(d_model, n_heads, rng=np.random.default_rng(0))
@@ -501,10 +532,14 @@ def test_backward_refuses_a_dout_that_is_not_exactly_the_output_shape_before_acc
 
 def test_backward_and_forward_refuse_what_is_not_an_array_of_numbers():
     layer = bt.MultiHeadAttention(8, 2, rng=np.random.default_rng(0))
-    with pytest.raises(TypeError, match=r"^MultiHeadAttention\.forward: x_kv must be an array of numbers, got dtype <U1"):
+    with pytest.raises(
+        TypeError, match=r"^MultiHeadAttention\.forward: x_kv must be an array of numbers, got dtype <U1"
+    ):
         layer.forward(np.ones((2, 3, 8)), np.full((2, 5, 8), "1"))
     layer.forward(np.ones((2, 3, 8)), np.ones((2, 5, 8)))
-    with pytest.raises(TypeError, match=r"^MultiHeadAttention\.backward expects dout as a NumPy array of numbers, got list"):
+    with pytest.raises(
+        TypeError, match=r"^MultiHeadAttention\.backward expects dout as a NumPy array of numbers, got list"
+    ):
         layer.backward(np.ones((2, 3, 8)).tolist())
     with pytest.raises(TypeError, match=r"^masked_softmax: scores must be an array of numbers, got dtype <U3"):
         bt.masked_softmax(np.full((2, 3), "2.5"))  # would otherwise be read as the number 2.5

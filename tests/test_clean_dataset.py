@@ -3,6 +3,7 @@
 The dirty inputs are written by the tests themselves, byte by byte, into tmp_path. The real
 5,000 pairs at <repo>/../shared/data/tatoeba/fra-eng.tsv are used when that file exists.
 """
+
 import hashlib
 import os
 import runpy
@@ -14,11 +15,18 @@ import unicodedata
 
 import numpy as np
 import pytest
-
-from bytetrans_lib import (DROP_REASONS, FRENCH_SPACES, CleaningReport, clean_pairs, normalize_text,
-                           raw_lines, write_tsv)
-from bytetrans_lib import clean_dataset
 from conftest import ROOT
+
+from bytetrans_lib import (
+    DROP_REASONS,
+    FRENCH_SPACES,
+    CleaningReport,
+    clean_dataset,
+    clean_pairs,
+    normalize_text,
+    raw_lines,
+    write_tsv,
+)
 
 REAL = ROOT.parent / "shared" / "data" / "tatoeba" / "fra-eng.tsv"
 REAL_SHA256 = "d952b56a181da5270b7bb4ded3f3bbe61e67a9b1de0e0fbc1d46438c71fb55a7"  # from its SOURCE.md
@@ -43,6 +51,7 @@ def dropped(report):
 
 # --- normalisation -------------------------------------------------------------------------
 
+
 def test_every_field_is_normalised_as_translate_normalises_typed_text(tmp_path):
     line = f"I don’t  know.\tJe ne sais pas\u202f!\t{ATTR}\nDon't.\t« Non »\u2026\t{ATTR}\n"
     pairs, _ = clean(tmp_path, line.encode())
@@ -65,6 +74,7 @@ def test_raw_lines_removes_bom_and_crlf_and_keeps_a_last_line_without_newline():
 
 
 # --- what is kept, and how -------------------------------------------------------------------
+
 
 def test_three_column_attribution_is_kept_and_two_column_lines_give_pairs(tmp_path):
     pairs, report = clean(tmp_path, f"Hi.\tSalut.\t{ATTR}\nYes.\tOui.\n".encode())
@@ -91,6 +101,7 @@ def test_surrounding_and_repeated_white_space_is_normalised(tmp_path):
 
 # --- every reason for dropping a line ----------------------------------------------------------
 
+
 @pytest.mark.parametrize("line", [b"Only one column", b"One\tTwo\tThree\tFour", b"a\tb\tc\td\te"])
 def test_lines_with_1_or_4_or_more_columns_are_dropped(tmp_path, line):
     pairs, report = clean(tmp_path, b"Hi.\tSalut.\n" + line + b"\nYes.\tOui.\n")
@@ -99,10 +110,12 @@ def test_lines_with_1_or_4_or_more_columns_are_dropped(tmp_path, line):
 
 
 def test_a_third_column_that_is_not_an_attribution_is_a_stray_tab_and_the_line_is_dropped(tmp_path):
-    data = (f"Hi.\tSalut.\t{ATTR}\n"
-            "Look!\tRegarde\t!\n"  # a tab typed where French puts its space before "!"
-            "Yes.\tOui.\n"
-            "Come.\tViens.\tcc-by but lower case\n")
+    data = (
+        f"Hi.\tSalut.\t{ATTR}\n"
+        "Look!\tRegarde\t!\n"  # a tab typed where French puts its space before "!"
+        "Yes.\tOui.\n"
+        "Come.\tViens.\tcc-by but lower case\n"
+    )
     pairs, report = clean(tmp_path, data.encode())
     assert pairs == [("Hi.", "Salut.", ATTR), ("Yes.", "Oui.")]
     assert dropped(report) == {"attribution": 2} and report.first_drop["attribution"] == "pairs.tsv:2"
@@ -123,22 +136,33 @@ def test_blank_lines_are_counted_not_lost(tmp_path):
 
 
 def test_a_line_with_invalid_utf8_is_dropped_and_the_others_are_kept(tmp_path):
-    data = (b"Hi.\tSalut.\n"
-            b"Who are you?\tQui \xeates-vous ?\n"  # Latin-1 byte
-            b"Bad start\x80.\tOui.\n"  # a lone continuation byte
-            b"Yes.\tOui.\n")
+    data = (
+        b"Hi.\tSalut.\n"
+        b"Who are you?\tQui \xeates-vous ?\n"  # Latin-1 byte
+        b"Bad start\x80.\tOui.\n"  # a lone continuation byte
+        b"Yes.\tOui.\n"
+    )
     pairs, report = clean(tmp_path, data)
     assert pairs == [("Hi.", "Salut."), ("Yes.", "Oui.")]
     assert dropped(report) == {"utf8": 2} and report.first_drop["utf8"] == "pairs.tsv:2"
 
 
 def test_pairs_longer_than_max_len_bytes_on_either_side_are_dropped(tmp_path):
-    data = ("a" * 10 + "\tb\n"  # exactly max_len: kept
-            + "a" * 11 + "\tb\n"  # English one byte over
-            + "a\t" + "\u00e9" * 5 + "\n"  # 5 characters but 10 bytes: kept
-            + "a\t" + "\u00e9" * 5 + "x\n"  # 11 bytes
-            + "c\t" + "b\u202f" * 3 + "bbbb\n"  # 13 bytes before normalising, 10 after: kept
-            ).encode()
+    data = (
+        "a" * 10
+        + "\tb\n"  # exactly max_len: kept
+        + "a" * 11
+        + "\tb\n"  # English one byte over
+        + "a\t"
+        + "\u00e9" * 5
+        + "\n"  # 5 characters but 10 bytes: kept
+        + "a\t"
+        + "\u00e9" * 5
+        + "x\n"  # 11 bytes
+        + "c\t"
+        + "b\u202f" * 3
+        + "bbbb\n"  # 13 bytes before normalising, 10 after: kept
+    ).encode()
     pairs, report = clean(tmp_path, data, max_len=10)
     assert [len(p[0].encode()) for p in pairs] == [10, 1, 1]
     assert dropped(report) == {"too_long": 2}
@@ -146,8 +170,9 @@ def test_pairs_longer_than_max_len_bytes_on_either_side_are_dropped(tmp_path):
 
 
 def test_exact_duplicates_are_dropped_and_the_first_is_kept(tmp_path):
-    data = (f"Hi.\tSalut.\t{ATTR}\n" "Hi.\tSalut.\tCC-BY 2.0 (France) other attribution\n"
-            "Hi.\tBonjour.\n" "Hi.\tSalut.\n").encode()  # same English, other French: not a duplicate
+    data = (
+        f"Hi.\tSalut.\t{ATTR}\nHi.\tSalut.\tCC-BY 2.0 (France) other attribution\nHi.\tBonjour.\nHi.\tSalut.\n"
+    ).encode()  # same English, other French: not a duplicate
     pairs, report = clean(tmp_path, data)
     assert pairs == [("Hi.", "Salut.", ATTR), ("Hi.", "Bonjour.")]
     assert dropped(report) == {"duplicate": 2}
@@ -167,6 +192,7 @@ def test_nfd_and_nfc_spellings_are_duplicates(tmp_path):
 
 # --- how the file was saved ----------------------------------------------------------------
 
+
 def test_crlf_line_endings_leave_no_carriage_return(tmp_path):
     pairs, report = clean(tmp_path, f"Hi.\tSalut.\t{ATTR}\r\nYes.\tOui.\r\n".encode())
     assert pairs == [("Hi.", "Salut.", ATTR), ("Yes.", "Oui.")] and not dropped(report)
@@ -177,10 +203,17 @@ def test_a_bom_is_not_part_of_the_first_sentence(tmp_path):
     assert pairs == [("Hi.", "Salut.")] and not dropped(report)
 
 
-@pytest.mark.parametrize("encoding, looks_like", [
-    ("utf-16", "UTF-16"), ("utf-16-le", "UTF-16"), ("utf-16-be", "UTF-16"),  # with a BOM, then without
-    ("utf-32", "UTF-32"), ("utf-32-le", "UTF-32"), ("utf-32-be", "UTF-32"),
-])
+@pytest.mark.parametrize(
+    "encoding, looks_like",
+    [
+        ("utf-16", "UTF-16"),
+        ("utf-16-le", "UTF-16"),
+        ("utf-16-be", "UTF-16"),  # with a BOM, then without
+        ("utf-32", "UTF-32"),
+        ("utf-32-le", "UTF-32"),
+        ("utf-32-be", "UTF-32"),
+    ],
+)
 def test_a_utf16_or_utf32_file_is_refused_naming_the_file_and_its_encoding(tmp_path, encoding, looks_like):
     path = tmp_path / "fra.txt"
     path.write_bytes(f"Hi.\tSalut.\t{ATTR}\nYes.\tOui.\t{ATTR}\n".encode(encoding))
@@ -202,11 +235,14 @@ def test_a_missing_final_newline_loses_nothing(tmp_path):
     assert [p[:2] for p in pairs] == [("Hi.", "Salut."), ("Yes.", "Oui.")] and not dropped(report)
 
 
-@pytest.mark.parametrize("cut", [
-    "Yes.\tOu",  # inside the French: 2 columns where the others have 3
-    "Yes.",  # inside the English: 1 column
-    "Yes.\tOui.\t",  # just after the second tab: 3 columns, empty attribution: nothing lost
-])
+@pytest.mark.parametrize(
+    "cut",
+    [
+        "Yes.\tOu",  # inside the French: 2 columns where the others have 3
+        "Yes.",  # inside the English: 1 column
+        "Yes.\tOui.\t",  # just after the second tab: 3 columns, empty attribution: nothing lost
+    ],
+)
 def test_a_truncated_last_line_is_reported_and_the_file_still_reads(tmp_path, cut):
     data = f"Hi.\tSalut.\t{ATTR}\nNo.\tNon.\t{ATTR}\n{cut}".encode()
     pairs, report = clean(tmp_path, data)
@@ -218,7 +254,7 @@ def test_a_truncated_last_line_is_reported_and_the_file_still_reads(tmp_path, cu
 
 
 def test_a_last_line_cut_inside_a_multibyte_character_is_dropped(tmp_path):
-    data = f"Hi.\tSalut.\t{ATTR}\nTea.\tTh\u00e9.\t{ATTR}".encode()[:-len(ATTR) - 3]  # ends b"Th\xc3"
+    data = f"Hi.\tSalut.\t{ATTR}\nTea.\tTh\u00e9.\t{ATTR}".encode()[: -len(ATTR) - 3]  # ends b"Th\xc3"
     assert data.endswith(b"Th\xc3")
     pairs, report = clean(tmp_path, data)
     assert pairs == [("Hi.", "Salut.", ATTR)] and dropped(report) == {"truncated": 1}
@@ -235,6 +271,7 @@ def test_an_empty_file_reads_zero_lines(tmp_path):
 
 
 # --- several files, bytes, errors -------------------------------------------------------------
+
 
 def test_a_folder_is_read_file_by_file_in_name_order_with_duplicates_found_across_files(tmp_path):
     folder = tmp_path / "versions" / "3"
@@ -279,6 +316,7 @@ def test_the_report_prints_one_line_per_reason():
 
 # --- writing ------------------------------------------------------------------------------
 
+
 def test_write_tsv_of_cleaned_pairs_writes_utf8_tsv_that_cleans_back_to_the_same_pairs(tmp_path):
     pairs = [("Hi.", "Salut.", ATTR), ("Summer.", "\u00c9t\u00e9 !")]
     path = tmp_path / "out" / "clean.tsv"
@@ -308,14 +346,21 @@ def test_write_tsv_of_cleaned_pairs_refuses_a_read_only_file_and_leaves_it_as_it
 
 # --- the command line ------------------------------------------------------------------------
 
+
 def run_cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "bytetrans_lib.clean_dataset", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "bytetrans_lib.clean_dataset", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_the_command_line_prints_the_report_and_writes_the_cleaned_pairs(tmp_path):
-    (tmp_path / "fra.txt").write_bytes(b"\xef\xbb\xbfHi.\tSalut.\r\nHi.\tSalut.\r\n\xff\r\n"
-                                       b"A long sentence.\tUne longue phrase.\r\n")
+    (tmp_path / "fra.txt").write_bytes(
+        b"\xef\xbb\xbfHi.\tSalut.\r\nHi.\tSalut.\r\n\xff\r\nA long sentence.\tUne longue phrase.\r\n"
+    )
     result = run_cli("fra.txt", "-o", "cleaned/fra-eng.tsv", "--max-len", "12", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "read 4 lines from fra.txt" in result.stdout
@@ -329,8 +374,10 @@ def test_the_command_line_reports_a_missing_input_in_one_line_with_exit_code_2(t
     assert "Traceback" not in result.stderr
     # The last line is ours. (Python's runpy may add a RuntimeWarning above it, because the
     # package's __init__ imports every module before `-m` runs this one as __main__.)
-    assert result.stderr.splitlines()[-1] == \
-        "python -m bytetrans_lib.clean_dataset: error: missing.txt: no such file or folder"
+    assert (
+        result.stderr.splitlines()[-1]
+        == "python -m bytetrans_lib.clean_dataset: error: missing.txt: no such file or folder"
+    )
     assert not (tmp_path / "out.tsv").exists()
 
 
@@ -358,8 +405,9 @@ def one_error_line(err):
 DIRTY = f"Hi.\tSalut.\t{ATTR}\nHi.\tSalut.\t{ATTR}\n\xff\n".encode("latin-1")  # cleaning would change it
 
 
-@pytest.mark.parametrize("how", ["same name", "./ prefix", "absolute path", "symlink", "hard link",
-                                 "a file of the input folder"])
+@pytest.mark.parametrize(
+    "how", ["same name", "./ prefix", "absolute path", "symlink", "hard link", "a file of the input folder"]
+)
 def test_the_command_line_refuses_to_write_over_its_input_and_leaves_it_untouched(tmp_path, monkeypatch, capsys, how):
     (tmp_path / "in").mkdir()
     source = tmp_path / "in" / "fra.txt"
@@ -368,9 +416,14 @@ def test_the_command_line_refuses_to_write_over_its_input_and_leaves_it_untouche
         (tmp_path / "link.tsv").symlink_to(source)
     if how == "hard link":
         (tmp_path / "link.tsv").hardlink_to(source)
-    args = {"same name": ("in/fra.txt", "-o", "in/fra.txt"), "./ prefix": ("in/fra.txt", "-o", "./in/fra.txt"),
-            "absolute path": ("in/fra.txt", "-o", str(source)), "symlink": ("in/fra.txt", "-o", "link.tsv"),
-            "hard link": ("in/fra.txt", "-o", "link.tsv"), "a file of the input folder": ("in", "-o", "in/fra.txt")}[how]
+    args = {
+        "same name": ("in/fra.txt", "-o", "in/fra.txt"),
+        "./ prefix": ("in/fra.txt", "-o", "./in/fra.txt"),
+        "absolute path": ("in/fra.txt", "-o", str(source)),
+        "symlink": ("in/fra.txt", "-o", "link.tsv"),
+        "hard link": ("in/fra.txt", "-o", "link.tsv"),
+        "a file of the input folder": ("in", "-o", "in/fra.txt"),
+    }[how]
     code, out, err = cli_in(tmp_path, monkeypatch, capsys, *args)
     assert code == 2 and out == ""  # refused before cleaning: no report either
     assert "is the input" in one_error_line(err)
@@ -380,7 +433,8 @@ def test_the_command_line_refuses_to_write_over_its_input_and_leaves_it_untouche
 
 @pytest.mark.parametrize("name", ["cleaned.tsv", "MORE.TXT"])
 def test_the_command_line_refuses_an_output_in_the_input_folder_that_the_next_run_would_read(
-        tmp_path, monkeypatch, capsys, name):
+    tmp_path, monkeypatch, capsys, name
+):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "fra.txt").write_bytes(DIRTY)
     code, out, err = cli_in(tmp_path, monkeypatch, capsys, "in", "-o", f"in/{name}")
@@ -398,8 +452,9 @@ def test_the_command_line_refuses_a_read_only_output_before_cleaning(tmp_path, m
     out_file.chmod(0o444)
     code, out, err = cli_in(tmp_path, monkeypatch, capsys, "fra.txt", "-o", "clean.tsv")
     assert code == 2 and out == ""
-    assert one_error_line(err) == ("python -m bytetrans_lib.clean_dataset: error: cannot write clean.tsv: "
-                                   "the file is read-only (mode 444)")
+    assert one_error_line(err) == (
+        "python -m bytetrans_lib.clean_dataset: error: cannot write clean.tsv: the file is read-only (mode 444)"
+    )
     assert out_file.read_bytes() == b"keep me\tgarde-moi\n" and out_file.stat().st_mode & 0o777 == 0o444
 
 
@@ -430,7 +485,8 @@ def test_the_command_line_refuses_a_utf16_file_in_one_line_and_writes_nothing(tm
     assert code == 2 and out == ""
     assert one_error_line(err) == (
         "python -m bytetrans_lib.clean_dataset: error: fra.txt looks like UTF-16 (it starts with the "
-        "byte-order mark FF FE), not UTF-8: open it in an editor and save it as UTF-8; nothing was cleaned")
+        "byte-order mark FF FE), not UTF-8: open it in an editor and save it as UTF-8; nothing was cleaned"
+    )
     assert not (tmp_path / "clean.tsv").exists()
 
 
@@ -455,6 +511,7 @@ def test_the_entry_point_runs_as_a_program_and_does_nothing_in_a_jupyter_kernel(
 
 # --- the real data -----------------------------------------------------------------------------
 
+
 def test_the_real_5000_tatoeba_pairs_clean_as_documented():
     if not REAL.is_file():
         pytest.skip(f"{REAL} not found (the 5,000 real pairs sit next to the repository, not in it)")
@@ -475,13 +532,17 @@ def test_the_real_5000_tatoeba_pairs_clean_as_documented():
 
 # --- issue 13, second probe: what the cleaner must not keep, and what it must not destroy ----------
 
-@pytest.mark.parametrize("line", [
-    b"Hi.\x00\x00\tSalut.\x1b[31m",  # NUL bytes and a terminal colour code
-    b"Hi.\tSalut.\x7f",  # DEL
-    "Hi.\tSalut.\u0085".encode(),  # a C1 control (NEXT LINE), valid UTF-8
-    b"Hi.\x0b\tSalut.",  # vertical tab
-    b"Hi.\rThere.\tSalut.",  # a carriage return inside a line of a \n file
-])
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"Hi.\x00\x00\tSalut.\x1b[31m",  # NUL bytes and a terminal colour code
+        b"Hi.\tSalut.\x7f",  # DEL
+        "Hi.\tSalut.\u0085".encode(),  # a C1 control (NEXT LINE), valid UTF-8
+        b"Hi.\x0b\tSalut.",  # vertical tab
+        b"Hi.\rThere.\tSalut.",  # a carriage return inside a line of a \n file
+    ],
+)
 def test_a_line_with_a_control_character_is_dropped_and_counted(tmp_path, line):
     pairs, report = clean(tmp_path, b"Yes.\tOui.\n" + line + b"\nNo.\tNon.\n")
     assert pairs == [("Yes.", "Oui."), ("No.", "Non.")]

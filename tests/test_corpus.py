@@ -1,10 +1,11 @@
 """The embedded English->French corpus of notebook 07, as exported to bytetrans_lib.data."""
+
 import re
 
 import pytest
+from conftest import ROOT
 
 import bytetrans_lib as bt
-from conftest import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -103,16 +104,46 @@ def elision_errors(sentence):
     return errors
 
 
-@pytest.mark.parametrize("wrong", ["le arbre", "la école", "de orange", "je ai", "que il", "ne est",
-                                   "de un chat", "de une île", "le œuf", "de œufs", "la horloge",
-                                   "se habille", "de le lac", "à les îles", "l'hibou", "ce arbre"])
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        "le arbre",
+        "la école",
+        "de orange",
+        "je ai",
+        "que il",
+        "ne est",
+        "de un chat",
+        "de une île",
+        "le œuf",
+        "de œufs",
+        "la horloge",
+        "se habille",
+        "de le lac",
+        "à les îles",
+        "l'hibou",
+        "ce arbre",
+    ],
+)
 def test_the_elision_checkers_catch_mistakes(wrong):
     assert elision_errors(wrong)
     assert bt.spelling_problems(wrong)
 
 
-@pytest.mark.parametrize("right", ["l'arbre", "le hibou", "de huit chats", "d'œufs", "l'horloge",
-                                   "au lac", "à l'hôtel", "de la plage", "Est-ce qu'il dort ?"])
+@pytest.mark.parametrize(
+    "right",
+    [
+        "l'arbre",
+        "le hibou",
+        "de huit chats",
+        "d'œufs",
+        "l'horloge",
+        "au lac",
+        "à l'hôtel",
+        "de la plage",
+        "Est-ce qu'il dort ?",
+    ],
+)
 def test_the_elision_checkers_accept_correct_french(right):
     assert not elision_errors(right)
     assert not bt.spelling_problems(right)
@@ -127,8 +158,24 @@ def test_no_french_sentence_misses_an_elision_or_a_contraction(french):
 
 def test_elision_covers_every_vowel_initial_form_including_oe_and_mute_h(french):
     text = "\n".join(french)
-    for form in ["l'œuf", "d'œufs", "d'un ", "d'une ", "qu'il", "qu'elle", "j'ai", "n'y a", "s'habille",
-                 "m'habille", "l'homme", "l'hôtel", "l'horloge", "d'Hélène", "cet ", "le hibou"]:
+    for form in [
+        "l'œuf",
+        "d'œufs",
+        "d'un ",
+        "d'une ",
+        "qu'il",
+        "qu'elle",
+        "j'ai",
+        "n'y a",
+        "s'habille",
+        "m'habille",
+        "l'homme",
+        "l'hôtel",
+        "l'horloge",
+        "d'Hélène",
+        "cet ",
+        "le hibou",
+    ]:
         assert form in text, form
     # every vowel-initial noun of the lexicon appears elided at least once (l', d', qu' ...)
     elided = set(re.findall(r"\b(?:l|d)'(\w+)", text))
@@ -162,7 +209,7 @@ def test_agreement_spot_checks(corpus):
     red = {en: fr for en, fr in pairs.items() if re.search(r"\bthe red (cars|doors|bottles)\b", en)}
     assert red and all(re.search(r"\bles (voitures|portes|bouteilles) rouges\b", fr) for fr in red.values())
     # numbers take a plural noun
-    for en, fr in corpus:
+    for _, fr in corpus:
         m = re.search(r"\b(deux|trois|quatre|cinq|six|sept|huit|neuf|dix) (\w+)", fr)
         if m and m.group(2) in {n.fr for n in bt.NOUNS} - {n.fr_pl for n in bt.NOUNS}:
             raise AssertionError(f"singular noun after a number: {fr}")
@@ -173,8 +220,7 @@ def test_noun_phrase_places_and_agrees():
     adjs = {a.en: a for a in bt.ADJECTIVES}
 
     def phrase(noun, det, plural=False, adjectives=(), negated=False):
-        p = bt.noun_phrase(nouns[noun], det, plural=plural, adjectives=[adjs[a] for a in adjectives],
-                           negated=negated)
+        p = bt.noun_phrase(nouns[noun], det, plural=plural, adjectives=[adjs[a] for a in adjectives], negated=negated)
         return bt.english_join(p.en), bt.french_join(p.fr)
 
     assert phrase("car", "a", False, ["small", "red"]) == ("a small red car", "une petite voiture rouge")
@@ -212,14 +258,15 @@ def test_tsv_round_trip(tmp_path):
     pairs = [("The cat sleeps.", "Le chat dort."), ("Where is the egg?", "Où est l'œuf ?")]
     path = tmp_path / "pairs.tsv"
     bt.write_tsv(pairs, path)
-    assert path.read_bytes() == "The cat sleeps.\tLe chat dort.\nWhere is the egg?\tOù est l'œuf ?\n".encode("utf-8")
+    assert path.read_bytes() == "The cat sleeps.\tLe chat dort.\nWhere is the egg?\tOù est l'œuf ?\n".encode()
     assert bt.read_tsv(path) == pairs
 
 
 def test_read_tsv_keeps_two_of_three_columns(tmp_path):
     path = tmp_path / "tatoeba.tsv"
-    path.write_text("Go.\tVa !\tCC-BY 2.0 (France) Attribution: tatoeba.org #1 (example)\nHi.\tSalut !\n",
-                    encoding="utf-8")
+    path.write_text(
+        "Go.\tVa !\tCC-BY 2.0 (France) Attribution: tatoeba.org #1 (example)\nHi.\tSalut !\n", encoding="utf-8"
+    )
     assert bt.read_tsv(path) == [("Go.", "Va !"), ("Hi.", "Salut !")]
 
 
@@ -275,8 +322,13 @@ def test_the_lexicon_is_a_table_file_that_the_generator_loads_entry_for_entry():
     lexicon = bt.read_lexicon()
     assert bt.LEXICON_PATH.name == "lexicon.txt" and bt.LEXICON_PATH.parent == bt.CORPUS_PATH.parent
     assert list(lexicon) == ["nouns", "liquids", "adjectives", "verbs", "names"]
-    assert [len(lexicon[s]) for s in lexicon] == [len(bt.NOUNS), len(bt.LIQUIDS), len(bt.ADJECTIVES),
-                                                  len(bt.VERBS), len(bt.NAMES)]
+    assert [len(lexicon[s]) for s in lexicon] == [
+        len(bt.NOUNS),
+        len(bt.LIQUIDS),
+        len(bt.ADJECTIVES),
+        len(bt.VERBS),
+        len(bt.NAMES),
+    ]
     assert [n.en for n in bt.NOUNS] == [line.split()[0].split("/")[0] for line in lexicon["nouns"]]
 
 

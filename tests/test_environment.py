@@ -1,5 +1,6 @@
 """environment.yml (conda users) and pyproject.toml (pip users) ask for the same packages, and the
 Makefile installs only what pyproject.toml declares."""
+
 import re
 import sys
 from importlib import metadata

@@ -1,4 +1,5 @@
 """The module protocol, Linear, GELU, FeedForward and the gradient checker (notebook 02)."""
+
 import math
 import re
 
@@ -24,6 +25,7 @@ def make(kind, dtype=np.float64, rng=None):
 
 
 # ---- gradient checks ------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("shape", SHAPES_2D_3D)
 def test_linear_backward_matches_finite_differences(shape):
@@ -79,6 +81,7 @@ def test_linear_initialisation_keeps_activation_variance():
 
 # ---- the protocol (checked on every module in test_module_protocol.py) ----------------------
 
+
 def test_parameters_are_the_live_arrays_under_dotted_names():
     ffn = bt.FeedForward(5, 7, rng=np.random.default_rng(0))
     params = ffn.parameters()
@@ -93,7 +96,11 @@ def test_children_in_a_list_are_named_by_position():
         def __init__(self):
             super().__init__()
             self.head = bt.Linear(3, 4, rng=np.random.default_rng(0))
-            self.layers = [bt.Linear(4, 4, rng=np.random.default_rng(0)), bt.GELU(), bt.Linear(4, 2, rng=np.random.default_rng(0))]
+            self.layers = [
+                bt.Linear(4, 4, rng=np.random.default_rng(0)),
+                bt.GELU(),
+                bt.Linear(4, 2, rng=np.random.default_rng(0)),
+            ]
 
     names = list(Stack().parameters())
     assert names == ["head.W", "head.b", "layers.0.W", "layers.0.b", "layers.2.W", "layers.2.b"]
@@ -142,6 +149,7 @@ def test_rng_is_required_and_the_same_seed_gives_the_same_weights():
 
 # ---- bad input ------------------------------------------------------------------------------
 
+
 def test_linear_rejects_input_whose_last_axis_is_not_d_in():
     with pytest.raises(ValueError, match=r"d_in=5.*last axis 4, expected 5"):
         bt.Linear(5, 7, rng=np.random.default_rng(0)).forward(np.zeros((2, 3, 4)))
@@ -163,6 +171,7 @@ def test_backward_before_forward_raises(kind):
 
 
 # ---- the checker itself ---------------------------------------------------------------------
+
 
 def test_rel_error_known_values():
     assert bt.rel_error([1.0, 2.0], [1.0, 2.0]) == 0.0
@@ -195,12 +204,15 @@ def test_numerical_gradient_on_chosen_entries_gives_the_full_computations_number
     assert bt.numerical_gradient(lambda: np.sin(x), x, dout, indices=[]).shape == (0,)
 
 
-@pytest.mark.parametrize("indices, error, message", [
-    ([24], ValueError, r"indices must lie in 0\.\.23 \(x has 24 entries\), got values from 24 to 24"),
-    ([-1, 3], ValueError, "got values from -1 to 3"),
-    ([[0, 1]], TypeError, r"1-D array of integers .* got shape \(1, 2\)"),
-    ([0.5], TypeError, "dtype float64"),
-])
+@pytest.mark.parametrize(
+    "indices, error, message",
+    [
+        ([24], ValueError, r"indices must lie in 0\.\.23 \(x has 24 entries\), got values from 24 to 24"),
+        ([-1, 3], ValueError, "got values from -1 to 3"),
+        ([[0, 1]], TypeError, r"1-D array of integers .* got shape \(1, 2\)"),
+        ([0.5], TypeError, "dtype float64"),
+    ],
+)
 def test_numerical_gradient_refuses_indices_that_are_not_flat_positions_in_x(indices, error, message):
     x = np.zeros((2, 3, 4))
     with pytest.raises(error, match=message):
@@ -241,11 +253,14 @@ class _LinearBiasOverOneAxis(bt.Linear):
         return dx
 
 
-@pytest.mark.parametrize("module, d_in, name", [
-    (_LinearForgotTranspose(6, 6, rng=np.random.default_rng(0), dtype=np.float64), 6, "input[0]"),
-    (_LinearReshapeBug(5, 7, rng=np.random.default_rng(0), dtype=np.float64), 5, "W"),
-    (_LinearBiasOverOneAxis(5, 7, rng=np.random.default_rng(0), dtype=np.float64), 5, "b"),
-])
+@pytest.mark.parametrize(
+    "module, d_in, name",
+    [
+        (_LinearForgotTranspose(6, 6, rng=np.random.default_rng(0), dtype=np.float64), 6, "input[0]"),
+        (_LinearReshapeBug(5, 7, rng=np.random.default_rng(0), dtype=np.float64), 5, "W"),
+        (_LinearBiasOverOneAxis(5, 7, rng=np.random.default_rng(0), dtype=np.float64), 5, "b"),
+    ],
+)
 def test_check_gradients_raises_naming_the_wrong_tensor(module, d_in, name):
     x = np.random.default_rng(10).standard_normal((2, 3, d_in))
     with pytest.raises(AssertionError, match=re.escape(f"gradient of {name} does not match finite differences")):
@@ -373,6 +388,7 @@ def test_check_gradients_floor_scales_with_the_loss_so_small_outputs_are_still_c
 
 # ---- the fast forms agree with the simple ones ---------------------------------------------------
 
+
 @pytest.mark.parametrize("shape", [(), (7,), (3, 5), (2, 300, 130), (70, 512), (4, 0), (0, 6)])
 def test_gelu_module_computes_the_formula_on_any_shape_and_block_split(shape):
     x = 3 * np.random.default_rng(0).standard_normal(shape)
@@ -430,15 +446,19 @@ def test_backward_refuses_a_dout_that_is_not_exactly_the_output_shape_naming_the
     # (d,) and (1, 3, d) would broadcast over the rows and give wrong gradients without a word;
     # (3, 2, d) would fail somewhere inside with a bare NumPy error.
     for bad in [(d,), (1, 3, d), (3, 2, d)]:
-        with pytest.raises(ValueError, match=rf"^{LAYER_NAMES[kind]}\.backward expects dout of shape "
-                                             rf"{shape_pattern(out.shape)}, got {shape_pattern(bad)}"):
+        with pytest.raises(
+            ValueError,
+            match=rf"^{LAYER_NAMES[kind]}\.backward expects dout of shape "
+            rf"{shape_pattern(out.shape)}, got {shape_pattern(bad)}",
+        ):
             module.backward(np.ones(bad))
     assert all(not g.any() for g in module.gradients().values())  # nothing accumulated
 
 
 @pytest.mark.parametrize("kind", LAYER_NAMES)
-@pytest.mark.parametrize("bad", [lambda shape: np.ones(shape).tolist(), lambda shape: np.full(shape, "1")],
-                         ids=["list", "strings"])
+@pytest.mark.parametrize(
+    "bad", [lambda shape: np.ones(shape).tolist(), lambda shape: np.full(shape, "1")], ids=["list", "strings"]
+)
 def test_backward_refuses_a_dout_that_is_not_an_array_of_numbers(kind, bad):
     module = make(kind)
     out = module.forward(np.ones((2, 3, 5)))
@@ -447,21 +467,30 @@ def test_backward_refuses_a_dout_that_is_not_an_array_of_numbers(kind, bad):
 
 
 @pytest.mark.parametrize("kind", LAYER_NAMES)
-@pytest.mark.parametrize("x", [np.full((2, 5), "1.5"), np.full((2, 5), None), np.ones((2, 5), dtype=bool)],
-                         ids=["strings", "objects", "bools"])
+@pytest.mark.parametrize(
+    "x",
+    [np.full((2, 5), "1.5"), np.full((2, 5), None), np.ones((2, 5), dtype=bool)],
+    ids=["strings", "objects", "bools"],
+)
 def test_forward_refuses_input_that_is_not_an_array_of_numbers(kind, x):
     layer = "Linear" if kind == "feedforward" else LAYER_NAMES[kind]  # FeedForward's first part says it
     with pytest.raises(TypeError, match=rf"^{layer}\.forward: x must be an array of numbers, got dtype {x.dtype}"):
         make(kind).forward(x)
 
 
-@pytest.mark.parametrize("build, layer", [
-    (lambda dtype: bt.Linear(4, 4, rng=np.random.default_rng(0), dtype=dtype), "Linear"),
-    (lambda dtype: bt.FeedForward(4, 6, rng=np.random.default_rng(0), dtype=dtype), "FeedForward"),
-], ids=["linear", "feedforward"])
-@pytest.mark.parametrize("dtype, name", [(np.int64, "int64"), ("int32", "int32"), (np.float16, "float16"),
-                                         (None, "None"), ("floot", "'floot'")],
-                         ids=["int64", "int32-by-name", "float16", "None", "typo"])
+@pytest.mark.parametrize(
+    "build, layer",
+    [
+        (lambda dtype: bt.Linear(4, 4, rng=np.random.default_rng(0), dtype=dtype), "Linear"),
+        (lambda dtype: bt.FeedForward(4, 6, rng=np.random.default_rng(0), dtype=dtype), "FeedForward"),
+    ],
+    ids=["linear", "feedforward"],
+)
+@pytest.mark.parametrize(
+    "dtype, name",
+    [(np.int64, "int64"), ("int32", "int32"), (np.float16, "float16"), (None, "None"), ("floot", "'floot'")],
+    ids=["int64", "int32-by-name", "float16", "None", "typo"],
+)
 def test_layers_refuse_a_dtype_other_than_float32_or_float64(build, layer, dtype, name):
     with pytest.raises(ValueError, match=rf"^{layer}: dtype must be float32 or float64, got {name}$"):
         build(dtype)  # an integer dtype would round every weight to 0
@@ -473,10 +502,18 @@ def test_layers_accept_float32_and_float64_by_type_dtype_or_name():
         assert layer.params["W"].dtype == layer.params["b"].dtype == np.dtype(dtype)
 
 
-@pytest.mark.parametrize("d_in, error, shown", [
-    (-1, ValueError, "-1"), (0, ValueError, "0"), (2.5, ValueError, "2.5"), (4.0, ValueError, "4.0"),
-    (True, TypeError, "True"), (None, TypeError, "None"), ("4", TypeError, "'4'"),
-])
+@pytest.mark.parametrize(
+    "d_in, error, shown",
+    [
+        (-1, ValueError, "-1"),
+        (0, ValueError, "0"),
+        (2.5, ValueError, "2.5"),
+        (4.0, ValueError, "4.0"),
+        (True, TypeError, "True"),
+        (None, TypeError, "None"),
+        ("4", TypeError, "'4'"),
+    ],
+)
 def test_layer_sizes_must_be_ints_of_at_least_one(d_in, error, shown):
     with pytest.raises(error, match=rf"^Linear needs an int d_in >= 1, got d_in={re.escape(shown)}$"):
         bt.Linear(d_in, 4, rng=np.random.default_rng(0))

@@ -4,6 +4,7 @@ forward(...) then backward(dout) returns the gradient of each float input; param
 dict of the live arrays; gradients() has the same keys, shapes and dtype; backward ADDS to the
 parameter gradients; zero_grad() resets them in place; float32 and float64 both stay as they are.
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +41,7 @@ DECODER_LAYER = 2 * ATTENTION + 3 * LAYERNORM + FEEDFORWARD
 def ids(rng, T, padded):
     """(B, T) ids: random bytes, the second row ending in `padded` PADs."""
     out = rng.integers(0, 256, size=(B, T))
-    out[1, T - padded:] = bt.PAD_ID
+    out[1, T - padded :] = bt.PAD_ID
     return out
 
 
@@ -49,15 +50,28 @@ def floats(rng, shape, dtype):
 
 
 def config(dtype, norm_first):
-    return bt.Config(vocab_size=V, d_model=C, n_heads=H, n_encoder_layers=2, n_decoder_layers=2,
-                     d_ff=F, max_len=MAX_LEN, norm_first=norm_first, dtype=np.dtype(dtype).name)
+    return bt.Config(
+        vocab_size=V,
+        d_model=C,
+        n_heads=H,
+        n_encoder_layers=2,
+        n_decoder_layers=2,
+        d_ff=F,
+        max_len=MAX_LEN,
+        norm_first=norm_first,
+        dtype=np.dtype(dtype).name,
+    )
 
 
 def make_case(name, dtype):
     rng = np.random.default_rng(0)
     src, tgt = ids(rng, T_SRC, padded=2), ids(rng, T_TGT, padded=1)
     src_mask, tgt_mask = bt.padding_mask(src), bt.target_mask(tgt)
-    x, y, memory = floats(rng, (B, T_TGT, C), dtype), floats(rng, (B, T_TGT, C), dtype), floats(rng, (B, T_SRC, C), dtype)
+    x, y, memory = (
+        floats(rng, (B, T_TGT, C), dtype),
+        floats(rng, (B, T_TGT, C), dtype),
+        floats(rng, (B, T_SRC, C), dtype),
+    )
     norm_first = not name.endswith("post-LN")
     final_norm = LAYERNORM if norm_first else 0
     if name == "Linear":
@@ -72,12 +86,13 @@ def make_case(name, dtype):
             p[...] = rng.standard_normal(p.shape)
         return Case(module, (x,), (0,), LAYERNORM)
     if name.startswith("Softmax"):
-        return Case(bt.Softmax(axis=int(name[len("Softmax(axis="):-1])), (x,), (0,), 0)
+        return Case(bt.Softmax(axis=int(name[len("Softmax(axis=") : -1])), (x,), (0,), 0)
     if name == "MultiHeadAttention":
         return Case(bt.MultiHeadAttention(C, H, rng=rng, dtype=dtype), (x, memory, src_mask), (0, 1), ATTENTION)
     if name == "Embedding":
-        return Case(bt.Embedding(V_SMALL, C, rng=rng, dtype=dtype), (rng.integers(0, V_SMALL, (B, T_TGT)),), (),
-                    V_SMALL * C)
+        return Case(
+            bt.Embedding(V_SMALL, C, rng=rng, dtype=dtype), (rng.integers(0, V_SMALL, (B, T_TGT)),), (), V_SMALL * C
+        )
     if name == "PositionalEncoding":
         return Case(bt.PositionalEncoding(MAX_LEN, C, dtype=dtype), (x,), (0,), 0)
     cfg = config(dtype, norm_first)
@@ -88,18 +103,36 @@ def make_case(name, dtype):
     if name.startswith("Encoder"):
         return Case(bt.Encoder(cfg, rng=rng), (src, src_mask), (), V * C + 2 * ENCODER_LAYER + final_norm)
     if name.startswith("Decoder"):
-        return Case(bt.Decoder(cfg, rng=rng), (tgt, memory, tgt_mask, src_mask), (1,),
-                    V * C + 2 * DECODER_LAYER + final_norm)
+        return Case(
+            bt.Decoder(cfg, rng=rng), (tgt, memory, tgt_mask, src_mask), (1,), V * C + 2 * DECODER_LAYER + final_norm
+        )
     if name.startswith("Transformer"):
         encoder, decoder = V * C + 2 * ENCODER_LAYER + final_norm, V * C + 2 * DECODER_LAYER + final_norm
         return Case(bt.Transformer(cfg, rng=rng), (src, tgt), (), encoder + decoder + linear_size(C, V))
     raise ValueError(name)
 
 
-MODULES = ["Linear", "GELU", "FeedForward", "LayerNorm", "Softmax(axis=-1)", "Softmax(axis=1)",
-           "MultiHeadAttention", "Embedding", "PositionalEncoding",
-           "EncoderLayer", "EncoderLayer post-LN", "DecoderLayer", "DecoderLayer post-LN",
-           "Encoder", "Encoder post-LN", "Decoder", "Decoder post-LN", "Transformer", "Transformer post-LN"]
+MODULES = [
+    "Linear",
+    "GELU",
+    "FeedForward",
+    "LayerNorm",
+    "Softmax(axis=-1)",
+    "Softmax(axis=1)",
+    "MultiHeadAttention",
+    "Embedding",
+    "PositionalEncoding",
+    "EncoderLayer",
+    "EncoderLayer post-LN",
+    "DecoderLayer",
+    "DecoderLayer post-LN",
+    "Encoder",
+    "Encoder post-LN",
+    "Decoder",
+    "Decoder post-LN",
+    "Transformer",
+    "Transformer post-LN",
+]
 WITH_PARAMETERS = [name for name in MODULES if make_case(name, np.float64).n_parameters]
 DTYPES = [np.float32, np.float64]
 TOLERANCE = {np.float32: 1e-6, np.float64: 1e-13}
@@ -167,8 +200,7 @@ def test_two_backward_calls_accumulate_twice_the_parameter_gradients(name, dtype
     second = case.module.backward(dout)
     for key, g in case.module.gradients().items():
         scale = np.abs(once[key]).max(initial=0)
-        np.testing.assert_allclose(g, 2 * once[key], rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype] * scale,
-                                   err_msg=key)
+        np.testing.assert_allclose(g, 2 * once[key], rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype] * scale, err_msg=key)
     # the input gradients do not depend on what was accumulated before
     for dx_first, dx_second in zip(input_gradients(case, first), input_gradients(case, second)):
         np.testing.assert_array_equal(dx_first, dx_second)

@@ -1,12 +1,13 @@
 """LayerNorm and Softmax (notebook 03)."""
+
 import json
 import re
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 import bytetrans_lib as bt
-from conftest import ROOT
 
 SHAPES_2D_3D = [(3, 5), (2, 3, 5)]  # (N, d) and (B, T, d): every axis a different size
 
@@ -21,6 +22,7 @@ def layernorm(d=5, dtype=np.float64, seed=0):
 
 
 # ---- LayerNorm ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("shape", SHAPES_2D_3D)
 def test_layernorm_backward_matches_finite_differences(shape):
@@ -87,6 +89,7 @@ def test_layernorm_rejects_input_whose_last_axis_is_not_d():
 
 # ---- Softmax --------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("shape, axis", [((3, 5), -1), ((2, 3, 5), -1), ((2, 3, 5), 1), ((2, 3, 5), 0)])
 def test_softmax_backward_matches_finite_differences(shape, axis):
     rng = np.random.default_rng(11)
@@ -137,8 +140,12 @@ def test_softmax_rejects_an_axis_the_input_does_not_have():
 
 # ---- both -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("make", [lambda dt: bt.LayerNorm(5, dtype=dt), lambda dt: bt.Softmax(axis=-1),
-                                  lambda dt: bt.Softmax(axis=1)], ids=["layernorm", "softmax-1", "softmax1"])
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda dt: bt.LayerNorm(5, dtype=dt), lambda dt: bt.Softmax(axis=-1), lambda dt: bt.Softmax(axis=1)],
+    ids=["layernorm", "softmax-1", "softmax1"],
+)
 def test_float32_forward_agrees_with_float64_to_float32_precision(make):
     x64 = np.random.default_rng(13).standard_normal((2, 3, 5))
     y64 = make(np.float64).forward(x64)
@@ -177,6 +184,7 @@ def test_layernorm_does_not_modify_its_input():
 
 # ---- what notebook 03 says about eps (issue 13, section 6) ------------------------------------
 
+
 def test_notebook_03_states_the_measured_gap_between_the_eps_placements_not_a_verdict():
     x = np.random.default_rng(14).standard_normal((64, 128))  # sigma about 1, the model's width
     xc = x - x.mean(axis=-1, keepdims=True)
@@ -192,6 +200,7 @@ def test_notebook_03_states_the_measured_gap_between_the_eps_placements_not_a_ve
 
 # ---- refused by name, before anything changes (issue 13) --------------------------------------
 
+
 def shape_pattern(shape):
     return re.escape(str(tuple(shape)))
 
@@ -206,14 +215,18 @@ def test_layernorm_backward_refuses_a_dout_that_numpy_would_broadcast_over_the_r
     assert ln.backward(np.ones((2, 3, 4))) is not None and np.array_equal(ln.grads["beta"], [6.0] * 4)
 
 
-@pytest.mark.parametrize("module", [bt.LayerNorm(4), bt.Softmax(), bt.Softmax(axis=1)],
-                         ids=["layernorm", "softmax-1", "softmax1"])
+@pytest.mark.parametrize(
+    "module", [bt.LayerNorm(4), bt.Softmax(), bt.Softmax(axis=1)], ids=["layernorm", "softmax-1", "softmax1"]
+)
 @pytest.mark.parametrize("bad", [(4,), (1, 3, 4), (2, 1, 4), (3, 2, 4), (2, 3, 4, 1)])
 def test_backward_refuses_a_dout_that_is_not_exactly_the_output_shape(module, bad):
     module.forward(np.ones((2, 3, 4), dtype=np.float32))
     name = type(module).__name__
-    with pytest.raises(ValueError, match=rf"^{name}\.backward expects dout of shape \(2, 3, 4\), "
-                                         rf"got {shape_pattern(bad)}"):
+    with pytest.raises(
+        ValueError,
+        match=rf"^{name}\.backward expects dout of shape \(2, 3, 4\), "
+        rf"got {shape_pattern(bad)}",
+    ):
         module.backward(np.ones(bad, dtype=np.float32))
 
 
@@ -227,10 +240,17 @@ def test_backward_and_forward_refuse_what_is_not_an_array_of_numbers(module):
         module.backward(np.ones((2, 4)).tolist())
 
 
-@pytest.mark.parametrize("d, error, shown", [
-    (-1, ValueError, "-1"), (0, ValueError, "0"), (2.5, ValueError, "2.5"),
-    (None, TypeError, "None"), (True, TypeError, "True"), ("4", TypeError, "'4'"),
-])
+@pytest.mark.parametrize(
+    "d, error, shown",
+    [
+        (-1, ValueError, "-1"),
+        (0, ValueError, "0"),
+        (2.5, ValueError, "2.5"),
+        (None, TypeError, "None"),
+        (True, TypeError, "True"),
+        ("4", TypeError, "'4'"),
+    ],
+)
 def test_layernorm_size_must_be_an_int_of_at_least_one(d, error, shown):
     with pytest.raises(error, match=rf"^LayerNorm needs an int d >= 1, got d={re.escape(shown)}$"):
         bt.LayerNorm(d)
@@ -256,7 +276,10 @@ def test_softmax_axis_must_be_an_int(axis, shown):
 
 
 def test_softmax_refuses_an_empty_axis_but_not_an_empty_batch():
-    with pytest.raises(ValueError, match=r"^Softmax\(axis=-1\) got an input of shape \(2, 0\), whose axis -1 "
-                                         r"is empty: there is nothing to normalise"):
+    with pytest.raises(
+        ValueError,
+        match=r"^Softmax\(axis=-1\) got an input of shape \(2, 0\), whose axis -1 "
+        r"is empty: there is nothing to normalise",
+    ):
         bt.Softmax().forward(np.zeros((2, 0)))
     assert bt.Softmax(axis=np.int64(1)).forward(np.zeros((0, 3))).shape == (0, 3)  # no rows: nothing to do

@@ -1,4 +1,5 @@
 """Loss, optimizers, schedule and clipping of notebook 06, and the overfit experiment."""
+
 import ast
 import io
 import json
@@ -9,9 +10,9 @@ import tokenize
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from conftest import ROOT
 
 import bytetrans_lib as bt
-from conftest import ROOT
 
 
 def softmax(z):
@@ -20,6 +21,7 @@ def softmax(z):
 
 
 # ---- cross-entropy -----------------------------------------------------------------------------
+
 
 def test_cross_entropy_equals_minus_log_softmax_over_counted_positions():
     rng = np.random.default_rng(0)
@@ -91,6 +93,7 @@ def test_cross_entropy_refuses_bad_input():
 
 # ---- Adam --------------------------------------------------------------------------------------
 
+
 def reference_adam(theta, grads, lr, beta1, beta2, eps, wd):
     """Kingma & Ba, Algorithm 1, written out plainly (plus decoupled weight decay)."""
     m, v, out = np.zeros_like(theta), np.zeros_like(theta), []
@@ -109,8 +112,9 @@ def reference_adam(theta, grads, lr, beta1, beta2, eps, wd):
 def test_adam_matches_the_reference_algorithm_over_several_steps(wd):
     rng = np.random.default_rng(3)
     theta0 = {"a": rng.standard_normal((3, 4)), "b.c": rng.standard_normal(5)}
-    grads = [{k: rng.standard_normal(v.shape) * 10.0 ** rng.integers(-3, 3) for k, v in theta0.items()}
-             for _ in range(8)]
+    grads = [
+        {k: rng.standard_normal(v.shape) * 10.0 ** rng.integers(-3, 3) for k, v in theta0.items()} for _ in range(8)
+    ]
     params = {k: v.copy() for k, v in theta0.items()}
     adam = bt.Adam(params, lr=0.01, weight_decay=wd)
     assert adam.betas == (0.9, 0.98) and adam.eps == 1e-9  # Vaswani et al.'s settings by default
@@ -118,8 +122,9 @@ def test_adam_matches_the_reference_algorithm_over_several_steps(wd):
     for step, g in enumerate(grads):
         adam.step(g)
         for name in theta0:
-            expected = reference_adam(theta0[name], [gg[name] for gg in grads[: step + 1]],
-                                      0.01, 0.9, 0.98, 1e-9, wd)[-1]
+            expected = reference_adam(theta0[name], [gg[name] for gg in grads[: step + 1]], 0.01, 0.9, 0.98, 1e-9, wd)[
+                -1
+            ]
             assert np.abs(params[name] - expected).max() < 1e-12
     assert params["a"] is live  # updated in place: the model sees the new values
 
@@ -162,6 +167,7 @@ def test_sgd_steps_against_the_gradient_in_place():
 
 # ---- schedule and clipping ---------------------------------------------------------------------
 
+
 def test_transformer_lr_has_the_documented_values():
     d, warmup = 512, 4000
     assert math.isclose(bt.transformer_lr(1, d, warmup), d**-0.5 * warmup**-1.5)
@@ -190,9 +196,14 @@ def test_clipping_leaves_small_gradients_alone_and_scales_large_ones_to_the_exac
 
 # ---- proof of life -----------------------------------------------------------------------------
 
+
 def test_the_full_model_memorises_a_handful_of_pairs():
-    pairs = [("Hello.", "Bonjour."), ("Yes.", "Oui."), ("I am here.", "Je suis là."),
-             ("Where is the school?", "Où est l'école ?")]
+    pairs = [
+        ("Hello.", "Bonjour."),
+        ("Yes.", "Oui."),
+        ("I am here.", "Je suis là."),
+        ("Where is the school?", "Où est l'école ?"),
+    ]
     english, french = [e for e, _ in pairs], [f for _, f in pairs]
     src = bt.encode_batch(english, eos=True)
     tgt_in, tgt_out = bt.encode_batch(french, bos=True), bt.encode_batch(french, eos=True)
@@ -207,8 +218,9 @@ def test_the_full_model_memorises_a_handful_of_pairs():
 def small_batch_and_model(seed=0):
     src = bt.encode_batch(["Hi!", "Yes."], eos=True)
     tgt = bt.encode_batch(["Salut !", "Oui."], bos=True, eos=True)
-    config = bt.Config(d_model=8, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, d_ff=12, max_len=16,
-                       dtype="float64")
+    config = bt.Config(
+        d_model=8, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, d_ff=12, max_len=16, dtype="float64"
+    )
     return bt.Transformer(config, rng=np.random.default_rng(seed)), (src, tgt[:, :-1], tgt[:, 1:])
 
 
@@ -311,26 +323,30 @@ def test_adam_and_sgd_refuse_a_learning_rate_that_is_not_a_number(lr):
         bt.SGD({"w": np.zeros(2)}, lr=lr)
 
 
-@pytest.mark.parametrize("settings, message", [
-    ({"betas": (0.9, 1.0)}, r"Adam: betas must be two numbers in \[0, 1\), got \(0.9, 1.0\)"),
-    ({"betas": (-0.1, 0.98)}, r"betas must be two numbers in \[0, 1\)"),
-    ({"betas": (0.9, float("nan"))}, r"betas must be two numbers in \[0, 1\), got \(0.9, nan\)"),
-    ({"betas": (0.9,)}, r"betas must be two numbers"),
-    ({"betas": 0.9}, r"betas must be two numbers"),
-    ({"eps": 0.0}, r"Adam: eps must be a finite number > 0, got 0.0"),
-    ({"eps": float("nan")}, r"Adam: eps must be a finite number > 0, got nan"),
-    ({"weight_decay": -0.01}, r"Adam: weight_decay must be a finite number >= 0, got -0.01"),
-    ({"weight_decay": float("nan")}, r"Adam: weight_decay must be a finite number >= 0, got nan"),
-    ({"weight_decay": float("inf")}, r"Adam: weight_decay must be a finite number >= 0, got inf"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"betas": (0.9, 1.0)}, r"Adam: betas must be two numbers in \[0, 1\), got \(0.9, 1.0\)"),
+        ({"betas": (-0.1, 0.98)}, r"betas must be two numbers in \[0, 1\)"),
+        ({"betas": (0.9, float("nan"))}, r"betas must be two numbers in \[0, 1\), got \(0.9, nan\)"),
+        ({"betas": (0.9,)}, r"betas must be two numbers"),
+        ({"betas": 0.9}, r"betas must be two numbers"),
+        ({"eps": 0.0}, r"Adam: eps must be a finite number > 0, got 0.0"),
+        ({"eps": float("nan")}, r"Adam: eps must be a finite number > 0, got nan"),
+        ({"weight_decay": -0.01}, r"Adam: weight_decay must be a finite number >= 0, got -0.01"),
+        ({"weight_decay": float("nan")}, r"Adam: weight_decay must be a finite number >= 0, got nan"),
+        ({"weight_decay": float("inf")}, r"Adam: weight_decay must be a finite number >= 0, got inf"),
+    ],
+)
 def test_adam_refuses_bad_betas_eps_and_weight_decay_by_name(settings, message):
     with pytest.raises((ValueError, TypeError), match=message):
         bt.Adam({"w": np.zeros(2)}, **settings)
 
 
 def test_adam_accepts_numpy_numbers_and_a_list_of_betas():
-    adam = bt.Adam({"w": np.zeros(2)}, lr=np.float32(0.5), betas=[0.5, np.float64(0.75)], eps=1e-8,
-                   weight_decay=np.int64(0))
+    adam = bt.Adam(
+        {"w": np.zeros(2)}, lr=np.float32(0.5), betas=[0.5, np.float64(0.75)], eps=1e-8, weight_decay=np.int64(0)
+    )
     assert adam.lr == 0.5 and adam.betas == (0.5, 0.75)
 
 
@@ -348,8 +364,11 @@ def assert_untouched(params, adam):
 def test_adam_step_refuses_a_gradient_of_the_wrong_shape_before_updating_anything():
     params, adam = adam_with_two_parameters()
     grads = {"a": np.ones(3), "b": np.ones(3)}  # (3,) would broadcast silently into (2, 3)
-    with pytest.raises(ValueError, match=r"Adam.step: the gradient of 'b' has shape \(3,\), "
-                                         r"but the parameter has shape \(2, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Adam.step: the gradient of 'b' has shape \(3,\), "
+        r"but the parameter has shape \(2, 3\)",
+    ):
         adam.step(grads)
     assert_untouched(params, adam)  # 'a' came first and is valid: still not updated
 
@@ -363,13 +382,13 @@ def test_adam_step_names_missing_and_unknown_gradients_before_updating_anything(
     assert_untouched(params, adam)
 
 
-
 @pytest.mark.parametrize("bad", [[1.0, 1.0, 1.0], np.ones((2, 3), dtype=complex)], ids=["list", "complex"])
 def test_adam_step_refuses_a_gradient_that_is_not_an_array_of_real_numbers(bad):
     params, adam = adam_with_two_parameters()
     with pytest.raises(TypeError, match=r"Adam.step: the gradient of 'b' must be a NumPy array of numbers"):
         adam.step({"a": np.ones(3), "b": bad})
     assert_untouched(params, adam)
+
 
 @pytest.mark.parametrize("lr", [float("nan"), float("inf"), -1e-3])
 def test_adam_step_refuses_a_learning_rate_a_schedule_set_to_nan_or_negative(lr):
@@ -390,8 +409,11 @@ def test_adam_step_accepts_a_learning_rate_of_zero_set_by_a_schedule():
 def test_sgd_step_refuses_wrong_shapes_and_missing_gradients_before_updating_anything():
     params = {"a": np.zeros(3), "b": np.zeros((2, 3))}
     sgd = bt.SGD(params, lr=0.1)
-    with pytest.raises(ValueError, match=r"SGD.step: the gradient of 'b' has shape \(1,\), "
-                                         r"but the parameter has shape \(2, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"SGD.step: the gradient of 'b' has shape \(1,\), "
+        r"but the parameter has shape \(2, 3\)",
+    ):
         sgd.step({"a": np.ones(3), "b": np.ones(1)})
     with pytest.raises(ValueError, match=r"SGD.step: gradients for \['b'\] are missing"):
         sgd.step({"a": np.ones(3)})
@@ -402,8 +424,11 @@ def test_adam_load_state_dict_refuses_a_mismatched_shape_without_loading_anythin
     params = {"w": np.zeros(3)}
     adam = bt.Adam(params, lr=0.1)
     state = {"t": np.array(5), "m/w": np.ones(3), "v/w": np.ones(2)}  # m fits, v does not
-    with pytest.raises(ValueError, match=r"Adam.load_state_dict: v/w has shape \(2,\), "
-                                         r"but the parameter 'w' has shape \(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Adam.load_state_dict: v/w has shape \(2,\), "
+        r"but the parameter 'w' has shape \(3,\)",
+    ):
         adam.load_state_dict(state)
     assert adam.t == 0 and not adam.m["w"].any() and not adam.v["w"].any()  # nothing half-loaded
     state = {"t": np.array(5), "m/w": np.ones(3), "v/w": np.ones(3), "m/other": np.ones(2)}
@@ -421,15 +446,18 @@ def test_adam_load_state_dict_refuses_a_state_without_a_step_count():
     assert adam.t == 0 and not adam.m["w"].any()
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"warmup": 0}, r"transformer_lr: warmup must be a finite number > 0, got 0"),
-    ({"warmup": -100}, r"transformer_lr: warmup must be a finite number > 0, got -100"),
-    ({"warmup": float("nan")}, r"warmup must be a finite number > 0, got nan"),
-    ({"d_model": 0}, r"transformer_lr: d_model must be a finite number > 0, got 0"),
-    ({"factor": -1.0}, r"transformer_lr: factor must be a finite number > 0, got -1.0"),
-    ({"factor": float("nan")}, r"factor must be a finite number > 0, got nan"),
-    ({"step": float("nan")}, r"steps are counted from 1, got nan"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"warmup": 0}, r"transformer_lr: warmup must be a finite number > 0, got 0"),
+        ({"warmup": -100}, r"transformer_lr: warmup must be a finite number > 0, got -100"),
+        ({"warmup": float("nan")}, r"warmup must be a finite number > 0, got nan"),
+        ({"d_model": 0}, r"transformer_lr: d_model must be a finite number > 0, got 0"),
+        ({"factor": -1.0}, r"transformer_lr: factor must be a finite number > 0, got -1.0"),
+        ({"factor": float("nan")}, r"factor must be a finite number > 0, got nan"),
+        ({"step": float("nan")}, r"steps are counted from 1, got nan"),
+    ],
+)
 def test_transformer_lr_refuses_settings_that_divide_by_zero_or_give_no_number(kwargs, message):
     arguments = {"step": 10, "d_model": 128, "warmup": 300, "factor": 1.0} | kwargs
     with pytest.raises(ValueError, match=message):
@@ -438,11 +466,15 @@ def test_transformer_lr_refuses_settings_that_divide_by_zero_or_give_no_number(k
 
 # ---- refused by name: what would silently do the wrong thing (issue 13) -----------------------
 
+
 @pytest.mark.parametrize("dtype", [np.int64, np.int32, bool])
 def test_cross_entropy_refuses_logits_that_are_not_floating_point(dtype):
     # integer logits gave the right loss but an all-zero gradient (p - q rounded to integers)
-    with pytest.raises(TypeError, match=rf"^CrossEntropyLoss\.forward: logits must be floating-point, "
-                                         rf"got dtype {np.dtype(dtype).name}"):
+    with pytest.raises(
+        TypeError,
+        match=rf"^CrossEntropyLoss\.forward: logits must be floating-point, "
+        rf"got dtype {np.dtype(dtype).name}",
+    ):
         bt.CrossEntropyLoss().forward(np.array([[1, 2, 3], [3, 2, 1]], dtype=dtype), np.array([0, 1]))
 
 
@@ -467,19 +499,28 @@ def test_cross_entropy_refuses_an_ignore_index_that_is_not_an_int(ignore_index):
 
 
 @pytest.mark.parametrize("optimizer", [bt.Adam, bt.SGD])
-@pytest.mark.parametrize("value, got", [([1.0, 2.0], "list"), (np.arange(3), "an array of dtype int64"),
-                                        (np.float64(1.0), "float64")], ids=["list", "int64", "scalar"])
+@pytest.mark.parametrize(
+    "value, got",
+    [([1.0, 2.0], "list"), (np.arange(3), "an array of dtype int64"), (np.float64(1.0), "float64")],
+    ids=["list", "int64", "scalar"],
+)
 def test_optimizers_refuse_a_parameter_that_is_not_a_float_array_naming_it(optimizer, value, got):
     # a list has no in-place update; an integer array cannot hold a step of lr = 0.001
-    with pytest.raises(TypeError, match=rf"^{optimizer.__name__}: params\['w'\] must be a NumPy array of floats "
-                                         rf"\(it is changed in place\), got {got}$"):
+    with pytest.raises(
+        TypeError,
+        match=rf"^{optimizer.__name__}: params\['w'\] must be a NumPy array of floats "
+        rf"\(it is changed in place\), got {got}$",
+    ):
         optimizer({"b": np.zeros(2), "w": value})
 
 
 @pytest.mark.parametrize("optimizer", [bt.Adam, bt.SGD])
 def test_optimizers_take_a_dict_of_parameters(optimizer):
-    with pytest.raises(TypeError, match=rf"^{optimizer.__name__}: params must be a dict name -> array, "
-                                         r"as model.parameters\(\) returns, got list$"):
+    with pytest.raises(
+        TypeError,
+        match=rf"^{optimizer.__name__}: params must be a dict name -> array, "
+        r"as model.parameters\(\) returns, got list$",
+    ):
         optimizer([np.zeros(2)])
 
 
@@ -493,11 +534,17 @@ def test_adam_load_state_dict_refuses_a_step_count_that_is_not_an_integer(t):
     assert adam.t == 4 and type(adam.t) is int
 
 
-@pytest.mark.parametrize("grads, message", [
-    ([np.ones(3)], r"grads must be a dict name -> array, as model.gradients\(\) returns, got list$"),
-    ({"w": np.ones(3, dtype=np.int64)}, r"grads\['w'\] must be a NumPy array of floats \(it is changed in place\), "
-                                        r"got an array of dtype int64$"),
-])
+@pytest.mark.parametrize(
+    "grads, message",
+    [
+        ([np.ones(3)], r"grads must be a dict name -> array, as model.gradients\(\) returns, got list$"),
+        (
+            {"w": np.ones(3, dtype=np.int64)},
+            r"grads\['w'\] must be a NumPy array of floats \(it is changed in place\), "
+            r"got an array of dtype int64$",
+        ),
+    ],
+)
 def test_clip_grad_norm_takes_a_dict_of_float_arrays(grads, message):
     with pytest.raises(TypeError, match=rf"^clip_grad_norm: {message}"):
         bt.clip_grad_norm(grads, 1.0)
@@ -534,11 +581,17 @@ def test_notebook_06_states_the_true_size_of_the_uncorrected_adam_step():
 
 def shape_comments(source):
     """(name, comment tuple) for each top-level `name = ...  # (a, b)` statement of a cell."""
-    comments = {tok.start[0]: tok.string for tok in tokenize.generate_tokens(io.StringIO(source).readline)
-                if tok.type == tokenize.COMMENT}
+    comments = {
+        tok.start[0]: tok.string
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+        if tok.type == tokenize.COMMENT
+    }
     tree = ast.parse(source)
-    targets = [s.targets[0].id for s in tree.body
-               if isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name)]
+    targets = [
+        s.targets[0].id
+        for s in tree.body
+        if isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name)
+    ]
     for s in tree.body:
         if isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name):
             m = re.match(r"#\s*(\([^()]*\))", comments.get(s.end_lineno, ""))
@@ -548,10 +601,10 @@ def shape_comments(source):
 
 @pytest.mark.parametrize("notebook", ["06_adam.ipynb", "03_layernorm.ipynb"])
 def test_shape_comments_in_the_notebook_match_the_arrays(notebook):
-    cells = [c for c in json.loads((NOTEBOOKS / notebook).read_text(encoding="utf-8"))["cells"]
-             if c["cell_type"] == "code"]
-    sources = ["\n".join(line for line in "".join(c["source"]).splitlines() if not line.startswith("%"))
-               for c in cells]
+    cells = [
+        c for c in json.loads((NOTEBOOKS / notebook).read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"
+    ]
+    sources = ["\n".join(line for line in "".join(c["source"]).splitlines() if not line.startswith("%")) for c in cells]
     last = max(i for i, s in enumerate(sources) if any(shape_comments(s)))
     namespace, checked = {}, 0
     for source in sources[: last + 1]:

@@ -1,4 +1,5 @@
 """The measuring tools of notebook 10: time_it, matmul_flops, profile_step."""
+
 import sys
 import types
 

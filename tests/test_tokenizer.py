@@ -1,4 +1,5 @@
 """The tokenizer of notebook 01, as exported to bytetrans_lib."""
+
 import numpy as np
 import pytest
 
@@ -38,7 +39,7 @@ def test_vocabulary_layout():
 def test_encode_gives_the_utf8_bytes_as_int64_ids():
     ids = bt.encode("héllo")
     assert ids.dtype == np.int64 and ids.shape == (6,)
-    assert ids.tolist() == list("héllo".encode("utf-8"))
+    assert ids.tolist() == list("héllo".encode())
     assert bt.encode("hi", bos=True, eos=True).tolist() == [bt.BOS_ID, 104, 105, bt.EOS_ID]
     assert bt.encode("").shape == (0,)
 
@@ -63,17 +64,20 @@ def test_round_trip_of_combining_marks_emoji_sequences_and_nul():
         assert bt.decode(bt.encode(text)) == text
 
 
-@pytest.mark.parametrize("data, expected", [
-    (b"\xc3", "\ufffd"),  # a lead byte without its continuation
-    (b"a\x80b", "a\ufffdb"),  # a continuation byte without a lead byte
-    (b"\xe6\x97", "\ufffd"),  # a 3-byte character cut short: one maximal subpart, one U+FFFD
-    (b"\xf0\x9f\x98", "\ufffd"),  # a 4-byte character cut short
-    (b"\xc0\xaf", "\ufffd\ufffd"),  # an overlong encoding of '/'
-    (b"\xed\xa0\x80", "\ufffd\ufffd\ufffd"),  # an encoded surrogate
-    (b"\xff\xfe", "\ufffd\ufffd"),  # bytes UTF-8 never uses
-    (b"\xf5\x80\x80\x80", "\ufffd" * 4),  # beyond U+10FFFF
-    (b"ok\xc3(", "ok\ufffd("),  # the byte after a broken sequence is kept
-])
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        (b"\xc3", "\ufffd"),  # a lead byte without its continuation
+        (b"a\x80b", "a\ufffdb"),  # a continuation byte without a lead byte
+        (b"\xe6\x97", "\ufffd"),  # a 3-byte character cut short: one maximal subpart, one U+FFFD
+        (b"\xf0\x9f\x98", "\ufffd"),  # a 4-byte character cut short
+        (b"\xc0\xaf", "\ufffd\ufffd"),  # an overlong encoding of '/'
+        (b"\xed\xa0\x80", "\ufffd\ufffd\ufffd"),  # an encoded surrogate
+        (b"\xff\xfe", "\ufffd\ufffd"),  # bytes UTF-8 never uses
+        (b"\xf5\x80\x80\x80", "\ufffd" * 4),  # beyond U+10FFFF
+        (b"ok\xc3(", "ok\ufffd("),  # the byte after a broken sequence is kept
+    ],
+)
 def test_invalid_utf8_decodes_to_replacement_characters_without_raising(data, expected):
     assert bt.decode(list(data)) == expected
 
@@ -97,22 +101,28 @@ def test_encode_rejects_lone_surrogates_with_a_clear_error():
         bt.encode("a\ud800")
 
 
-@pytest.mark.parametrize("ids, pattern", [
-    ([104, 260], "id 260 at position 1 is outside the vocabulary 0..259"),
-    ([-1, 104], "id -1 at position 0 is outside the vocabulary"),
-    (np.array([10**6]), "id 1000000 at position 0"),
-])
+@pytest.mark.parametrize(
+    "ids, pattern",
+    [
+        ([104, 260], "id 260 at position 1 is outside the vocabulary 0..259"),
+        ([-1, 104], "id -1 at position 0 is outside the vocabulary"),
+        (np.array([10**6]), "id 1000000 at position 0"),
+    ],
+)
 def test_decode_rejects_ids_outside_the_vocabulary(ids, pattern):
     with pytest.raises(ValueError, match=pattern):
         bt.decode(ids)
 
 
-@pytest.mark.parametrize("ids, error, pattern", [
-    ([1.0, 2.0], TypeError, "integer ids, got an array of dtype float64"),
-    ([True, False], TypeError, "dtype bool"),
-    ("hi", TypeError, "sequence of integer ids, got str"),
-    ([[104, 105]], ValueError, "1-D sequence of ids, got shape \\(1, 2\\)"),
-])
+@pytest.mark.parametrize(
+    "ids, error, pattern",
+    [
+        ([1.0, 2.0], TypeError, "integer ids, got an array of dtype float64"),
+        ([True, False], TypeError, "dtype bool"),
+        ("hi", TypeError, "sequence of integer ids, got str"),
+        ([[104, 105]], ValueError, "1-D sequence of ids, got shape \\(1, 2\\)"),
+    ],
+)
 def test_decode_rejects_malformed_ids(ids, error, pattern):
     with pytest.raises(error, match=pattern):
         bt.decode(ids)
@@ -178,6 +188,7 @@ def test_target_mask_combines_padding_and_causal_and_broadcasts_over_heads():
 
 # --- normalize_text: text as people type it ------------------------------------------------
 
+
 def test_normalize_text_makes_nfc_and_turns_every_white_space_run_into_one_plain_space():
     assert normalize_text("e\u0301t\u00e9") == "\u00e9t\u00e9"  # NFD "été" -> NFC
     for space in FRENCH_SPACES:
@@ -187,9 +198,11 @@ def test_normalize_text_makes_nfc_and_turns_every_white_space_run_into_one_plain
 
 def test_normalize_text_maps_typography_to_the_plain_characters_the_data_uses():
     assert normalize_text("I don’t know.") == "I don't know."
-    assert normalize_text("‘quoted’ “twice” „low“") == "'quoted' \"twice\" \"low\""
+    assert normalize_text("‘quoted’ “twice” „low“") == '\'quoted\' "twice" "low"'
     assert normalize_text("«\u202fOui\u202f», dit-elle…") == '"Oui", dit-elle...'
-    assert normalize_text("Paris – Lyon — Nice, 3 − 1, co‐op, non‑stop") == "Paris - Lyon - Nice, 3 - 1, co-op, non-stop"
+    assert (
+        normalize_text("Paris – Lyon — Nice, 3 − 1, co‐op, non‑stop") == "Paris - Lyon - Nice, 3 - 1, co-op, non-stop"
+    )
     assert all(len(plain) and plain.isascii() for plain in TYPOGRAPHY.values())
 
 
@@ -220,18 +233,22 @@ def test_normalize_text_refuses_what_is_not_a_str(bad):
 
 # --- what a user may pass by mistake: refused with the function and the argument named ------
 
-@pytest.mark.parametrize("ids, error, pattern", [
-    ([[1, 2], [3]], ValueError, r"decode expects a flat sequence of ids, got a ragged \(nested\) one"),
-    ([np.array([1, 2]), np.array([3])], ValueError, "decode expects a flat sequence of ids, got a ragged"),
-    ([1, [2]], ValueError, "decode expects a flat sequence of ids"),
-    (np.array([[104, 105], [106, 107]]), ValueError, r"decode expects a 1-D sequence of ids, got shape \(2, 2\)"),
-    ([[]], ValueError, r"1-D sequence of ids, got shape \(1, 0\)"),
-    ([10**30], ValueError, "decode: id 1000000000000000000000000000000 at position 0 is outside the vocabulary"),
-    ([104, -(10**30)], ValueError, "decode: id -1000000000000000000000000000000 at position 1 is outside"),
-    ([104, None], TypeError, "decode expects integer ids, got NoneType at position 1"),
-    (None, TypeError, "decode expects a sequence of integer ids, got NoneType"),
-    (104, TypeError, "decode expects a sequence of integer ids, got int"),
-])
+
+@pytest.mark.parametrize(
+    "ids, error, pattern",
+    [
+        ([[1, 2], [3]], ValueError, r"decode expects a flat sequence of ids, got a ragged \(nested\) one"),
+        ([np.array([1, 2]), np.array([3])], ValueError, "decode expects a flat sequence of ids, got a ragged"),
+        ([1, [2]], ValueError, "decode expects a flat sequence of ids"),
+        (np.array([[104, 105], [106, 107]]), ValueError, r"decode expects a 1-D sequence of ids, got shape \(2, 2\)"),
+        ([[]], ValueError, r"1-D sequence of ids, got shape \(1, 0\)"),
+        ([10**30], ValueError, "decode: id 1000000000000000000000000000000 at position 0 is outside the vocabulary"),
+        ([104, -(10**30)], ValueError, "decode: id -1000000000000000000000000000000 at position 1 is outside"),
+        ([104, None], TypeError, "decode expects integer ids, got NoneType at position 1"),
+        (None, TypeError, "decode expects a sequence of integer ids, got NoneType"),
+        (104, TypeError, "decode expects a sequence of integer ids, got int"),
+    ],
+)
 def test_decode_refuses_ragged_2d_huge_and_missing_input_with_a_clear_error(ids, error, pattern):
     with pytest.raises(error, match=pattern):
         bt.decode(ids)
@@ -243,12 +260,15 @@ def test_decode_accepts_python_ints_of_any_type_that_fit_the_vocabulary():
     assert bt.decode([np.int16(104), 105]) == "hi"
 
 
-@pytest.mark.parametrize("flags, pattern", [
-    ({"bos": 2}, "encode: bos must be True or False, got 2"),
-    ({"eos": "yes"}, "encode: eos must be True or False, got 'yes'"),
-    ({"bos": 1}, "bos must be True or False, got 1"),
-    ({"eos": None}, "eos must be True or False, got None"),
-])
+@pytest.mark.parametrize(
+    "flags, pattern",
+    [
+        ({"bos": 2}, "encode: bos must be True or False, got 2"),
+        ({"eos": "yes"}, "encode: eos must be True or False, got 'yes'"),
+        ({"bos": 1}, "bos must be True or False, got 1"),
+        ({"eos": None}, "eos must be True or False, got None"),
+    ],
+)
 def test_encode_accepts_only_true_or_false_as_bos_and_eos(flags, pattern):
     with pytest.raises(TypeError, match=pattern):
         bt.encode("hi", **flags)
@@ -260,33 +280,40 @@ def test_encode_accepts_numpy_booleans_as_flags():
     assert bt.encode("hi", bos=np.True_, eos=np.False_).tolist() == [bt.BOS_ID, 104, 105]
 
 
-@pytest.mark.parametrize("call, error, pattern", [
-    (lambda: bt.pad_batch(None), TypeError, "pad_batch expects a list of id sequences, got NoneType"),
-    (lambda: bt.pad_batch(5), TypeError, "pad_batch expects a list of id sequences, got int"),
-    (lambda: bt.pad_batch("abc"), TypeError, "pad_batch expects a list of id sequences, got str"),
-    (lambda: bt.pad_batch([[1], [2.5]]), TypeError, r"pad_batch \(sequence 1\) expects integer ids"),
-    (lambda: bt.pad_batch([[1], [300]]), ValueError, r"pad_batch \(sequence 1\): id 300 at position 0"),
-    (lambda: bt.pad_batch(np.array([1, 2])), TypeError, r"pad_batch \(sequence 0\) expects a sequence"),
-    (lambda: bt.pad_batch([[1]], max_len=5.5), TypeError, "pad_batch: max_len must be an int or None, got 5.5"),
-    (lambda: bt.pad_batch([[1]], max_len="10"), TypeError, "max_len must be an int or None, got '10'"),
-    (lambda: bt.pad_batch([[1]], max_len=True), TypeError, "max_len must be an int or None, got True"),
-    (lambda: bt.pad_batch([[1]], max_len=0), ValueError, "pad_batch: max_len must be >= 1, got 0"),
-    (lambda: bt.pad_batch([[1]], max_len=-3), ValueError, "max_len must be >= 1, got -3"),
-    (lambda: bt.encode_batch(None), TypeError, "encode_batch expects a list of strings, got NoneType"),
-    (lambda: bt.encode_batch(b"hi"), TypeError, "encode_batch expects a list of strings, got bytes"),
-    (lambda: bt.encode_batch(["ok", 3]), TypeError, r"encode_batch: texts\[1\] is int, not a str"),
-    (lambda: bt.encode_batch([]), ValueError, "^encode_batch expects a non-empty list of strings, got an empty one"),
-    (lambda: bt.encode_batch(iter(())), ValueError, "^encode_batch expects a non-empty list"),
-    (lambda: bt.causal_mask(None), TypeError, "causal_mask expects the length T as an int, got None"),
-    (lambda: bt.causal_mask(float("nan")), TypeError, "causal_mask expects the length T as an int, got nan"),
-    (lambda: bt.causal_mask(float("inf")), TypeError, "causal_mask expects the length T as an int, got inf"),
-    (lambda: bt.causal_mask(2.5), TypeError, "causal_mask expects the length T as an int, got 2.5"),
-    (lambda: bt.causal_mask("3"), TypeError, "causal_mask expects the length T as an int, got '3'"),
-    (lambda: bt.causal_mask(True), TypeError, "causal_mask expects the length T as an int, got True"),
-    (lambda: bt.causal_mask(np.int64(-2)), ValueError, "causal_mask expects a length T >= 0, got -2"),
-    (lambda: bt.token_labels(None), TypeError, "token_labels expects a sequence of integer ids, got NoneType"),
-    (lambda: bt.token_labels([[1, 2], [3]]), ValueError, "token_labels expects a flat sequence of ids"),
-])
+@pytest.mark.parametrize(
+    "call, error, pattern",
+    [
+        (lambda: bt.pad_batch(None), TypeError, "pad_batch expects a list of id sequences, got NoneType"),
+        (lambda: bt.pad_batch(5), TypeError, "pad_batch expects a list of id sequences, got int"),
+        (lambda: bt.pad_batch("abc"), TypeError, "pad_batch expects a list of id sequences, got str"),
+        (lambda: bt.pad_batch([[1], [2.5]]), TypeError, r"pad_batch \(sequence 1\) expects integer ids"),
+        (lambda: bt.pad_batch([[1], [300]]), ValueError, r"pad_batch \(sequence 1\): id 300 at position 0"),
+        (lambda: bt.pad_batch(np.array([1, 2])), TypeError, r"pad_batch \(sequence 0\) expects a sequence"),
+        (lambda: bt.pad_batch([[1]], max_len=5.5), TypeError, "pad_batch: max_len must be an int or None, got 5.5"),
+        (lambda: bt.pad_batch([[1]], max_len="10"), TypeError, "max_len must be an int or None, got '10'"),
+        (lambda: bt.pad_batch([[1]], max_len=True), TypeError, "max_len must be an int or None, got True"),
+        (lambda: bt.pad_batch([[1]], max_len=0), ValueError, "pad_batch: max_len must be >= 1, got 0"),
+        (lambda: bt.pad_batch([[1]], max_len=-3), ValueError, "max_len must be >= 1, got -3"),
+        (lambda: bt.encode_batch(None), TypeError, "encode_batch expects a list of strings, got NoneType"),
+        (lambda: bt.encode_batch(b"hi"), TypeError, "encode_batch expects a list of strings, got bytes"),
+        (lambda: bt.encode_batch(["ok", 3]), TypeError, r"encode_batch: texts\[1\] is int, not a str"),
+        (
+            lambda: bt.encode_batch([]),
+            ValueError,
+            "^encode_batch expects a non-empty list of strings, got an empty one",
+        ),
+        (lambda: bt.encode_batch(iter(())), ValueError, "^encode_batch expects a non-empty list"),
+        (lambda: bt.causal_mask(None), TypeError, "causal_mask expects the length T as an int, got None"),
+        (lambda: bt.causal_mask(float("nan")), TypeError, "causal_mask expects the length T as an int, got nan"),
+        (lambda: bt.causal_mask(float("inf")), TypeError, "causal_mask expects the length T as an int, got inf"),
+        (lambda: bt.causal_mask(2.5), TypeError, "causal_mask expects the length T as an int, got 2.5"),
+        (lambda: bt.causal_mask("3"), TypeError, "causal_mask expects the length T as an int, got '3'"),
+        (lambda: bt.causal_mask(True), TypeError, "causal_mask expects the length T as an int, got True"),
+        (lambda: bt.causal_mask(np.int64(-2)), ValueError, "causal_mask expects a length T >= 0, got -2"),
+        (lambda: bt.token_labels(None), TypeError, "token_labels expects a sequence of integer ids, got NoneType"),
+        (lambda: bt.token_labels([[1, 2], [3]]), ValueError, "token_labels expects a flat sequence of ids"),
+    ],
+)
 def test_batching_helpers_refuse_bad_arguments_naming_the_function_and_the_argument(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()
@@ -299,14 +326,17 @@ def test_pad_batch_keeps_accepting_numpy_integer_max_len_and_arrays_of_rows():
 
 
 @pytest.mark.parametrize("mask", [bt.padding_mask, bt.target_mask])
-@pytest.mark.parametrize("ids, error, pattern", [
-    (np.ones((2, 3)), TypeError, "expects integer ids, got dtype float64"),
-    (np.ones((2, 3), dtype=bool), TypeError, "expects integer ids, got dtype bool"),
-    ([["a", "b"]], TypeError, "expects integer ids, got dtype <U1"),
-    (None, TypeError, r"expects integer ids of shape \(B, T\), got NoneType"),
-    ([[1, 2], [3]], ValueError, r"expects ids of shape \(B, T\), got rows of different lengths"),
-    (np.array([1, 2, 3]), ValueError, r"expects ids of shape \(B, T\), got shape \(3,\)"),
-])
+@pytest.mark.parametrize(
+    "ids, error, pattern",
+    [
+        (np.ones((2, 3)), TypeError, "expects integer ids, got dtype float64"),
+        (np.ones((2, 3), dtype=bool), TypeError, "expects integer ids, got dtype bool"),
+        ([["a", "b"]], TypeError, "expects integer ids, got dtype <U1"),
+        (None, TypeError, r"expects integer ids of shape \(B, T\), got NoneType"),
+        ([[1, 2], [3]], ValueError, r"expects ids of shape \(B, T\), got rows of different lengths"),
+        (np.array([1, 2, 3]), ValueError, r"expects ids of shape \(B, T\), got shape \(3,\)"),
+    ],
+)
 def test_masks_refuse_ids_that_are_not_a_2d_integer_array(mask, ids, error, pattern):
     with pytest.raises(error, match=f"{mask.__name__} {pattern}"):
         mask(ids)

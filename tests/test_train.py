@@ -1,4 +1,5 @@
 """The training loop of notebook 08: batches, metrics, resume, divergence, the command, the shipped model."""
+
 import dataclasses
 import hashlib
 import json
@@ -9,14 +10,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 import bytetrans_lib as bt
 import bytetrans_lib.train as train_module
-from conftest import ROOT
 
-PAIRS = [("The cat sleeps.", "Le chat dort."), ("I eat an apple.", "Je mange une pomme."),
-         ("Where is the school?", "Où est l'école ?"), ("Yes.", "Oui."), ("We sing.", "Nous chantons."),
-         ("The sea is blue.", "La mer est bleue."), ("Hello.", "Bonjour."), ("Thank you.", "Merci.")] * 4
+PAIRS = [
+    ("The cat sleeps.", "Le chat dort."),
+    ("I eat an apple.", "Je mange une pomme."),
+    ("Where is the school?", "Où est l'école ?"),
+    ("Yes.", "Oui."),
+    ("We sing.", "Nous chantons."),
+    ("The sea is blue.", "La mer est bleue."),
+    ("Hello.", "Bonjour."),
+    ("Thank you.", "Merci."),
+] * 4
 TINY = bt.Config(d_model=16, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, d_ff=32, max_len=32)
 QUICK = dict(steps=8, batch_size=8, warmup=4, eval_every=4, n_eval=4)
 
@@ -27,8 +35,9 @@ def quiet(line):
 
 # ---- batches -----------------------------------------------------------------------------------
 
+
 def test_encode_pairs_builds_teacher_forcing_sequences():
-    (src, tgt_in, tgt_out), = bt.encode_pairs([("Hi.", "Où ?")], max_len=16)
+    ((src, tgt_in, tgt_out),) = bt.encode_pairs([("Hi.", "Où ?")], max_len=16)
     assert src.tolist() == [*b"Hi.", bt.EOS_ID]
     assert tgt_in.tolist() == [bt.BOS_ID, *"Où ?".encode()]
     assert tgt_out.tolist() == [*"Où ?".encode(), bt.EOS_ID]
@@ -56,8 +65,11 @@ def test_epoch_batches_cover_every_pair_once_grouped_by_length_and_seeded():
 
 # ---- metrics -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("a, b, distance", [("", "", 0), ("abc", "", 3), ("chat", "chats", 1),
-                                            ("kitten", "sitting", 3), ("école", "ecole", 1)])
+
+@pytest.mark.parametrize(
+    "a, b, distance",
+    [("", "", 0), ("abc", "", 3), ("chat", "chats", 1), ("kitten", "sitting", 3), ("école", "ecole", 1)],
+)
 def test_edit_distance_counts_insertions_deletions_and_substitutions(a, b, distance):
     assert bt.edit_distance(a, b) == distance == bt.edit_distance(b, a)
 
@@ -74,6 +86,7 @@ def test_evaluate_scores_exact_match_and_character_accuracy(monkeypatch):
 
 # ---- the loop ----------------------------------------------------------------------------------
 
+
 def test_train_config_refuses_unknown_keys_and_bad_values():
     with pytest.raises(ValueError, match=r"unknown TrainConfig key\(s\) \['step'\]"):
         bt.TrainConfig.from_dict({"step": 10})
@@ -84,18 +97,29 @@ def test_train_config_refuses_unknown_keys_and_bad_values():
     assert bt.TrainConfig(peak_lr=2e-3, warmup=100).lr(100, 128) == pytest.approx(2e-3)
 
 
-@pytest.mark.parametrize("name, value, message", [
-    ("clip", 0.0, "clip must be > 0"), ("clip", -1.0, "clip must be > 0"),
-    ("clip", float("nan"), "clip must be a finite number"), ("clip", float("inf"), "clip must be a finite number"),
-    ("peak_lr", 0.0, "peak_lr must be > 0"), ("peak_lr", float("nan"), "peak_lr must be a finite number"),
-    ("peak_lr", float("inf"), "peak_lr must be a finite number"),
-    ("batch_size", 0, "batch_size must be >= 1"), ("warmup", 0, "warmup must be >= 1"),
-    ("eval_every", 0, "eval_every must be >= 1"), ("n_eval", 0, "n_eval must be >= 1"),
-    ("steps", 2.5, "steps must be an integer"), ("steps", True, "steps must be an integer"),
-    ("seed", -1, "seed must be >= 0"), ("cooldown", float("nan"), "cooldown must be a finite number"),
-    ("cooldown", 1.5, "cooldown must be in"), ("label_smoothing", 1.0, "label_smoothing must be in"),
-    ("peak_lr", "0.001", "peak_lr must be a finite number"),
-])
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("clip", 0.0, "clip must be > 0"),
+        ("clip", -1.0, "clip must be > 0"),
+        ("clip", float("nan"), "clip must be a finite number"),
+        ("clip", float("inf"), "clip must be a finite number"),
+        ("peak_lr", 0.0, "peak_lr must be > 0"),
+        ("peak_lr", float("nan"), "peak_lr must be a finite number"),
+        ("peak_lr", float("inf"), "peak_lr must be a finite number"),
+        ("batch_size", 0, "batch_size must be >= 1"),
+        ("warmup", 0, "warmup must be >= 1"),
+        ("eval_every", 0, "eval_every must be >= 1"),
+        ("n_eval", 0, "n_eval must be >= 1"),
+        ("steps", 2.5, "steps must be an integer"),
+        ("steps", True, "steps must be an integer"),
+        ("seed", -1, "seed must be >= 0"),
+        ("cooldown", float("nan"), "cooldown must be a finite number"),
+        ("cooldown", 1.5, "cooldown must be in"),
+        ("label_smoothing", 1.0, "label_smoothing must be in"),
+        ("peak_lr", "0.001", "peak_lr must be a finite number"),
+    ],
+)
 def test_train_config_refuses_settings_that_would_silently_misbehave(name, value, message):
     with pytest.raises(ValueError, match=f"TrainConfig.{message}"):
         bt.TrainConfig(**{name: value})
@@ -118,16 +142,31 @@ def test_training_lowers_the_loss_and_records_its_history():
 def test_an_interrupted_run_resumes_bit_for_bit(tmp_path):
     straight = bt.Transformer(TINY, rng=np.random.default_rng(0))
     bt.fit(straight, PAIRS, PAIRS[:4], bt.TrainConfig(**QUICK), log=quiet)
+
     def interrupt(history):  # called after the training state of step 4 is saved
         raise KeyboardInterrupt
 
     first = bt.Transformer(TINY, rng=np.random.default_rng(0))
     with pytest.raises(KeyboardInterrupt):
-        bt.fit(first, PAIRS, PAIRS[:4], bt.TrainConfig(**QUICK), state_path=tmp_path / "s.npz",
-               on_eval=interrupt, log=quiet)
+        bt.fit(
+            first,
+            PAIRS,
+            PAIRS[:4],
+            bt.TrainConfig(**QUICK),
+            state_path=tmp_path / "s.npz",
+            on_eval=interrupt,
+            log=quiet,
+        )
     resumed = bt.Transformer(TINY, rng=np.random.default_rng(7))
-    history = bt.fit(resumed, PAIRS, PAIRS[:4], bt.TrainConfig(**QUICK), state_path=tmp_path / "s.npz",
-                       resume=tmp_path / "s.npz", log=quiet)
+    history = bt.fit(
+        resumed,
+        PAIRS,
+        PAIRS[:4],
+        bt.TrainConfig(**QUICK),
+        state_path=tmp_path / "s.npz",
+        resume=tmp_path / "s.npz",
+        log=quiet,
+    )
     assert history["step"] == [4, 8]
     for name, p in straight.parameters().items():
         assert np.array_equal(p, resumed.parameters()[name]), name
@@ -135,30 +174,67 @@ def test_an_interrupted_run_resumes_bit_for_bit(tmp_path):
 
 def test_resuming_from_a_state_of_another_model_names_every_difference(tmp_path):
     state = tmp_path / "s.npz"
-    bt.fit(bt.Transformer(TINY, rng=np.random.default_rng(0)), PAIRS, PAIRS[:4], bt.TrainConfig(**QUICK),
-           state_path=state, log=quiet)
+    bt.fit(
+        bt.Transformer(TINY, rng=np.random.default_rng(0)),
+        PAIRS,
+        PAIRS[:4],
+        bt.TrainConfig(**QUICK),
+        state_path=state,
+        log=quiet,
+    )
     other = bt.Config(**{**TINY.to_dict(), "d_model": 32, "d_ff": 64})
-    with pytest.raises(ValueError, match=r"cannot resume from .*s\.npz: the state was saved with d_model=16, "
-                                         r"d_ff=32; this run has d_model=32, d_ff=64"):
-        bt.fit(bt.Transformer(other, rng=np.random.default_rng(0)), PAIRS, PAIRS[:4], bt.TrainConfig(**QUICK),
-               resume=state, log=quiet)
-    with pytest.raises(ValueError, match=r"the state was saved with batch_size=8, seed=0; this run has "
-                                         r"batch_size=4, seed=1"):
-        bt.fit(bt.Transformer(TINY, rng=np.random.default_rng(0)), PAIRS, PAIRS[:4],
-               bt.TrainConfig(**{**QUICK, "batch_size": 4, "seed": 1}), resume=state, log=quiet)
+    with pytest.raises(
+        ValueError,
+        match=r"cannot resume from .*s\.npz: the state was saved with d_model=16, "
+        r"d_ff=32; this run has d_model=32, d_ff=64",
+    ):
+        bt.fit(
+            bt.Transformer(other, rng=np.random.default_rng(0)),
+            PAIRS,
+            PAIRS[:4],
+            bt.TrainConfig(**QUICK),
+            resume=state,
+            log=quiet,
+        )
+    with pytest.raises(
+        ValueError,
+        match=r"the state was saved with batch_size=8, seed=0; this run has "
+        r"batch_size=4, seed=1",
+    ):
+        bt.fit(
+            bt.Transformer(TINY, rng=np.random.default_rng(0)),
+            PAIRS,
+            PAIRS[:4],
+            bt.TrainConfig(**{**QUICK, "batch_size": 4, "seed": 1}),
+            resume=state,
+            log=quiet,
+        )
     longer = bt.TrainConfig(**{**QUICK, "steps": 12, "eval_every": 6, "n_eval": 2})  # these may change
-    assert bt.fit(bt.Transformer(TINY, rng=np.random.default_rng(0)), PAIRS, PAIRS[:4], longer,
-                  resume=state, log=quiet)["step"] == [4, 8, 12]
+    assert bt.fit(
+        bt.Transformer(TINY, rng=np.random.default_rng(0)), PAIRS, PAIRS[:4], longer, resume=state, log=quiet
+    )["step"] == [4, 8, 12]
 
 
 def test_resuming_from_a_model_that_is_not_a_training_state_is_a_clear_error(tmp_path):
     bt.save_checkpoint(bt.Transformer(TINY, rng=np.random.default_rng(0)), tmp_path / "model.npz")
     with pytest.raises(ValueError, match=r"model\.npz is a model, not a training state"):
-        bt.fit(bt.Transformer(TINY, rng=np.random.default_rng(0)), PAIRS, PAIRS[:4], bt.TrainConfig(**QUICK),
-               resume=tmp_path / "model.npz", log=quiet)
+        bt.fit(
+            bt.Transformer(TINY, rng=np.random.default_rng(0)),
+            PAIRS,
+            PAIRS[:4],
+            bt.TrainConfig(**QUICK),
+            resume=tmp_path / "model.npz",
+            log=quiet,
+        )
     with pytest.raises(FileNotFoundError, match=r"nothing\.npz: no such training state"):
-        bt.fit(bt.Transformer(TINY, rng=np.random.default_rng(0)), PAIRS, PAIRS[:4], bt.TrainConfig(**QUICK),
-               resume=tmp_path / "nothing.npz", log=quiet)
+        bt.fit(
+            bt.Transformer(TINY, rng=np.random.default_rng(0)),
+            PAIRS,
+            PAIRS[:4],
+            bt.TrainConfig(**QUICK),
+            resume=tmp_path / "nothing.npz",
+            log=quiet,
+        )
 
 
 def test_fit_and_evaluate_refuse_empty_data_instead_of_dividing_by_zero():
@@ -177,9 +253,18 @@ def test_fit_refuses_a_state_path_it_could_not_write_before_training(tmp_path):
     locked.chmod(0o555)
     steps = []
     try:
-        with pytest.raises(PermissionError, match=r"cannot write .*s\.npz: the folder .*locked is read-only \(mode 555\)"):
-            bt.fit(bt.Transformer(TINY, rng=np.random.default_rng(0)), PAIRS, PAIRS[:4], bt.TrainConfig(**QUICK),
-                   state_path=locked / "s.npz", progress=lambda *a: steps.append(a), log=quiet)
+        with pytest.raises(
+            PermissionError, match=r"cannot write .*s\.npz: the folder .*locked is read-only \(mode 555\)"
+        ):
+            bt.fit(
+                bt.Transformer(TINY, rng=np.random.default_rng(0)),
+                PAIRS,
+                PAIRS[:4],
+                bt.TrainConfig(**QUICK),
+                state_path=locked / "s.npz",
+                progress=lambda *a: steps.append(a),
+                log=quiet,
+            )
     finally:
         locked.chmod(0o755)
     assert steps == [] and list(locked.iterdir()) == []
@@ -192,7 +277,9 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     bt.fit(model, PAIRS, PAIRS[:4], bt.TrainConfig(**{**QUICK, "steps": 4}), state_path=state, log=quiet)
     good = state.read_bytes()
     model.decoder.embedding.params["E"][:] = np.inf
-    with pytest.raises(bt.TrainingDiverged, match=r"became nan at step 1; nothing was saved by this run, so .*s.npz is as it was"):
+    with pytest.raises(
+        bt.TrainingDiverged, match=r"became nan at step 1; nothing was saved by this run, so .*s.npz is as it was"
+    ):
         bt.fit(model, PAIRS, PAIRS[:4], bt.TrainConfig(**QUICK), state_path=state, log=quiet)
     assert state.read_bytes() == good
 
@@ -201,20 +288,46 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
 def test_a_nan_loss_without_a_state_path_still_says_what_happened():
     model = bt.Transformer(TINY, rng=np.random.default_rng(0))
     model.decoder.embedding.params["E"][:] = np.inf
-    with pytest.raises(bt.TrainingDiverged, match=r"became nan at step 1; no state_path was given, so nothing was saved"):
+    with pytest.raises(
+        bt.TrainingDiverged, match=r"became nan at step 1; no state_path was given, so nothing was saved"
+    ):
         bt.fit(model, PAIRS, PAIRS[:4], bt.TrainConfig(**QUICK), log=quiet)
 
 
 # ---- the command -------------------------------------------------------------------------------
 
-TINY_ARGS = ["--steps", "6", "--eval-every", "3", "--n-eval", "4", "--n-test", "4", "--batch-size", "8",
-             "--warmup", "2", "--d-model", "16", "--n-heads", "2", "--d-ff", "32",
-             "--n-encoder-layers", "1", "--n-decoder-layers", "1", "--max-len", "32"]
+TINY_ARGS = [
+    "--steps",
+    "6",
+    "--eval-every",
+    "3",
+    "--n-eval",
+    "4",
+    "--n-test",
+    "4",
+    "--batch-size",
+    "8",
+    "--warmup",
+    "2",
+    "--d-model",
+    "16",
+    "--n-heads",
+    "2",
+    "--d-ff",
+    "32",
+    "--n-encoder-layers",
+    "1",
+    "--n-decoder-layers",
+    "1",
+    "--max-len",
+    "32",
+]
 
 
 def run_train(*args):
-    return subprocess.run([sys.executable, "-m", "bytetrans_lib.train", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "bytetrans_lib.train", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_the_command_trains_end_to_end_deterministically_and_resumes(tmp_path):
@@ -233,8 +346,9 @@ def test_the_command_trains_end_to_end_deterministically_and_resumes(tmp_path):
     assert report["history"]["step"] == [3, 6] and report["test"]["n"] == 4
     assert (tmp_path / "a.state.npz").is_file()
     nine_steps = ["--steps", "9", *TINY_ARGS[2:]]  # TINY_ARGS starts with --steps 6
-    longer = run_train("--data", str(data), "--out", str(tmp_path / "c.npz"), "--resume",
-                       str(tmp_path / "a.state.npz"), *nine_steps)
+    longer = run_train(
+        "--data", str(data), "--out", str(tmp_path / "c.npz"), "--resume", str(tmp_path / "a.state.npz"), *nine_steps
+    )
     assert longer.returncode == 0, longer.stderr
     assert json.loads((tmp_path / "c.json").read_text())["history"]["step"] == [3, 6, 9]
 
@@ -260,6 +374,7 @@ def cli(tmp_path, monkeypatch, capsys):
         code = train_module.train_cli(list(args))
         out, err = capsys.readouterr()
         return code, out, err
+
     return run
 
 
@@ -267,7 +382,7 @@ def error_line(err):
     """The one line a refusal prints on stderr."""
     lines = err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("python -m bytetrans_lib.train: error: "), err
-    return lines[0][len("python -m bytetrans_lib.train: error: "):]
+    return lines[0][len("python -m bytetrans_lib.train: error: ") :]
 
 
 def test_the_command_without_out_writes_to_runs_never_over_the_shipped_model(cli, tmp_path):
@@ -276,7 +391,10 @@ def test_the_command_without_out_writes_to_runs_never_over_the_shipped_model(cli
     code, out, err = cli("--data", "pairs.tsv", *TINY_ARGS)
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
-        "bytetrans-en-fr.json", "bytetrans-en-fr.npz", "bytetrans-en-fr.state.npz"]
+        "bytetrans-en-fr.json",
+        "bytetrans-en-fr.npz",
+        "bytetrans-en-fr.state.npz",
+    ]
     assert not (tmp_path / "shipped").exists()
     assert hashlib.sha256(real.read_bytes()).hexdigest() == shipped
     # paths inside the current folder are printed relative to it
@@ -292,16 +410,19 @@ def test_the_help_says_where_the_model_goes_and_make_train_names_the_shipped_mod
     assert "-m bytetrans_lib.train --out data/bytetrans-en-fr.npz" in recipe
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--out", "pairs.tsv"], "--out pairs.tsv is the --data file"),
-    (["--out", "./pairs.tsv"], "--out pairs.tsv is the --data file"),  # argparse's Path drops "./"
-    (["--out", "link.npz"], "--out link.npz is the --data file"),  # a symbolic link to it
-    (["--out", "model.json"], "--out model.json must end in .npz"),
-    (["--out", "m.npz", "--state", "m.npz"], "--state m.npz is the model --out m.npz"),
-    (["--out", "m.npz", "--state", "pairs.tsv"], "--state pairs.tsv is the --data file"),
-    (["--out", "m.npz", "--state", "m.json"], "--state m.json is the report m.json"),
-    (["--out", "pairs.npz", "--data", "pairs.json"], "the report pairs.json would overwrite the --data file"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--out", "pairs.tsv"], "--out pairs.tsv is the --data file"),
+        (["--out", "./pairs.tsv"], "--out pairs.tsv is the --data file"),  # argparse's Path drops "./"
+        (["--out", "link.npz"], "--out link.npz is the --data file"),  # a symbolic link to it
+        (["--out", "model.json"], "--out model.json must end in .npz"),
+        (["--out", "m.npz", "--state", "m.npz"], "--state m.npz is the model --out m.npz"),
+        (["--out", "m.npz", "--state", "pairs.tsv"], "--state pairs.tsv is the --data file"),
+        (["--out", "m.npz", "--state", "m.json"], "--state m.json is the report m.json"),
+        (["--out", "pairs.npz", "--data", "pairs.json"], "the report pairs.json would overwrite the --data file"),
+    ],
+)
 def test_the_command_refuses_outputs_that_would_overwrite_the_data_or_each_other(cli, tmp_path, args, message):
     (tmp_path / "link.npz").symlink_to(tmp_path / "pairs.tsv")
     if "pairs.json" in args:
@@ -313,14 +434,20 @@ def test_the_command_refuses_outputs_that_would_overwrite_the_data_or_each_other
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--out", "locked/m.npz"], "cannot write locked/m.npz: the folder locked is read-only (mode 555)"),
-    (["--out", "locked/new/m.npz"], "cannot write locked/new/m.npz: the folder locked is read-only (mode 555)"),
-    (["--out", "m.npz", "--state", "locked/s.npz"], "cannot write locked/s.npz: the folder locked is read-only (mode 555)"),
-    (["--out", "old.npz"], "cannot write old.npz: the file is read-only (mode 444)"),
-    (["--out", "m.npz", "--state", "old.npz"], "cannot write old.npz: the file is read-only (mode 444)"),
-    (["--out", "other.npz"], "cannot write other.json: the file is read-only (mode 444)"),  # the report
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--out", "locked/m.npz"], "cannot write locked/m.npz: the folder locked is read-only (mode 555)"),
+        (["--out", "locked/new/m.npz"], "cannot write locked/new/m.npz: the folder locked is read-only (mode 555)"),
+        (
+            ["--out", "m.npz", "--state", "locked/s.npz"],
+            "cannot write locked/s.npz: the folder locked is read-only (mode 555)",
+        ),
+        (["--out", "old.npz"], "cannot write old.npz: the file is read-only (mode 444)"),
+        (["--out", "m.npz", "--state", "old.npz"], "cannot write old.npz: the file is read-only (mode 444)"),
+        (["--out", "other.npz"], "cannot write other.json: the file is read-only (mode 444)"),  # the report
+    ],
+)
 def test_the_command_refuses_outputs_it_cannot_write_before_training(cli, tmp_path, args, message):
     (tmp_path / "locked").mkdir()
     (tmp_path / "locked").chmod(0o555)
@@ -338,14 +465,18 @@ def test_the_command_refuses_outputs_it_cannot_write_before_training(cli, tmp_pa
     assert not (tmp_path / "m.npz").exists() and not (tmp_path / "other.npz").exists()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--clip", "0"], "argument --clip must be > 0"), (["--clip", "-1"], "argument --clip must be > 0"),
-    (["--clip", "nan"], "argument --clip must be a finite number"),
-    (["--peak-lr", "inf"], "argument --peak-lr must be a finite number"),
-    (["--peak-lr", "0"], "argument --peak-lr must be > 0"),
-    (["--n-eval", "0"], "argument --n-eval must be >= 1"),
-    (["--n-test", "0"], "argument --n-test must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--clip", "0"], "argument --clip must be > 0"),
+        (["--clip", "-1"], "argument --clip must be > 0"),
+        (["--clip", "nan"], "argument --clip must be a finite number"),
+        (["--peak-lr", "inf"], "argument --peak-lr must be a finite number"),
+        (["--peak-lr", "0"], "argument --peak-lr must be > 0"),
+        (["--n-eval", "0"], "argument --n-eval must be >= 1"),
+        (["--n-test", "0"], "argument --n-test must be >= 1"),
+    ],
+)
 def test_the_command_refuses_settings_that_would_silently_misbehave(cli, tmp_path, args, message):
     code, out, err = cli("--data", "pairs.tsv", "--out", "m.npz", *TINY_ARGS, *args)
     assert code == 2 and out == ""
@@ -359,9 +490,11 @@ def test_too_few_pairs_is_a_clear_error_before_training(cli, tmp_path, n_pairs):
     bt.write_tsv(pairs, tmp_path / "few.tsv")
     code, out, err = cli("--data", "few.tsv", "--out", "m.npz", *TINY_ARGS)
     assert code == 2 and out == ""
-    assert error_line(err) == (f"few.tsv holds {n_pairs} pair(s): too few to hold out validation and test "
-                               "pairs (5% each, at least 1 each); at least 11 pairs with different English "
-                               "sentences are needed")
+    assert error_line(err) == (
+        f"few.tsv holds {n_pairs} pair(s): too few to hold out validation and test "
+        "pairs (5% each, at least 1 each); at least 11 pairs with different English "
+        "sentences are needed"
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["few.tsv", "pairs.tsv"]
 
 
@@ -376,11 +509,14 @@ def test_train_and_report_refuses_too_few_pairs_before_training(tmp_path):
 def test_the_command_refuses_to_resume_from_a_state_of_another_size(cli, tmp_path):
     code, _, err = cli("--data", "pairs.tsv", "--out", "a.npz", *TINY_ARGS)
     assert code == 0, err
-    code, out, err = cli("--data", "pairs.tsv", "--out", "b.npz", "--resume", "a.state.npz",
-                         *TINY_ARGS, "--d-model", "32")
+    code, out, err = cli(
+        "--data", "pairs.tsv", "--out", "b.npz", "--resume", "a.state.npz", *TINY_ARGS, "--d-model", "32"
+    )
     assert code == 2 and out == ""
-    assert error_line(err) == ("cannot resume from a.state.npz: the state was saved with d_model=16; this "
-                               "run has d_model=32 (give the settings of the run that saved it)")
+    assert error_line(err) == (
+        "cannot resume from a.state.npz: the state was saved with d_model=16; this "
+        "run has d_model=32 (give the settings of the run that saved it)"
+    )
     assert not (tmp_path / "b.npz").exists()
 
 
@@ -404,6 +540,7 @@ def test_notebooks_07_and_08_show_no_absolute_path_of_the_machine_that_ran_them(
 
 # ---- the shipped model -------------------------------------------------------------------------
 
+
 def test_the_shipped_model_still_translates_the_test_split_as_its_report_says():
     """The numbers in the report are measured again here, by today's code, on 200 test pairs."""
     model = bt.load_checkpoint(bt.DEFAULT_MODEL)
@@ -423,8 +560,14 @@ def test_the_shipped_model_still_translates_the_test_split_as_its_report_says():
 def test_fit_reports_progress_after_every_step_and_the_bar_draws_in_place(capsys):
     calls = []
     model = bt.Transformer(TINY, rng=np.random.default_rng(0))
-    bt.fit(model, PAIRS, PAIRS[:4], bt.TrainConfig(**QUICK), log=quiet,
-           progress=lambda step, steps, loss, speed: calls.append((step, steps, loss, speed)))
+    bt.fit(
+        model,
+        PAIRS,
+        PAIRS[:4],
+        bt.TrainConfig(**QUICK),
+        log=quiet,
+        progress=lambda step, steps, loss, speed: calls.append((step, steps, loss, speed)),
+    )
     assert [c[0] for c in calls] == list(range(1, 9)) and all(c[1] == 8 and c[3] > 0 for c in calls)
     bt.terminal_progress(4, 8, 1.5, 1234.0, width=8)
     bt.terminal_progress(8, 8, 1.25, 1234.0, width=8)
@@ -434,12 +577,16 @@ def test_fit_reports_progress_after_every_step_and_the_bar_draws_in_place(capsys
 
 # ---- issue 13, second probe: the command and the library refuse, up front, what would lose data ----
 
-@pytest.mark.parametrize("out, message", [
-    ("bytetrans-en-fr.pt", "--out bytetrans-en-fr.pt must end in .npz"),  # its report: another model's
-    ("model", "--out model must end in .npz (the checkpoint format), such as model.npz"),
-    ("", "--out is empty: give the model's file name, such as runs/bytetrans-en-fr.npz"),
-    ("newdir/", "--out newdir/ names a folder: give a file in it, such as newdir/bytetrans-en-fr.npz"),
-])
+
+@pytest.mark.parametrize(
+    "out, message",
+    [
+        ("bytetrans-en-fr.pt", "--out bytetrans-en-fr.pt must end in .npz"),  # its report: another model's
+        ("model", "--out model must end in .npz (the checkpoint format), such as model.npz"),
+        ("", "--out is empty: give the model's file name, such as runs/bytetrans-en-fr.npz"),
+        ("newdir/", "--out newdir/ names a folder: give a file in it, such as newdir/bytetrans-en-fr.npz"),
+    ],
+)
 def test_the_command_refuses_an_out_that_is_not_a_npz_file_so_no_report_overwrites_another(cli, tmp_path, out, message):
     (tmp_path / "bytetrans-en-fr.json").write_text("another model's report\n", encoding="utf-8")
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
@@ -469,19 +616,29 @@ def test_a_disk_error_while_writing_the_report_leaves_the_previous_report_whole(
 
     monkeypatch.setattr(os, "fsync", full_disk_for_the_report)
     with pytest.raises(OSError, match="No space left"):
-        bt.train_and_report(tmp_path / "pairs.tsv", tmp_path / "m.npz", TINY, bt.TrainConfig(**QUICK),
-                            n_test=2, log=quiet)
+        bt.train_and_report(
+            tmp_path / "pairs.tsv", tmp_path / "m.npz", TINY, bt.TrainConfig(**QUICK), n_test=2, log=quiet
+        )
     assert (tmp_path / "m.json").read_text(encoding="utf-8") == '{"the previous": "report"}\n'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.npz", "m.state.npz", "pairs.tsv"]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--out", "a.state.npz", "--resume", "a.state.npz"],
-     "--resume a.state.npz is the model --out a.state.npz: saving the model would replace the training state"),
-    (["--out", "b.npz", "--resume", "b.json"], "--resume b.json is the report b.json: writing the report would "
-                                                "replace the training state"),
-])
-def test_the_command_refuses_to_resume_from_the_file_it_would_write_the_model_or_report_to(cli, tmp_path, args, message):
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--out", "a.state.npz", "--resume", "a.state.npz"],
+            "--resume a.state.npz is the model --out a.state.npz: saving the model would replace the training state",
+        ),
+        (
+            ["--out", "b.npz", "--resume", "b.json"],
+            "--resume b.json is the report b.json: writing the report would replace the training state",
+        ),
+    ],
+)
+def test_the_command_refuses_to_resume_from_the_file_it_would_write_the_model_or_report_to(
+    cli, tmp_path, args, message
+):
     code, _, err = cli("--data", "pairs.tsv", "--out", "a.npz", *TINY_ARGS)
     assert code == 0, err
     (tmp_path / "b.json").write_bytes((tmp_path / "a.state.npz").read_bytes())  # a state under an odd name
@@ -495,8 +652,9 @@ def test_the_command_refuses_to_resume_from_the_file_it_would_write_the_model_or
 def test_resuming_with_the_state_as_state_continues_it_the_normal_way(cli, tmp_path):
     code, _, err = cli("--data", "pairs.tsv", "--out", "a.npz", *TINY_ARGS)
     assert code == 0, err
-    code, _, err = cli("--data", "pairs.tsv", "--out", "a.npz", "--resume", "a.state.npz", *TINY_ARGS[2:],
-                       "--steps", "9")
+    code, _, err = cli(
+        "--data", "pairs.tsv", "--out", "a.npz", "--resume", "a.state.npz", *TINY_ARGS[2:], "--steps", "9"
+    )
     assert code == 0, err
     assert json.loads((tmp_path / "a.json").read_text(encoding="utf-8"))["history"]["step"] == [3, 6, 9]
     _, extra = bt.load_checkpoint(tmp_path / "a.state.npz", return_extra=True)
@@ -506,15 +664,23 @@ def test_resuming_with_the_state_as_state_continues_it_the_normal_way(cli, tmp_p
 def test_resuming_from_a_state_past_the_last_step_is_refused_and_the_same_step_only_finishes(cli, tmp_path):
     code, _, err = cli("--data", "pairs.tsv", "--out", "a.npz", *TINY_ARGS)  # 6 steps
     assert code == 0, err
-    code, out, err = cli("--data", "pairs.tsv", "--out", "b.npz", "--resume", "a.state.npz", *TINY_ARGS[2:],
-                         "--steps", "3")
+    code, out, err = cli(
+        "--data", "pairs.tsv", "--out", "b.npz", "--resume", "a.state.npz", *TINY_ARGS[2:], "--steps", "3"
+    )
     assert code == 2 and out == ""
-    assert error_line(err) == ("cannot resume from a.state.npz: the state is at step 6; --steps 3 would train "
-                               "nothing: give --steps > 6")
+    assert error_line(err) == (
+        "cannot resume from a.state.npz: the state is at step 6; --steps 3 would train nothing: give --steps > 6"
+    )
     assert not (tmp_path / "b.npz").exists() and not (tmp_path / "b.json").exists()
     with pytest.raises(ValueError, match=r"the state is at step 6; steps=2 would train nothing: give steps > 6"):
-        bt.fit(bt.Transformer(TINY, rng=np.random.default_rng(0)), PAIRS, PAIRS[:4],
-               bt.TrainConfig(**{**QUICK, "steps": 2}), resume=tmp_path / "a.state.npz", log=quiet)
+        bt.fit(
+            bt.Transformer(TINY, rng=np.random.default_rng(0)),
+            PAIRS,
+            PAIRS[:4],
+            bt.TrainConfig(**{**QUICK, "steps": 2}),
+            resume=tmp_path / "a.state.npz",
+            log=quiet,
+        )
     code, _, err = cli("--data", "pairs.tsv", "--out", "c.npz", "--resume", "a.state.npz", *TINY_ARGS)
     assert code == 0, err  # the same step: nothing to train, but the model and its report are written
     report = json.loads((tmp_path / "c.json").read_text(encoding="utf-8"))
@@ -536,7 +702,8 @@ def test_the_command_refuses_pairs_too_long_for_the_model_before_training(cli, t
         "long.tsv: 2 pair(s) have a side longer than 31 bytes, more than --max-len 32 can hold (the model adds "
         "EOS to the English and BOS to the French); the first is line 5: 'I see thirty-two black cats.'. "
         "Clean the file with `python -m bytetrans_lib.clean_dataset long.tsv -o CLEANED.tsv --max-len 31`, "
-        "or train with --max-len 41")
+        "or train with --max-len 41"
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.tsv", "pairs.tsv"]
     pairs[4], pairs[9] = ("I see thirty-two black cats.", LONG_FRENCH[:31]), PAIRS[1]  # 31 bytes: it fits
     bt.write_tsv(pairs, tmp_path / "fits.tsv")
@@ -548,17 +715,30 @@ def test_train_and_report_and_fit_refuse_pairs_too_long_for_the_model_before_tra
     pairs = PAIRS * 3 + [("I see thirty-two black cats.", LONG_FRENCH)]
     bt.write_tsv(pairs, tmp_path / "long.tsv")
     lines = []
-    with pytest.raises(ValueError, match=r"long\.tsv: 1 pair\(s\) have a side longer than 31 bytes, more than "
-                                         r"max_len=32 can hold .* the first is line 97"):
+    with pytest.raises(
+        ValueError,
+        match=r"long\.tsv: 1 pair\(s\) have a side longer than 31 bytes, more than "
+        r"max_len=32 can hold .* the first is line 97",
+    ):
         bt.train_and_report(tmp_path / "long.tsv", tmp_path / "m.npz", TINY, bt.TrainConfig(**QUICK), log=lines.append)
     assert lines == [] and sorted(p.name for p in tmp_path.iterdir()) == ["long.tsv"]
     steps = []
     for where in ["train_pairs", "valid_pairs"]:
         train, valid = (pairs, PAIRS[:4]) if where == "train_pairs" else (PAIRS, pairs[-2:])
-        with pytest.raises(ValueError, match=rf"fit: 1 pair\(s\) of {where} have a side longer than 31 bytes, "
-                                             rf"more than max_len=32 can hold .* the first is {where}\[\d+\]"):
-            bt.fit(bt.Transformer(TINY, rng=np.random.default_rng(0)), train, valid, bt.TrainConfig(**QUICK),
-                   state_path=tmp_path / "new" / "s.npz", progress=lambda *a: steps.append(a), log=quiet)
+        with pytest.raises(
+            ValueError,
+            match=rf"fit: 1 pair\(s\) of {where} have a side longer than 31 bytes, "
+            rf"more than max_len=32 can hold .* the first is {where}\[\d+\]",
+        ):
+            bt.fit(
+                bt.Transformer(TINY, rng=np.random.default_rng(0)),
+                train,
+                valid,
+                bt.TrainConfig(**QUICK),
+                state_path=tmp_path / "new" / "s.npz",
+                progress=lambda *a: steps.append(a),
+                log=quiet,
+            )
     assert steps == [] and not (tmp_path / "new").exists()
 
 

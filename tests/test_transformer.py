@@ -1,13 +1,14 @@
 """The full model of notebook 05: parts, assembly, masks, decoding, checkpoints, the demo command."""
+
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 import bytetrans_lib as bt
 from bytetrans_lib import checkpoint, decoding, diagnostics
-from conftest import ROOT
 
 TINY = dict(d_model=8, n_heads=2, n_encoder_layers=2, n_decoder_layers=2, d_ff=12, max_len=16, dtype="float64")
 
@@ -23,6 +24,7 @@ def tiny_batch():
 
 
 # ---- parts ---------------------------------------------------------------------------------
+
 
 def test_embedding_gradient_accumulates_over_repeated_ids():
     rng = np.random.default_rng(0)
@@ -58,16 +60,19 @@ def test_positional_encoding_is_sinusoidal_and_relative():
         bt.PositionalEncoding(10, 4).forward(np.zeros((1, 11, 4)))
 
 
-@pytest.mark.parametrize("values, error, pattern", [
-    ({"n_head": 2}, ValueError, r"unknown Config key\(s\) \['n_head'\]"),
-    ({"d_model": 10, "n_heads": 4}, ValueError, "d_model=10 is not divisible by n_heads=4"),
-    ({"n_encoder_layers": -1}, ValueError, "n_encoder_layers must be >= 0"),
-    ({"d_model": 0}, ValueError, "d_model must be >= 1"),
-    ({"max_len": 12.5}, TypeError, "max_len must be an int"),
-    ({"dtype": "int32"}, ValueError, "dtype must be float32 or float64"),
-    ({"vocab_size": 100}, ValueError, "smaller than the tokenizer's 260"),
-    ({"norm_first": "yes"}, TypeError, "norm_first must be True or False"),
-])
+@pytest.mark.parametrize(
+    "values, error, pattern",
+    [
+        ({"n_head": 2}, ValueError, r"unknown Config key\(s\) \['n_head'\]"),
+        ({"d_model": 10, "n_heads": 4}, ValueError, "d_model=10 is not divisible by n_heads=4"),
+        ({"n_encoder_layers": -1}, ValueError, "n_encoder_layers must be >= 0"),
+        ({"d_model": 0}, ValueError, "d_model must be >= 1"),
+        ({"max_len": 12.5}, TypeError, "max_len must be an int"),
+        ({"dtype": "int32"}, ValueError, "dtype must be float32 or float64"),
+        ({"vocab_size": 100}, ValueError, "smaller than the tokenizer's 260"),
+        ({"norm_first": "yes"}, TypeError, "norm_first must be True or False"),
+    ],
+)
 def test_config_refuses_unknown_keys_and_inconsistent_values(values, error, pattern):
     with pytest.raises(error, match=pattern):
         bt.Config.from_dict(values)
@@ -81,6 +86,7 @@ def test_config_stores_the_dtype_by_name_and_round_trips_through_a_dict():
 
 # ---- layers and the whole model: gradients ---------------------------------------------------
 
+
 @pytest.mark.parametrize("norm_first", [True, False])
 def test_encoder_and_decoder_layers_match_finite_differences(norm_first):
     config = bt.Config(**{**TINY, "norm_first": norm_first})
@@ -89,8 +95,9 @@ def test_encoder_and_decoder_layers_match_finite_differences(norm_first):
     x = rng.standard_normal((2, 6, 8))  # B=2, T_src=6, C=8
     bt.check_gradients(bt.EncoderLayer(config, rng=rng), x, rng=rng, mask=bt.padding_mask(src))
     y = rng.standard_normal((2, 7, 8))  # T_tgt=7
-    errors = bt.check_gradients(bt.DecoderLayer(config, rng=rng), y, x, rng=rng,
-                                tgt_mask=bt.target_mask(tgt), src_mask=bt.padding_mask(src))
+    errors = bt.check_gradients(
+        bt.DecoderLayer(config, rng=rng), y, x, rng=rng, tgt_mask=bt.target_mask(tgt), src_mask=bt.padding_mask(src)
+    )
     assert {"input[0]", "input[1]"} <= set(errors)  # y and memory both checked
 
 
@@ -136,6 +143,7 @@ def test_check_model_gradients_needs_float64():
 
 # ---- masks: causality and padding ------------------------------------------------------------
 
+
 def test_changing_a_target_byte_leaves_earlier_logits_unchanged():
     model = tiny_model(4)
     src, tgt = tiny_batch()
@@ -159,15 +167,19 @@ def test_padding_the_source_leaves_the_logits_unchanged():
 
 # ---- bad input -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("src, tgt, error, pattern", [
-    ([[1, 2, 300]], [[bt.BOS_ID]], ValueError, "src_ids contains id 300, outside the vocabulary"),
-    ([[1, 2]], [[bt.BOS_ID, -1]], ValueError, "tgt_ids contains id -1"),
-    (np.ones((1, 17), dtype=int), [[bt.BOS_ID]], ValueError, "src_ids has length 17.*max_len=16"),
-    (np.ones((1, 3)), [[bt.BOS_ID]], TypeError, "src_ids must hold integer ids, got dtype float64"),
-    ([[1, 2], [3, 4]], [[bt.BOS_ID]], ValueError, "batch sizes differ: src_ids has 2 rows, tgt_ids has 1"),
-    ([1, 2], [bt.BOS_ID], ValueError, r"src_ids must have shape \(B, T\)"),
-    (np.zeros((1, 0), dtype=int), [[bt.BOS_ID]], ValueError, "src_ids has length 0"),
-])
+
+@pytest.mark.parametrize(
+    "src, tgt, error, pattern",
+    [
+        ([[1, 2, 300]], [[bt.BOS_ID]], ValueError, "src_ids contains id 300, outside the vocabulary"),
+        ([[1, 2]], [[bt.BOS_ID, -1]], ValueError, "tgt_ids contains id -1"),
+        (np.ones((1, 17), dtype=int), [[bt.BOS_ID]], ValueError, "src_ids has length 17.*max_len=16"),
+        (np.ones((1, 3)), [[bt.BOS_ID]], TypeError, "src_ids must hold integer ids, got dtype float64"),
+        ([[1, 2], [3, 4]], [[bt.BOS_ID]], ValueError, "batch sizes differ: src_ids has 2 rows, tgt_ids has 1"),
+        ([1, 2], [bt.BOS_ID], ValueError, r"src_ids must have shape \(B, T\)"),
+        (np.zeros((1, 0), dtype=int), [[bt.BOS_ID]], ValueError, "src_ids has length 0"),
+    ],
+)
 def test_transformer_rejects_bad_ids_with_a_clear_error(src, tgt, error, pattern):
     with pytest.raises(error, match=pattern):
         tiny_model().forward(np.asarray(src), np.asarray(tgt))
@@ -191,6 +203,7 @@ def test_backward_runs_through_every_parameter():
 
 
 # ---- greedy decoding -------------------------------------------------------------------------
+
 
 def greedy_reference(model, text, max_len):
     """Greedy decoding the slow, obvious way: the whole model on the whole prefix, one byte at a
@@ -234,6 +247,7 @@ def test_translate_refuses_too_long_input_and_bad_max_len():
 
 
 # ---- checkpoints -----------------------------------------------------------------------------
+
 
 def test_save_then_load_gives_identical_logits(tmp_path):
     model = tiny_model(9, norm_first=False)
@@ -292,6 +306,7 @@ def test_an_interrupted_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch
 
 # ---- the shape walk-through and the command ----------------------------------------------------
 
+
 def test_shape_table_traces_every_stage_and_counts_every_parameter():
     model = tiny_model()
     src, tgt = tiny_batch()
@@ -302,8 +317,9 @@ def test_shape_table_traces_every_stage_and_counts_every_parameter():
 
 
 def test_demo_command_prints_the_shape_table_and_a_decode():
-    result = subprocess.run([sys.executable, "-m", "bytetrans_lib.diagnostics"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "bytetrans_lib.diagnostics"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # no runpy warning: the package imports its modules lazily
     assert "encoder.layers.0" in result.stdout and "1,026,308" in result.stdout
@@ -312,15 +328,23 @@ def test_demo_command_prints_the_shape_table_and_a_decode():
 
 def test_demo_command_prints_its_usage_for_help_and_refuses_what_it_does_not_know():
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "bytetrans_lib.diagnostics", *args], cwd=ROOT,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "bytetrans_lib.diagnostics", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     result = run("--help")
     assert result.returncode == 0 and result.stdout.startswith("usage: python -m bytetrans_lib.diagnostics")
     assert "--seed" in result.stdout and "encoder.layers.0" not in result.stdout  # the demo did not run
-    for args, message in [(["--bogus"], "unrecognized arguments: --bogus"), (["extra"], "unrecognized arguments: extra"),
-                          (["--seed", "x"], "argument --seed: invalid int value: 'x'"),
-                          (["--seed", "-1"], "--seed must be >= 0, got -1")]:
+    for args, message in [
+        (["--bogus"], "unrecognized arguments: --bogus"),
+        (["extra"], "unrecognized arguments: extra"),
+        (["--seed", "x"], "argument --seed: invalid int value: 'x'"),
+        (["--seed", "-1"], "--seed must be >= 0, got -1"),
+    ]:
         result = run(*args)
         assert result.returncode == 2 and message in result.stderr and result.stdout == "", args
 
@@ -353,6 +377,7 @@ def test_a_saved_checkpoint_is_an_ordinary_file_not_a_private_one(tmp_path):
 
 # ---- one residual wiring, used by the layers and by decoding -----------------------------------
 
+
 def test_residual_is_x_plus_sublayer_of_ln_x_pre_ln_and_ln_of_x_plus_sublayer_post_ln():
     rng = np.random.default_rng(0)
     x, dout = rng.standard_normal((2, 3, 8)), rng.standard_normal((2, 3, 8))
@@ -364,8 +389,9 @@ def test_residual_is_x_plus_sublayer_of_ln_x_pre_ln_and_ln_of_x_plus_sublayer_po
     dz = norm.backward(dout)
     np.testing.assert_array_equal(bt.residual_backward(dout, norm, lambda d: d @ W.T, False), dz + dz @ W.T)
     _ = norm.forward(x)
-    np.testing.assert_array_equal(bt.residual_backward(dout, norm, lambda d: d @ W.T, True),
-                                  dout + norm.backward(dout @ W.T))
+    np.testing.assert_array_equal(
+        bt.residual_backward(dout, norm, lambda d: d @ W.T, True), dout + norm.backward(dout @ W.T)
+    )
 
 
 @pytest.mark.parametrize("norm_first", [True, False])
@@ -400,6 +426,7 @@ def test_the_decoding_module_holds_no_attention_arithmetic_of_its_own():
 
 # ---- decoding with a key/value cache ----------------------------------------------------------
 
+
 @pytest.mark.parametrize("norm_first", [True, False])
 def test_decode_step_gives_the_whole_prefix_logits_at_every_step_even_across_pad(norm_first):
     model = tiny_model(3, norm_first=norm_first)
@@ -407,8 +434,12 @@ def test_decode_step_gives_the_whole_prefix_logits_at_every_step_even_across_pad
     memory, src_mask = model.encode(src)
     cache = bt.DecoderCache(model, memory, src_mask)
     # a fixed target with PAD in the middle of one row: the cache must hide it as decode() does
-    tgt = np.array([[bt.BOS_ID, 67, 97, bt.PAD_ID, 118, 97, bt.EOS_ID, bt.PAD_ID, bt.PAD_ID, 120],
-                    [bt.BOS_ID, 79, 104, bt.EOS_ID, bt.PAD_ID, bt.PAD_ID, 33, 33, 33, 33]])
+    tgt = np.array(
+        [
+            [bt.BOS_ID, 67, 97, bt.PAD_ID, 118, 97, bt.EOS_ID, bt.PAD_ID, bt.PAD_ID, 120],
+            [bt.BOS_ID, 79, 104, bt.EOS_ID, bt.PAD_ID, bt.PAD_ID, 33, 33, 33, 33],
+        ]
+    )
     for t in range(tgt.shape[1]):
         cached = bt.decode_step(model, cache, tgt[:, t])
         full = model.decode(tgt[:, : t + 1], memory, src_mask)[:, -1]
@@ -443,23 +474,34 @@ def test_decode_step_refuses_a_full_cache_and_a_wrong_batch():
 
 # ---- Config: what would silently do the wrong thing -------------------------------------------
 
-@pytest.mark.parametrize("values, error, pattern", [
-    ({"dtype": None}, ValueError, "Config.dtype must be float32 or float64, got None"),
-    ({"d_model": 16.0}, TypeError, "Config.d_model must be an int, got 16.0"),
-    ({"n_heads": True}, TypeError, "Config.n_heads must be an int, got True"),
-    ({"max_len": np.float64(32)}, TypeError, "Config.max_len must be an int"),
-    ({"n_encoder_layers": 10**6}, ValueError, r"Config.n_encoder_layers=1000000 is more than 64.*Config.LIMITS"),
-    ({"d_model": 8192, "n_heads": 8}, ValueError, "Config.d_model=8192 is more than 4096"),
-    ({"max_len": 10**9}, ValueError, "Config.max_len=1000000000 is more than 2048"),
-])
+
+@pytest.mark.parametrize(
+    "values, error, pattern",
+    [
+        ({"dtype": None}, ValueError, "Config.dtype must be float32 or float64, got None"),
+        ({"d_model": 16.0}, TypeError, "Config.d_model must be an int, got 16.0"),
+        ({"n_heads": True}, TypeError, "Config.n_heads must be an int, got True"),
+        ({"max_len": np.float64(32)}, TypeError, "Config.max_len must be an int"),
+        ({"n_encoder_layers": 10**6}, ValueError, r"Config.n_encoder_layers=1000000 is more than 64.*Config.LIMITS"),
+        ({"d_model": 8192, "n_heads": 8}, ValueError, "Config.d_model=8192 is more than 4096"),
+        ({"max_len": 10**9}, ValueError, "Config.max_len=1000000000 is more than 2048"),
+    ],
+)
 def test_config_refuses_a_missing_dtype_non_int_sizes_and_sizes_over_its_limits(values, error, pattern):
     with pytest.raises(error, match=pattern):
         bt.Config(**values)
 
 
 def test_config_limits_are_one_documented_table_that_the_default_model_is_far_below():
-    assert set(bt.Config.LIMITS) == {"vocab_size", "d_model", "n_heads", "n_encoder_layers",
-                                     "n_decoder_layers", "d_ff", "max_len"}
+    assert set(bt.Config.LIMITS) == {
+        "vocab_size",
+        "d_model",
+        "n_heads",
+        "n_encoder_layers",
+        "n_decoder_layers",
+        "d_ff",
+        "max_len",
+    }
     default = bt.Config()
     assert all(getattr(default, name) * 8 <= limit for name, limit in bt.Config.LIMITS.items())
     assert default.parameter_count() * 40 <= bt.Config.MAX_PARAMETERS
@@ -467,9 +509,13 @@ def test_config_limits_are_one_documented_table_that_the_default_model_is_far_be
 
 # each limit is reached by a model within the parameter budget (the other sizes are the defaults)
 REACHING_EACH_LIMIT = {
-    "vocab_size": dict(vocab_size=65_536, d_model=64), "d_model": dict(d_model=4_096, n_encoder_layers=0, n_decoder_layers=0),
-    "n_heads": dict(d_model=256, n_heads=256), "n_encoder_layers": dict(n_encoder_layers=64),
-    "n_decoder_layers": dict(n_decoder_layers=64), "d_ff": dict(d_ff=16_384), "max_len": dict(max_len=2_048),
+    "vocab_size": dict(vocab_size=65_536, d_model=64),
+    "d_model": dict(d_model=4_096, n_encoder_layers=0, n_decoder_layers=0),
+    "n_heads": dict(d_model=256, n_heads=256),
+    "n_encoder_layers": dict(n_encoder_layers=64),
+    "n_decoder_layers": dict(n_decoder_layers=64),
+    "d_ff": dict(d_ff=16_384),
+    "max_len": dict(max_len=2_048),
 }
 
 
@@ -480,14 +526,23 @@ def test_every_size_limit_can_be_reached_within_the_parameter_budget(name):
     assert config.parameter_count() <= bt.Config.MAX_PARAMETERS
 
 
-@pytest.mark.parametrize("values, count", [
-    ({"vocab_size": 65_536, "d_model": 256}, "53,033,984"),  # a 0.2 MB compressed file asked for 700 MB
-    ({**bt.Config.LIMITS, "dtype": "float64"}, "30,878,547,968"),  # every size at its limit
-    ({"d_model": 1024, "n_heads": 8, "n_encoder_layers": 6, "n_decoder_layers": 6, "d_ff": 4096}, "177,160,452"),  # Transformer-big
-])
+@pytest.mark.parametrize(
+    "values, count",
+    [
+        ({"vocab_size": 65_536, "d_model": 256}, "53,033,984"),  # a 0.2 MB compressed file asked for 700 MB
+        ({**bt.Config.LIMITS, "dtype": "float64"}, "30,878,547,968"),  # every size at its limit
+        (
+            {"d_model": 1024, "n_heads": 8, "n_encoder_layers": 6, "n_decoder_layers": 6, "d_ff": 4096},
+            "177,160,452",
+        ),  # Transformer-big
+    ],
+)
 def test_config_refuses_sizes_that_make_more_parameters_than_the_budget(values, count):
-    with pytest.raises(ValueError, match=rf"Config: these sizes make a model of {count} parameters, more than "
-                                         r"50,000,000, the most this course allows \(Config.MAX_PARAMETERS\)"):
+    with pytest.raises(
+        ValueError,
+        match=rf"Config: these sizes make a model of {count} parameters, more than "
+        r"50,000,000, the most this course allows \(Config.MAX_PARAMETERS\)",
+    ):
         bt.Config(**values)
 
 
@@ -496,9 +551,16 @@ def test_the_parameter_budget_leaves_room_for_the_base_model_of_vaswani_et_al():
     assert base.parameter_count() == 44_540_164 <= bt.Config.MAX_PARAMETERS
 
 
-@pytest.mark.parametrize("overrides", [{}, {"norm_first": False}, {"n_encoder_layers": 0, "n_decoder_layers": 3},
-                                       {"n_encoder_layers": 3, "n_decoder_layers": 0, "vocab_size": 300, "d_ff": 5},
-                                       {"d_model": 6, "n_heads": 3, "max_len": 2}])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"norm_first": False},
+        {"n_encoder_layers": 0, "n_decoder_layers": 3},
+        {"n_encoder_layers": 3, "n_decoder_layers": 0, "vocab_size": 300, "d_ff": 5},
+        {"d_model": 6, "n_heads": 3, "max_len": 2},
+    ],
+)
 def test_parameter_count_is_what_the_built_model_holds(overrides):
     model = tiny_model(**overrides)
     shapes = checkpoint._parameter_shapes(model.config)
@@ -520,19 +582,29 @@ def test_the_shortest_model_translates_one_byte():
 
 
 def test_config_stores_numpy_integers_as_python_ints_so_a_checkpoint_saves(tmp_path):
-    config = bt.Config(d_model=np.int64(16), n_heads=np.int32(2), n_encoder_layers=np.int64(1),
-                       n_decoder_layers=np.uint8(1), d_ff=np.int64(24), max_len=np.int64(16),
-                       norm_first=np.True_)
+    config = bt.Config(
+        d_model=np.int64(16),
+        n_heads=np.int32(2),
+        n_encoder_layers=np.int64(1),
+        n_decoder_layers=np.uint8(1),
+        d_ff=np.int64(24),
+        max_len=np.int64(16),
+        norm_first=np.True_,
+    )
     assert all(type(getattr(config, name)) is int for name in bt.Config.LIMITS)
     assert type(config.norm_first) is bool
     model = bt.Transformer(config, rng=np.random.default_rng(0))
     bt.save_checkpoint(model, tmp_path / "model.npz")
     restored = bt.load_checkpoint(tmp_path / "model.npz")
-    assert restored.config == config == bt.Config(d_model=16, n_heads=2, n_encoder_layers=1,
-                                                  n_decoder_layers=1, d_ff=24, max_len=16)
+    assert (
+        restored.config
+        == config
+        == bt.Config(d_model=16, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, d_ff=24, max_len=16)
+    )
 
 
 # ---- a batch of no sentences -------------------------------------------------------------------
+
 
 def test_forward_refuses_an_empty_batch_with_a_clear_error():
     model = tiny_model()
@@ -551,22 +623,33 @@ def test_translate_of_no_sentences_is_an_empty_list():
 
 # ---- translate: what it accepts ---------------------------------------------------------------
 
-@pytest.mark.parametrize("model, texts, kwargs, error, pattern", [
-    ("tiny", "hello", {}, TypeError, r"translate expects texts as a list of str, got str; wrap one sentence in a list"),
-    ("tiny", None, {}, TypeError, "translate expects texts as a list of str, got NoneType"),
-    ("tiny", b"hello", {}, TypeError, "got bytes"),
-    ("tiny", 42, {}, TypeError, "got int"),
-    ("tiny", ["fine", 42], {}, TypeError, r"translate: texts\[1\] is int, not a str"),
-    ("tiny", ["fine", None], {}, TypeError, r"texts\[1\] is NoneType"),
-    (None, ["hello"], {}, TypeError, "translate needs a Transformer as model, got NoneType"),
-    ("a string", ["hello"], {}, TypeError, "translate needs a Transformer as model, got str"),
-    ("tiny", ["hello"], {"max_len": 5.5}, TypeError, "translate: max_len must be an int, got 5.5"),
-    ("tiny", ["hello"], {"max_len": "10"}, TypeError, "max_len must be an int, got '10'"),
-    ("tiny", ["hello"], {"max_len": True}, TypeError, "max_len must be an int, got True"),
-    ("tiny", ["hello"], {"max_len": 0}, ValueError, "max_len must be between 1 and 15"),
-])
-def test_translate_refuses_a_bare_string_a_missing_model_and_a_non_integer_max_len(model, texts, kwargs,
-                                                                                 error, pattern):
+
+@pytest.mark.parametrize(
+    "model, texts, kwargs, error, pattern",
+    [
+        (
+            "tiny",
+            "hello",
+            {},
+            TypeError,
+            r"translate expects texts as a list of str, got str; wrap one sentence in a list",
+        ),
+        ("tiny", None, {}, TypeError, "translate expects texts as a list of str, got NoneType"),
+        ("tiny", b"hello", {}, TypeError, "got bytes"),
+        ("tiny", 42, {}, TypeError, "got int"),
+        ("tiny", ["fine", 42], {}, TypeError, r"translate: texts\[1\] is int, not a str"),
+        ("tiny", ["fine", None], {}, TypeError, r"texts\[1\] is NoneType"),
+        (None, ["hello"], {}, TypeError, "translate needs a Transformer as model, got NoneType"),
+        ("a string", ["hello"], {}, TypeError, "translate needs a Transformer as model, got str"),
+        ("tiny", ["hello"], {"max_len": 5.5}, TypeError, "translate: max_len must be an int, got 5.5"),
+        ("tiny", ["hello"], {"max_len": "10"}, TypeError, "max_len must be an int, got '10'"),
+        ("tiny", ["hello"], {"max_len": True}, TypeError, "max_len must be an int, got True"),
+        ("tiny", ["hello"], {"max_len": 0}, ValueError, "max_len must be between 1 and 15"),
+    ],
+)
+def test_translate_refuses_a_bare_string_a_missing_model_and_a_non_integer_max_len(
+    model, texts, kwargs, error, pattern
+):
     model = tiny_model() if model == "tiny" else model
     with pytest.raises(error, match=pattern):
         bt.translate(model, texts, **kwargs)
@@ -574,9 +657,14 @@ def test_translate_refuses_a_bare_string_a_missing_model_and_a_non_integer_max_l
 
 def test_translate_normalises_each_text_as_the_training_data_was():
     model = tiny_model(7)
-    for typed, plain in [(" I eat. ", "I eat."), ("I don’t know.", "I don't know."),
-                         ("Bonjour\u202f!", "Bonjour !"), ("«\u00a0Oui\u00a0» – ok…", '"Oui" - ok...'),
-                         ("cafe\u0301", "café"), ("a  b\tc ", "a b c")]:
+    for typed, plain in [
+        (" I eat. ", "I eat."),
+        ("I don’t know.", "I don't know."),
+        ("Bonjour\u202f!", "Bonjour !"),
+        ("«\u00a0Oui\u00a0» – ok…", '"Oui" - ok...'),
+        ("cafe\u0301", "café"),
+        ("a  b\tc ", "a b c"),
+    ]:
         assert bt.translate(model, [typed], max_len=12) == bt.translate(model, [plain], max_len=12), typed
     # a text of 15 bytes once normalised fits max_len=16 with its EOS, even if typed with more
     assert len(bt.translate(model, ["   " + "x" * 15 + "   "], max_len=3)) == 1
@@ -596,8 +684,11 @@ def test_translate_returns_an_empty_string_for_an_empty_text_without_running_the
 
 def test_translate_names_the_text_that_is_too_long():
     model = tiny_model()
-    with pytest.raises(ValueError, match=r"translate: texts\[2\] is 16 bytes long, 17 ids with its EOS: "
-                                         "more than max_len=16"):
+    with pytest.raises(
+        ValueError,
+        match=r"translate: texts\[2\] is 16 bytes long, 17 ids with its EOS: "
+        "more than max_len=16",
+    ):
         bt.translate(model, ["ok", "", "x" * 16])
 
 
@@ -635,13 +726,16 @@ def test_embedding_and_positional_encoding_backward_refuse_a_dout_of_the_wrong_s
         pe.forward(np.zeros((3, 4)))
 
 
-@pytest.mark.parametrize("make", [
-    lambda: bt.Embedding(-1, 4, rng=np.random.default_rng(0)),
-    lambda: bt.Embedding(11, 2.5, rng=np.random.default_rng(0)),
-    lambda: bt.Embedding(11, 4, rng=np.random.default_rng(0), dtype=np.int64),
-    lambda: bt.PositionalEncoding(0, 4),
-    lambda: bt.PositionalEncoding(8, 4, dtype="int32"),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: bt.Embedding(-1, 4, rng=np.random.default_rng(0)),
+        lambda: bt.Embedding(11, 2.5, rng=np.random.default_rng(0)),
+        lambda: bt.Embedding(11, 4, rng=np.random.default_rng(0), dtype=np.int64),
+        lambda: bt.PositionalEncoding(0, 4),
+        lambda: bt.PositionalEncoding(8, 4, dtype="int32"),
+    ],
+)
 def test_embedding_and_positional_encoding_refuse_bad_sizes_and_dtypes_by_name(make):
     with pytest.raises((TypeError, ValueError), match="Embedding|PositionalEncoding"):
         make()

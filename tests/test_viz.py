@@ -1,4 +1,5 @@
 """notebook 09 (bytetrans_lib.viz): attention maps, grouping, and the explorer widget, without a kernel."""
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -56,8 +57,7 @@ def test_grouping_merges_continuation_bytes_and_words():
 
 def test_group_attention_sums_keys_and_takes_the_last_query_byte():
     ids = bt.encode("é a")  # bytes c3 a9 20 61: characters é, ␣, a
-    weights = np.array([[0.1, 0.2, 0.3, 0.4], [0.5, 0.1, 0.1, 0.3],
-                        [0.0, 0.0, 1.0, 0.0], [0.25, 0.25, 0.25, 0.25]])
+    weights = np.array([[0.1, 0.2, 0.3, 0.4], [0.5, 0.1, 0.1, 0.3], [0.0, 0.0, 1.0, 0.0], [0.25, 0.25, 0.25, 0.25]])
     grouped, q_labels, k_labels = bt.group_attention(weights, ids, ids, "characters")
     assert q_labels == k_labels == ["é", "␣", "a"]
     np.testing.assert_allclose(grouped, [[0.6, 0.1, 0.3], [0.0, 1.0, 0.0], [0.5, 0.25, 0.25]])
@@ -83,8 +83,9 @@ def test_explorer_redraws_when_the_head_changes(explorer):
     explorer.head.value = 2
     image, q_labels, _ = drawn(explorer)
     assert "head 2" in explorer.last_title and "mean" not in explorer.last_title
-    expected, _, _ = bt.group_attention(explorer.maps["cross"][1][2], explorer.maps["tgt_ids"],
-                                        explorer.maps["src_ids"], "characters")
+    expected, _, _ = bt.group_attention(
+        explorer.maps["cross"][1][2], explorer.maps["tgt_ids"], explorer.maps["src_ids"], "characters"
+    )
     np.testing.assert_allclose(image, expected)
 
 
@@ -115,12 +116,15 @@ def test_grouping_to_characters_and_words_shrinks_the_accented_axis(explorer):
     np.testing.assert_allclose(words.sum(axis=1), 1.0, atol=1e-5)
 
 
-@pytest.mark.parametrize("text, words", [
-    ("", "Type an English sentence"),
-    ("The cat sleeps under the table. " * 3, "at most 63 bytes"),
-    ("猫はテーブルの下で寝ています", "trained on English"),
-    ("Where is the 🐈?", "trained on English"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("", "Type an English sentence"),
+        ("The cat sleeps under the table. " * 3, "at most 63 bytes"),
+        ("猫はテーブルの下で寝ています", "trained on English"),
+        ("Where is the 🐈?", "trained on English"),
+    ],
+)
 def test_explorer_shows_a_message_instead_of_a_map(explorer, text, words):
     explorer.text.value = text
     assert words in explorer.message.value
@@ -131,7 +135,11 @@ def test_explorer_shows_a_message_instead_of_a_map(explorer, text, words):
 
 
 def test_exactly_one_figure_after_several_redraws(explorer):
-    for layer, kind, grouping in [(0, "encoder self", "words"), (1, "decoder self", "bytes"), (0, "cross", "characters")]:
+    for layer, kind, grouping in [
+        (0, "encoder self", "words"),
+        (1, "decoder self", "bytes"),
+        (0, "cross", "characters"),
+    ]:
         explorer.layer.value = layer
         explorer.kind.value = kind
         explorer.grouping.value = grouping
@@ -195,8 +203,9 @@ def test_explorer_explores_a_curly_apostrophe_and_shows_the_sentence_it_read(mod
         plt.close("all")
 
 
-@pytest.mark.parametrize("text", ["猫はテーブルの下で寝ています", "I don\u2019t know \U0001f408.",
-                                  "It costs 5 \u20ac."])
+@pytest.mark.parametrize(
+    "text", ["猫はテーブルの下で寝ています", "I don\u2019t know \U0001f408.", "It costs 5 \u20ac."]
+)
 def test_explorer_still_refuses_what_the_model_never_saw(model, text):
     assert "trained on English" in bt.unsupported_text(model, text)
 
@@ -215,22 +224,34 @@ def test_explorer_refuses_a_starting_sentence_that_is_not_text(model):
         bt.explore_attention(model, 42)
 
 
-@pytest.mark.parametrize("text, named", [
-    ("Привет, как дела?", "'П р и в е т к а д л'"),  # Cyrillic: 2 bytes per letter, like é
-    ("Γειά σου", "'Γ ε ι ά σ ο υ'"),  # Greek
-    ("שלום", "'ש ל ו ם'"),  # Hebrew
-    ("مرحبا", "'م ر ح ب ا'"),  # Arabic
-    ("I eat\x00.", "'\\x00'"),  # a control character (C0)
-    ("I eat\x9b.", "'\\x9b'"),  # C1
-    ("The ʃip.", "'ʃ'"),  # U+0283: IPA, the first block after Latin Extended
-])
+@pytest.mark.parametrize(
+    "text, named",
+    [
+        ("Привет, как дела?", "'П р и в е т к а д л'"),  # Cyrillic: 2 bytes per letter, like é
+        ("Γειά σου", "'Γ ε ι ά σ ο υ'"),  # Greek
+        ("שלום", "'ש ל ו ם'"),  # Hebrew
+        ("مرحبا", "'م ر ح ب ا'"),  # Arabic
+        ("I eat\x00.", "'\\x00'"),  # a control character (C0)
+        ("I eat\x9b.", "'\\x9b'"),  # C1
+        ("The ʃip.", "'ʃ'"),  # U+0283: IPA, the first block after Latin Extended
+    ],
+)
 def test_unsupported_text_refuses_two_byte_scripts_and_control_characters_naming_them(model, text, named):
     problem = bt.unsupported_text(model, text)
     assert problem is not None and "trained on English" in problem and f"never seen {named}" in problem
 
 
-@pytest.mark.parametrize("text", ["Où est l'école ?", "Łódź is a city.", "Ça coûte 5 £, ½ ×2 ¿?", "Straße Ærø ǅ",
-                                  "\ufeffThe cat\u200b sleeps.\u00ad", "I eat.\t\n"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Où est l'école ?",
+        "Łódź is a city.",
+        "Ça coûte 5 £, ½ ×2 ¿?",
+        "Straße Ærø ǅ",
+        "\ufeffThe cat\u200b sleeps.\u00ad",
+        "I eat.\t\n",
+    ],
+)
 def test_unsupported_text_accepts_latin_letters_latin_1_signs_and_what_normalize_text_removes(model, text):
     assert bt.unsupported_text(model, text) is None
 
@@ -249,8 +270,10 @@ def test_plot_attention_grid_says_which_stack_has_no_layers():
     maps = bt.attention_maps(no_layers_model(n_decoder_layers=0), "Hi.", "Salut.")
     assert maps["cross"] == [] and maps["decoder self"] == []
     for kind in ["cross", "decoder self"]:
-        with pytest.raises(ValueError, match=f"plot_attention_grid: the model has no decoder layers, so there is "
-                                             f"no {kind} attention to show"):
+        with pytest.raises(
+            ValueError,
+            match=f"plot_attention_grid: the model has no decoder layers, so there is no {kind} attention to show",
+        ):
             bt.plot_attention_grid(maps, kind)
     plt.close(bt.plot_attention_grid(maps, "encoder self"))
     maps = bt.attention_maps(no_layers_model(n_encoder_layers=0), "Hi.", "Salut.")
@@ -259,8 +282,11 @@ def test_plot_attention_grid_says_which_stack_has_no_layers():
 
 
 def test_explore_attention_refuses_a_model_without_decoder_layers_by_name():
-    with pytest.raises(ValueError, match="explore_attention: the model has no decoder layers, so there is no "
-                                         "cross or decoder self-attention to show"):
+    with pytest.raises(
+        ValueError,
+        match="explore_attention: the model has no decoder layers, so there is no "
+        "cross or decoder self-attention to show",
+    ):
         bt.explore_attention(no_layers_model(n_decoder_layers=0), "Hi.")
 
 

@@ -6,6 +6,7 @@ only come from this run). Chromium is Debian's (/usr/bin/chromium, or $BYTETRANS
 driven by Playwright's Python package, never a browser that Playwright downloads. Both are
 stopped at the end, pass or fail.
 """
+
 import json
 import os
 import shutil
@@ -22,8 +23,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "browser-artifacts"  # screenshots, kept after the run (git ignores them)
 CHROMIUM = os.environ.get("BYTETRANS_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def free_port():
@@ -64,18 +73,32 @@ def jupyter_server(tmp_path_factory):
     # JupyterLab settings for the test: render every cell (the default "windowing" leaves cells
     # that are off screen out of the page), and no pop-up asking about news.
     settings = notebooks.parent / "settings"
-    for extension, values in {"@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
-                              "@jupyterlab/apputils-extension/notification": {"fetchNews": "false"}}.items():
+    for extension, values in {
+        "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+        "@jupyterlab/apputils-extension/notification": {"fetchNews": "false"},
+    }.items():
         path = settings / f"{extension}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values))
     port = free_port()
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / "jupyterlab.log", "w")
-    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-               "--ServerApp.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
-               f"--ServerApp.root_dir={notebooks}", f"--LabApp.user_settings_dir={settings}",
-               f"--LabApp.workspaces_dir={notebooks.parent / 'workspaces'}", "--allow-root"]
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        f"--port={port}",
+        "--ip=127.0.0.1",
+        "--ServerApp.token=",
+        "--ServerApp.password=",
+        "--ServerApp.disable_check_xsrf=True",
+        f"--ServerApp.root_dir={notebooks}",
+        f"--LabApp.user_settings_dir={settings}",
+        f"--LabApp.workspaces_dir={notebooks.parent / 'workspaces'}",
+        "--allow-root",
+    ]
     server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -102,8 +125,9 @@ def jupyter_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists() and not shutil.which(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's chromium (apt-get install chromium) "
-                    "or set BYTETRANS_CHROMIUM")
+        pytest.skip(
+            f"no Chromium at {CHROMIUM}: install Debian's chromium (apt-get install chromium) or set BYTETRANS_CHROMIUM"
+        )
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (make test-browser does)")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)

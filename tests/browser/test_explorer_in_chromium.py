@@ -8,14 +8,13 @@ JupyterLab does not queue cells run before the notebook's kernel is connected: i
 So nothing is run until both the server (its sessions API) and the page (the toolbar's kernel
 status) say the notebook's kernel is idle; every wait is on a condition, never a fixed delay.
 """
+
 import re
 
 import pytest
-
 from conftest import ARTIFACTS, code_cell_count, notebook_kernel_idle
 
-expect = pytest.importorskip("playwright.sync_api", reason="pip install playwright (make test-browser does)"
-                             ).expect
+expect = pytest.importorskip("playwright.sync_api", reason="pip install playwright (make test-browser does)").expect
 
 NOTEBOOK = "09_attention_maps.ipynb"
 EXECUTED = re.compile(r"^\[\d+\]:$")  # a code cell's prompt once it has run; "[*]:" while it runs
@@ -95,8 +94,9 @@ def test_explorer_redraws_one_heatmap_when_layer_and_kind_change(jupyter_server,
     explorer.screenshot(path=str(ARTIFACTS / "explorer-1.png"))
 
     layer = explorer.locator(".widget-dropdown:has(label:text-is('layer')) select")
-    other = next(v for v in layer.locator("option").evaluate_all("os => os.map(o => o.value)")
-                 if v != layer.input_value())  # whichever layer is not shown now
+    other = next(
+        v for v in layer.locator("option").evaluate_all("os => os.map(o => o.value)") if v != layer.input_value()
+    )  # whichever layer is not shown now
     second = heatmap_after(page, jupyter_server, explorer, lambda: layer.select_option(value=other), first)
     explorer.screenshot(path=str(ARTIFACTS / "explorer-2-other-layer.png"))
 
