@@ -33,15 +33,14 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "target_mask": "tokenizer",
     # notebooks/02_linear.ipynb
     "Module": "layers",
-    "row_sums": "layers",
-    "column_sums": "layers",
     "Linear": "layers",
     "rel_error": "layers",
     "numerical_gradient": "layers",
     "check_gradients": "layers",
     "gelu_formula": "layers",
-    "GELU": "layers",
     "FeedForward": "layers",
+    "GELU": "layers",
+    "row_sums": "layers",
     # notebooks/03_layernorm.ipynb
     "LayerNorm": "norm",
     "Softmax": "norm",

@@ -3,15 +3,14 @@
 
 __all__ = [
     "Module",
-    "row_sums",
-    "column_sums",
     "Linear",
     "rel_error",
     "numerical_gradient",
     "check_gradients",
     "gelu_formula",
-    "GELU",
     "FeedForward",
+    "GELU",
+    "row_sums",
 ]
 
 
@@ -83,26 +82,6 @@ class Module:
 
 
 # %% notebooks/02_linear.ipynb, cell 14
-def row_sums(x):
-    """x (..., d) summed over its last axis -> (..., 1), computed as x @ ones(d) by BLAS.
-
-    Equals x.sum(axis=-1, keepdims=True) up to float rounding; faster on short rows.
-    """
-    x = np.asarray(x)
-    rows = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])  # (N, d)
-    return (rows @ np.ones(x.shape[-1], dtype=x.dtype)).reshape(x.shape[:-1] + (1,))
-
-
-def column_sums(x2):
-    """x2 (N, d) summed over its rows -> (d,), computed as ones(N) @ x2 by BLAS.
-
-    Equals x2.sum(axis=0) up to float rounding; faster for the (B*T, d) arrays of a batch.
-    """
-    x2 = np.asarray(x2)
-    return np.ones(x2.shape[0], dtype=x2.dtype) @ x2
-
-
-# %% notebooks/02_linear.ipynb, cell 18
 def _check_size(value, layer, name):
     """`value` as a Python int if it is an int >= 1 (NumPy ints too); otherwise an error naming both."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
@@ -152,23 +131,7 @@ def _check_last_axis(x, d, layer, name):
         )
 
 
-def _affine(x, W, b):
-    """out = x @ W + b: x (..., d_in), W (d_in, d_out), b (d_out,) -> (..., d_out)."""
-    out = x.reshape(-1, W.shape[0]) @ W  # (N, d_in) @ (d_in, d_out) -> (N, d_out), N = B*T...
-    out += b  # in place: no second (N, d_out) array
-    return out.reshape(x.shape[:-1] + (W.shape[1],))  # (..., d_out)
-
-
-def _affine_backward(x, dout, W, dW, db):
-    """Backward of out = x @ W + b: adds X^T dout to dW and the sum of dout over all rows to db
-    (both in place), and returns dx = dout @ W^T with the shape of x."""
-    x2, dout2 = x.reshape(-1, W.shape[0]), dout.reshape(-1, W.shape[1])  # (N, d_in), (N, d_out)
-    dW += x2.T @ dout2  # (d_in, N) @ (N, d_out) -> (d_in, d_out)
-    db += column_sums(dout2)  # (d_out,): dout2.sum(axis=0), as a product
-    return (dout2 @ W.T).reshape(x.shape)  # (N, d_out) @ (d_out, d_in) -> (..., d_in)
-
-
-# %% notebooks/02_linear.ipynb, cell 19
+# %% notebooks/02_linear.ipynb, cell 15
 class Linear(Module):
     """Affine map on the last axis: out = x @ W + b.
 
@@ -194,16 +157,22 @@ class Linear(Module):
         x = _as_numbers(x, "Linear.forward", "x")
         _check_last_axis(x, self.d_in, "Linear", "d_in")
         self.cache = x
-        return _affine(x, self.params["W"], self.params["b"])  # (..., d_out)
+        x2 = x.reshape(-1, self.d_in)  # (N, d_in): every row of the input, N = B*T...
+        out = x2 @ self.params["W"] + self.params["b"]  # (N, d_in) @ (d_in, d_out) -> (N, d_out)
+        return out.reshape(x.shape[:-1] + (self.d_out,))  # (..., d_out)
 
     def backward(self, dout):
         """dout: (..., d_out) -> dx: (..., d_in). Adds dW (d_in, d_out) and db (d_out,) to self.grads."""
         x = self._saved()
         _check_dout(dout, x.shape[:-1] + (self.d_out,), "Linear")
-        return _affine_backward(x, dout, self.params["W"], self.grads["W"], self.grads["b"])  # (..., d_in)
+        x2, dout2 = x.reshape(-1, self.d_in), dout.reshape(-1, self.d_out)  # (N, d_in), (N, d_out)
+        self.grads["W"] += x2.T @ dout2  # (d_in, N) @ (N, d_out) -> (d_in, d_out)
+        self.grads["b"] += dout2.sum(axis=0)  # (d_out,): b is added to every row
+        dx2 = dout2 @ self.params["W"].T  # (N, d_out) @ (d_out, d_in) -> (N, d_in)
+        return dx2.reshape(x.shape)  # (..., d_in)
 
 
-# %% notebooks/02_linear.ipynb, cell 25
+# %% notebooks/02_linear.ipynb, cell 21
 def rel_error(a, b):
     """Largest elementwise relative error max |a - b| / max(1e-8, |a| + |b|); 0.0 for empty arrays."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
@@ -316,7 +285,7 @@ def check_gradients(module, *inputs, rng=None, tol=1e-7, h=1e-6, **forward_kwarg
     return errors
 
 
-# %% notebooks/02_linear.ipynb, cell 37
+# %% notebooks/02_linear.ipynb, cell 33
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)  # a Python float, so float32 inputs stay float32
 _GELU_A = 0.044715
 
@@ -324,13 +293,58 @@ _GELU_A = 0.044715
 def gelu_formula(x):
     """GELU's tanh form written as the formula, one NumPy operation per symbol: x (...) -> (...).
 
-    Clear, and the reference the GELU module is tested against; but each operation is a pass
-    over the whole array (see "Making it fast" below).
+    The reference the GELU module is tested against (section 7 makes the module faster).
     """
     # x * x * x, not x**3: NumPy's general power function is ~70x slower on large arrays
     return 0.5 * x * (1.0 + np.tanh(_SQRT_2_OVER_PI * (x + _GELU_A * (x * x * x))))
 
 
+# %% notebooks/02_linear.ipynb, cell 40
+class FeedForward(Module):
+    """Position-wise feed-forward block: Linear(d_model, d_ff) -> GELU -> Linear(d_ff, d_model).
+
+    forward: x (..., d_model) -> out (..., d_model); backward: dout (..., d_model) -> dx (..., d_model).
+    rng: np.random.Generator (required), shared by both layers; dtype: float32 or float64.
+    """
+
+    def __init__(self, d_model, d_ff, *, rng, dtype=np.float32):
+        _check_size(d_model, "FeedForward", "d_model")  # checked here too, so that errors name the block
+        _check_size(d_ff, "FeedForward", "d_ff")
+        _check_dtype(dtype, "FeedForward")
+        super().__init__()
+        self.linear_1 = Linear(d_model, d_ff, rng=rng, dtype=dtype)
+        self.gelu = GELU()
+        self.linear_2 = Linear(d_ff, d_model, rng=rng, dtype=dtype)
+
+    def forward(self, x):
+        h = self.gelu.forward(self.linear_1.forward(x))  # (..., d_ff)
+        out = self.linear_2.forward(h)  # (..., d_model)
+        self.cache = out.shape  # so that backward's errors name this block
+        return out
+
+    def backward(self, dout):
+        _check_dout(dout, self._saved(), "FeedForward")
+        dh = self.linear_2.backward(dout)  # (..., d_ff)
+        return self.linear_1.backward(self.gelu.backward(dh))  # (..., d_model)
+
+
+# %% notebooks/02_linear.ipynb, cell 50
+def _affine(x, W, b):
+    """Linear's forward as a function: x (..., d_in), W (d_in, d_out), b (d_out,) -> (..., d_out)."""
+    out = x.reshape(-1, W.shape[0]) @ W + b  # (N, d_in) @ (d_in, d_out) -> (N, d_out), N = B*T...
+    return out.reshape(x.shape[:-1] + (W.shape[1],))  # (..., d_out)
+
+
+def _affine_backward(x, dout, W, dW, db):
+    """Linear's backward as a function: adds X^T dout to dW and the sum of dout over all rows to
+    db (both in place), and returns dx = dout @ W^T with the shape of x."""
+    x2, dout2 = x.reshape(-1, W.shape[0]), dout.reshape(-1, W.shape[1])  # (N, d_in), (N, d_out)
+    dW += x2.T @ dout2  # (d_in, N) @ (N, d_out) -> (d_in, d_out)
+    db += dout2.sum(axis=0)  # (d_out,)
+    return (dout2 @ W.T).reshape(x.shape)  # (N, d_out) @ (d_out, d_in) -> (..., d_in)
+
+
+# %% notebooks/02_linear.ipynb, cell 55
 def _as_rows(x):
     """x (...) as a float 2-D view (N, d) of its rows (a 0-d x is one row of one number)."""
     x = np.asarray(x)
@@ -393,30 +407,12 @@ class GELU(Module):
         return dx.reshape(shape)
 
 
-# %% notebooks/02_linear.ipynb, cell 46
-class FeedForward(Module):
-    """Position-wise feed-forward block: Linear(d_model, d_ff) -> GELU -> Linear(d_ff, d_model).
+# %% notebooks/02_linear.ipynb, cell 60
+def row_sums(x):
+    """x (..., d) summed over its last axis -> (..., 1), computed as x @ ones(d) by BLAS.
 
-    forward: x (..., d_model) -> out (..., d_model); backward: dout (..., d_model) -> dx (..., d_model).
-    rng: np.random.Generator (required), shared by both layers; dtype: float32 or float64.
+    Equals x.sum(axis=-1, keepdims=True) up to float rounding; faster on short rows.
     """
-
-    def __init__(self, d_model, d_ff, *, rng, dtype=np.float32):
-        _check_size(d_model, "FeedForward", "d_model")  # checked here too, so that errors name the block
-        _check_size(d_ff, "FeedForward", "d_ff")
-        _check_dtype(dtype, "FeedForward")
-        super().__init__()
-        self.linear_1 = Linear(d_model, d_ff, rng=rng, dtype=dtype)
-        self.gelu = GELU()
-        self.linear_2 = Linear(d_ff, d_model, rng=rng, dtype=dtype)
-
-    def forward(self, x):
-        h = self.gelu.forward(self.linear_1.forward(x))  # (..., d_ff)
-        out = self.linear_2.forward(h)  # (..., d_model)
-        self.cache = out.shape  # so that backward's errors name this block
-        return out
-
-    def backward(self, dout):
-        _check_dout(dout, self._saved(), "FeedForward")
-        dh = self.linear_2.backward(dout)  # (..., d_ff)
-        return self.linear_1.backward(self.gelu.backward(dh))  # (..., d_model)
+    x = np.asarray(x)
+    rows = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])  # (N, d)
+    return (rows @ np.ones(x.shape[-1], dtype=x.dtype)).reshape(x.shape[:-1] + (1,))

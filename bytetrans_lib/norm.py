@@ -17,8 +17,6 @@ from bytetrans_lib.layers import (
     _check_dtype,
     _check_last_axis,
     _check_size,
-    column_sums,
-    row_sums,
 )
 
 
@@ -45,35 +43,33 @@ class LayerNorm(Module):
         _check_last_axis(x, self.d, "LayerNorm", "d")
         if not np.issubdtype(x.dtype, np.floating):
             x = x.astype(np.float64)
-        d = self.d
-        # 1. centre each vector (row_sums, from notebook 02, sums over the last axis with BLAS)
-        xc = x - row_sums(x) / d  # (..., d): x - mean(x)
+        # 1. centre each vector
+        xc = x - x.mean(axis=-1, keepdims=True)  # (..., d)
         # 2. variance and inverse standard deviation; eps inside the square root
-        var = row_sums(np.square(xc)) / d  # (..., 1)
+        var = (xc * xc).mean(axis=-1, keepdims=True)  # (..., 1)
         inv_std = 1.0 / np.sqrt(var + self.eps)  # (..., 1)
-        # 3. normalise, in place: x_c is not needed once xhat exists
-        xhat = xc
-        xhat *= inv_std  # (..., d)
-        self.cache = (xhat, inv_std)
+        # 3. normalise
+        xhat = xc * inv_std  # (..., d)
+        self.cache = (xc, inv_std, xhat)
         # 4. scale and shift, feature by feature
-        out = xhat * self.params["gamma"]  # (..., d)
-        out += self.params["beta"]
-        return out
+        return self.params["gamma"] * xhat + self.params["beta"]  # (..., d)
 
     def backward(self, dout):
-        xhat, inv_std = self._saved()
+        xc, inv_std, xhat = self._saved()
         _check_dout(dout, xhat.shape, "LayerNorm")  # a (d,) dout must not broadcast over the rows
         d = self.d
         # 4. forward was: out = gamma * xhat + beta (gamma, beta shared by every vector)
-        self.grads["gamma"] += column_sums((dout * xhat).reshape(-1, d))  # (d,): sum over all rows
-        self.grads["beta"] += column_sums(dout.reshape(-1, d))  # (d,)
+        self.grads["gamma"] += (dout * xhat).reshape(-1, d).sum(axis=0)  # (d,): sum over all rows
+        self.grads["beta"] += dout.reshape(-1, d).sum(axis=0)  # (d,)
         dxhat = dout * self.params["gamma"]  # (..., d)
-        # 3, 2, 1 at once, the compact form: dx = s (dxhat - mean(dxhat) - xhat mean(dxhat xhat))
-        dx = xhat * (row_sums(dxhat * xhat) / d)  # (..., d)
-        np.subtract(dxhat, dx, out=dx)  # in place, as are the next two lines
-        dx -= row_sums(dxhat) / d
-        dx *= inv_std
-        return dx  # (..., d)
+        # 3. forward was: xhat = xc * s; xc reaches xhat directly and through s
+        ds = (dxhat * xc).sum(axis=-1, keepdims=True)  # (..., 1): the path through s
+        # 2. forward was: s = (var + eps)^(-1/2), var = mean(xc^2)
+        dvar = -0.5 * inv_std**3 * ds  # (..., 1)
+        dxc = dxhat * inv_std + dvar * 2.0 * xc / d  # (..., d): the direct path + the path through var
+        # 1. forward was: xc = x - mean(x)
+        dx = dxc - dxc.mean(axis=-1, keepdims=True)  # (..., d)
+        return dx
 
 
 # %% notebooks/03_layernorm.ipynb, cell 21

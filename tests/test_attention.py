@@ -543,3 +543,13 @@ def test_backward_and_forward_refuse_what_is_not_an_array_of_numbers():
         layer.backward(np.ones((2, 3, 8)).tolist())
     with pytest.raises(TypeError, match=r"^masked_softmax: scores must be an array of numbers, got dtype <U3"):
         bt.masked_softmax(np.full((2, 3), "2.5"))  # would otherwise be read as the number 2.5
+
+
+def test_attention_backward_names_each_intermediate_gradient_once():
+    # issue 14: no buffer renamed under several names (`dscores = dattn; dQK = dscores`)
+    import inspect
+
+    source = inspect.getsource(bt.MultiHeadAttention.backward)
+    renames = re.findall(r"^\s*(\w+) = (\w+)\s*(#.*)?$", source, flags=re.M)
+    assert renames == [], renames
+    assert "dscores = attn * (dattn - " in source and "dQK = dscores / " in source

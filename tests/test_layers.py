@@ -5,8 +5,10 @@ import re
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 import bytetrans_lib as bt
+from bytetrans_lib import layers
 
 # Every axis a different size, so a sum or transpose over the wrong axis cannot go unnoticed.
 SHAPES_2D_3D = [(3, 5), (2, 3, 5)]  # (N, d_in) and (B, T, d_in), d_in = 5
@@ -526,3 +528,25 @@ def test_layer_sizes_must_be_ints_of_at_least_one(d_in, error, shown):
 def test_layer_sizes_accept_numpy_ints_and_store_python_ints():
     layer = bt.Linear(np.int64(3), np.int32(2), rng=np.random.default_rng(0))
     assert type(layer.d_in) is int and type(layer.d_out) is int and layer.params["W"].shape == (3, 2)
+
+
+def test_linear_is_x_at_w_plus_b_and_the_affine_helpers_compute_exactly_linears_arithmetic():
+    rng = np.random.default_rng(21)
+    layer = bt.Linear(5, 7, rng=rng, dtype=np.float64)
+    x, dout = rng.standard_normal((2, 3, 5)), rng.standard_normal((2, 3, 7))
+    W, b = layer.params["W"], layer.params["b"]
+    out = layer.forward(x)
+    np.testing.assert_allclose(out, x @ W + b, rtol=1e-13, atol=1e-13)
+    assert np.array_equal(layers._affine(x, W, b), out)
+    dW, db = np.zeros_like(W), np.zeros_like(b)
+    assert np.array_equal(layers._affine_backward(x, dout, W, dW, db), layer.backward(dout))
+    assert np.array_equal(dW, layer.grads["W"]) and np.array_equal(db, layer.grads["b"])
+    np.testing.assert_allclose(db, dout.sum(axis=(0, 1)), rtol=1e-13)
+
+
+def test_the_sum_helper_that_did_not_pay_is_gone_from_the_library():
+    # issue 14: column_sums saved 3% of a training step, row_sums 2% (benchmarks/README.md)
+    assert not hasattr(layers, "column_sums") and "column_sums" not in bt.__all__
+    for module in ("norm", "attention"):
+        source = (ROOT / "bytetrans_lib" / f"{module}.py").read_text()
+        assert "row_sums" not in source and "column_sums" not in source, module
