@@ -199,7 +199,7 @@ def clean_pairs(source, max_len: int = 60) -> tuple[list[tuple[str, ...]], Clean
     return pairs, report
 
 
-# %% notebooks/07_data.ipynb, cell 50
+# %% notebooks/07_data.ipynb, cell 52
 def _same_file(a, b) -> bool:
     """True if paths a and b name one file: the same file on disk when both exist (whatever
     the spelling: ./x, an absolute path, a symbolic or hard link), else the same absolute path."""

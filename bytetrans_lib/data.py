@@ -266,7 +266,7 @@ PREPOSITIONS = (
 
 
 def lexicon_size() -> dict:
-    """Number of lexical items per category: {"nouns": 118, ...}; sum(...values()) is the total."""
+    """Number of lexical items per category: {"nouns": 112, ...}; sum(...values()) is the total."""
     return {
         "nouns": len(NOUNS),
         "liquids": len(LIQUIDS),

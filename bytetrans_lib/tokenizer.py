@@ -116,20 +116,24 @@ import unicodedata
 # no-break space, narrow no-break space (before ; : ! ? and inside « » in French), thin space
 FRENCH_SPACES = "\u00a0\u202f\u2009"
 TYPOGRAPHY = {  # what phones and word processors type -> what the course's data holds
+    # ‘ ’ ‚  single quotes; ’ is also the apostrophe
     "\u2018": "'",
     "\u2019": "'",
-    "\u201a": "'",  # ‘ ’ ‚  single quotes; ’ is also the apostrophe
+    "\u201a": "'",
+    # “ ” „ « »  double quotes and French guillemets
     "\u201c": '"',
     "\u201d": '"',
-    "\u201e": '"',  # “ ” „  double quotes
+    "\u201e": '"',
     "\u00ab": '"',
-    "\u00bb": '"',  # « »  French guillemets
+    "\u00bb": '"',
+    # hyphen, non-breaking hyphen, – en dash, — em dash, − minus
     "\u2010": "-",
     "\u2011": "-",
     "\u2013": "-",
     "\u2014": "-",
-    "\u2212": "-",  # hyphens, – —, minus
-    "\u2026": "...",  # …  ellipsis
+    "\u2212": "-",
+    # …  ellipsis
+    "\u2026": "...",
 }
 _TYPOGRAPHY_TABLE = str.maketrans(TYPOGRAPHY)
 # invisible characters that mean nothing to a translator: removed. U+200D (zero-width joiner)

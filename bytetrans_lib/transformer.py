@@ -98,9 +98,8 @@ class PositionalEncoding(Module):
         pe = np.zeros((max_len, d_model))
         pe[:, 0::2] = np.sin(angle)
         pe[:, 1::2] = np.cos(angle[:, : d_model // 2])  # an odd d_model has one cosine fewer
-        self.pe = pe.astype(
-            _check_dtype(dtype, "PositionalEncoding")
-        )  # (max_len, d_model): a constant, not a parameter
+        # (max_len, d_model): a constant, not a parameter
+        self.pe = pe.astype(_check_dtype(dtype, "PositionalEncoding"))
 
     def forward(self, x):
         x = _as_numbers(x, "PositionalEncoding.forward", "x")
