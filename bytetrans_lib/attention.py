@@ -11,12 +11,12 @@ import numpy as np
 
 from bytetrans_lib.layers import (
     Module,
-    _affine,
-    _affine_backward,
-    _as_numbers,
-    _check_dout,
-    _check_dtype,
-    _check_size,
+    affine,
+    affine_backward,
+    as_numbers,
+    check_dout,
+    check_dtype,
+    check_size,
 )
 
 
@@ -59,7 +59,7 @@ def masked_softmax(scores, mask=None, *, inplace=False):
     Returns weights with the shape and dtype of scores: exactly 0 on masked keys, summing to 1
     over the allowed keys of each row; a row with no allowed key gets all zeros, never NaN.
     """
-    scores = _as_numbers(scores, "masked_softmax", "scores")
+    scores = as_numbers(scores, "masked_softmax", "scores")
     if not np.issubdtype(scores.dtype, np.floating):
         if inplace:
             raise TypeError(f"masked_softmax(inplace=True) needs float scores, got dtype {scores.dtype}")
@@ -157,9 +157,9 @@ class MultiHeadAttention(Module):
                 f"MultiHeadAttention needs rng=np.random.Generator (e.g. np.random.default_rng(0)), "
                 f"got {type(rng).__name__}"
             )
-        C = _check_size(d_model, "MultiHeadAttention", "d_model")  # notebook 02's checks
-        H = _check_size(n_heads, "MultiHeadAttention", "n_heads")
-        dtype = _check_dtype(dtype, "MultiHeadAttention")
+        C = check_size(d_model, "MultiHeadAttention", "d_model")  # notebook 02's checks
+        H = check_size(n_heads, "MultiHeadAttention", "n_heads")
+        dtype = check_dtype(dtype, "MultiHeadAttention")
         if C % H:
             raise ValueError(
                 f"MultiHeadAttention: d_model={C} is not divisible by n_heads={H} "
@@ -187,8 +187,8 @@ class MultiHeadAttention(Module):
             )
 
     def forward(self, x_q, x_kv, mask=None):
-        x_q = _as_numbers(x_q, "MultiHeadAttention.forward", "x_q")
-        x_kv = _as_numbers(x_kv, "MultiHeadAttention.forward", "x_kv")
+        x_q = as_numbers(x_q, "MultiHeadAttention.forward", "x_q")
+        x_kv = as_numbers(x_kv, "MultiHeadAttention.forward", "x_kv")
         self._check_inputs(x_q, x_kv)
         K, V = self.keys_values(x_kv)  # steps 1-2 for the keys and values: (B, H, T_kv, Dh) each
         return self.attend(x_q, K, V, mask, x_kv=x_kv)  # steps 1-2 for the queries, then 3-7
@@ -197,8 +197,8 @@ class MultiHeadAttention(Module):
         """Steps 1-2 for the keys and values: x_kv (B, T_kv, C) -> K, V, each (B, H, T_kv, Dh)."""
         p, H = self.params, self.n_heads
         # 1. project: k, v = x_kv W + b (each one 2-D product over all rows, as in Linear)
-        k = _affine(x_kv, p["W_k"], p["b_k"])  # (B, T_kv, C) @ (C, C) -> (B, T_kv, C)
-        v = _affine(x_kv, p["W_v"], p["b_v"])  # (B, T_kv, C) @ (C, C) -> (B, T_kv, C)
+        k = affine(x_kv, p["W_k"], p["b_k"])  # (B, T_kv, C) @ (C, C) -> (B, T_kv, C)
+        v = affine(x_kv, p["W_v"], p["b_v"])  # (B, T_kv, C) @ (C, C) -> (B, T_kv, C)
         # 2. split heads
         return _split_heads(k, H), _split_heads(v, H)  # (B, H, T_kv, Dh) each
 
@@ -207,7 +207,7 @@ class MultiHeadAttention(Module):
         -> out (B, T_q, C); self.attn holds the weights. x_kv: the input K and V were computed
         from, which backward needs (forward passes it; a call without it cannot be differentiated).
         """
-        x_q, K, V = _as_numbers(x_q, "MultiHeadAttention.attend", "x_q"), np.asarray(K), np.asarray(V)
+        x_q, K, V = as_numbers(x_q, "MultiHeadAttention.attend", "x_q"), np.asarray(K), np.asarray(V)
         C, H, Dh = self.d_model, self.n_heads, self.d_head
         if (
             x_q.ndim != 3
@@ -224,7 +224,7 @@ class MultiHeadAttention(Module):
             )
         p = self.params
         # 1. project: q = x_q W_q + b_q; 2. split heads
-        Q = _split_heads(_affine(x_q, p["W_q"], p["b_q"]), H)  # (B, T_q, C) @ (C, C) -> (B, H, T_q, Dh)
+        Q = _split_heads(affine(x_q, p["W_q"], p["b_q"]), H)  # (B, T_q, C) @ (C, C) -> (B, H, T_q, Dh)
         # 3. scaled scores
         K_T = K.transpose(0, 1, 3, 2)  # (B, H, Dh, T_kv)
         scores = Q @ K_T  # (B, H, T_q, Dh) @ (B, H, Dh, T_kv) -> (B, H, T_q, T_kv)
@@ -239,7 +239,7 @@ class MultiHeadAttention(Module):
         self.cache = (x_q, x_kv, Q, K, V, attn, z)  # x_kv None: attend() alone, no backward
         self.attn = attn
         # 7. output projection
-        return _affine(z, p["W_o"], p["b_o"])  # (B, T_q, C) @ (C, C) -> (B, T_q, C)
+        return affine(z, p["W_o"], p["b_o"])  # (B, T_q, C) @ (C, C) -> (B, T_q, C)
 
     def backward(self, dout):
         x_q, x_kv, Q, K, V, attn, z = self._saved()
@@ -248,10 +248,10 @@ class MultiHeadAttention(Module):
                 "MultiHeadAttention.backward() follows forward(x_q, x_kv); the last call was "
                 "attend() with given keys and values, whose input x_kv is unknown"
             )
-        _check_dout(dout, x_q.shape, "MultiHeadAttention")  # the output has x_q's shape (B, T_q, C)
+        check_dout(dout, x_q.shape, "MultiHeadAttention")  # the output has x_q's shape (B, T_q, C)
         p, g = self.params, self.grads
         # 7. forward was: out = z @ W_o + b_o
-        dz = _affine_backward(z, dout, p["W_o"], g["W_o"], g["b_o"])  # (B, T_q, C); adds dW_o, db_o
+        dz = affine_backward(z, dout, p["W_o"], g["W_o"], g["b_o"])  # (B, T_q, C); adds dW_o, db_o
         # 6. forward was: z = merge_heads(Z)
         dZ = _split_heads(dz, self.n_heads)  # (B, H, T_q, Dh)
         # 5. forward was: Z = attn @ V
@@ -269,7 +269,7 @@ class MultiHeadAttention(Module):
         # 2. forward was: Q, K, V = split_heads(q), split_heads(k), split_heads(v)
         dq, dk, dv = _merge_heads(dQ), _merge_heads(dK), _merge_heads(dV)  # (B, T_q, C), (B, T_kv, C) x 2
         # 1. forward was: q = x_q @ W_q + b_q; k = x_kv @ W_k + b_k; v = x_kv @ W_v + b_v
-        dx_q = _affine_backward(x_q, dq, p["W_q"], g["W_q"], g["b_q"])  # (B, T_q, C)
-        dx_kv = _affine_backward(x_kv, dk, p["W_k"], g["W_k"], g["b_k"])  # (B, T_kv, C)
-        dx_kv += _affine_backward(x_kv, dv, p["W_v"], g["W_v"], g["b_v"])  # x_kv feeds both k and v
+        dx_q = affine_backward(x_q, dq, p["W_q"], g["W_q"], g["b_q"])  # (B, T_q, C)
+        dx_kv = affine_backward(x_kv, dk, p["W_k"], g["W_k"], g["b_k"])  # (B, T_kv, C)
+        dx_kv += affine_backward(x_kv, dv, p["W_v"], g["W_v"], g["b_v"])  # x_kv feeds both k and v
         return dx_q, dx_kv

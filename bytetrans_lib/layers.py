@@ -3,14 +3,20 @@
 
 __all__ = [
     "Module",
+    "check_size",
+    "check_dtype",
+    "as_numbers",
+    "check_dout",
+    "check_last_axis",
     "Linear",
     "rel_error",
     "numerical_gradient",
     "check_gradients",
     "gelu_formula",
     "FeedForward",
+    "affine",
+    "affine_backward",
     "GELU",
-    "row_sums",
 ]
 
 
@@ -82,7 +88,7 @@ class Module:
 
 
 # %% notebooks/02_linear.ipynb, cell 14
-def _check_size(value, layer, name):
+def check_size(value, layer, name):
     """`value` as a Python int if it is an int >= 1 (NumPy ints too); otherwise an error naming both."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{layer} needs an int {name} >= 1, got {name}={value!r}")
@@ -91,7 +97,7 @@ def _check_size(value, layer, name):
     return int(value)
 
 
-def _check_dtype(dtype, layer):
+def check_dtype(dtype, layer):
     """np.dtype(dtype) if it is float32 or float64 (a type, a dtype or its name); otherwise an error."""
     try:
         name = np.dtype(dtype).name if dtype is not None else "None"  # np.dtype(None) is float64
@@ -102,7 +108,7 @@ def _check_dtype(dtype, layer):
     return np.dtype(name)
 
 
-def _as_numbers(x, where, name):
+def as_numbers(x, where, name):
     """np.asarray(x) (an array is not copied), or a TypeError unless it holds integers or floats."""
     x = np.asarray(x)
     if x.dtype.kind not in "iuf":
@@ -110,7 +116,7 @@ def _as_numbers(x, where, name):
     return x
 
 
-def _check_dout(dout, shape, layer):
+def check_dout(dout, shape, layer):
     """A clear error unless dout is an array of numbers of exactly `shape`, forward's output shape."""
     if not isinstance(dout, (np.ndarray, np.generic)) or dout.dtype.kind not in "iuf":
         got = f"dtype {dout.dtype}" if isinstance(dout, np.ndarray) else type(dout).__name__
@@ -122,7 +128,7 @@ def _check_dout(dout, shape, layer):
         )
 
 
-def _check_last_axis(x, d, layer, name):
+def check_last_axis(x, d, layer, name):
     """A clear error unless x has shape (..., d): `layer` and `name` label the message."""
     if x.ndim == 0 or x.shape[-1] != d:
         last = x.shape[-1] if x.ndim else "missing"
@@ -144,8 +150,8 @@ class Linear(Module):
             raise TypeError(
                 f"Linear needs rng=np.random.Generator (e.g. np.random.default_rng(0)), got {type(rng).__name__}"
             )
-        d_in, d_out = _check_size(d_in, "Linear", "d_in"), _check_size(d_out, "Linear", "d_out")
-        dtype = _check_dtype(dtype, "Linear")
+        d_in, d_out = check_size(d_in, "Linear", "d_in"), check_size(d_out, "Linear", "d_out")
+        dtype = check_dtype(dtype, "Linear")
         # Draw in float64 and round once, so float32 and float64 layers from the same seed
         # hold the same weights up to rounding.
         W = rng.standard_normal((d_in, d_out)) / math.sqrt(d_in)
@@ -154,8 +160,8 @@ class Linear(Module):
 
     def forward(self, x):
         """x: (..., d_in) -> out: (..., d_out). Keeps x for backward."""
-        x = _as_numbers(x, "Linear.forward", "x")
-        _check_last_axis(x, self.d_in, "Linear", "d_in")
+        x = as_numbers(x, "Linear.forward", "x")
+        check_last_axis(x, self.d_in, "Linear", "d_in")
         self.cache = x
         x2 = x.reshape(-1, self.d_in)  # (N, d_in): every row of the input, N = B*T...
         out = x2 @ self.params["W"] + self.params["b"]  # (N, d_in) @ (d_in, d_out) -> (N, d_out)
@@ -164,7 +170,7 @@ class Linear(Module):
     def backward(self, dout):
         """dout: (..., d_out) -> dx: (..., d_in). Adds dW (d_in, d_out) and db (d_out,) to self.grads."""
         x = self._saved()
-        _check_dout(dout, x.shape[:-1] + (self.d_out,), "Linear")
+        check_dout(dout, x.shape[:-1] + (self.d_out,), "Linear")
         x2, dout2 = x.reshape(-1, self.d_in), dout.reshape(-1, self.d_out)  # (N, d_in), (N, d_out)
         self.grads["W"] += x2.T @ dout2  # (d_in, N) @ (N, d_out) -> (d_in, d_out)
         self.grads["b"] += dout2.sum(axis=0)  # (d_out,): b is added to every row
@@ -308,9 +314,9 @@ class FeedForward(Module):
     """
 
     def __init__(self, d_model, d_ff, *, rng, dtype=np.float32):
-        _check_size(d_model, "FeedForward", "d_model")  # checked here too, so that errors name the block
-        _check_size(d_ff, "FeedForward", "d_ff")
-        _check_dtype(dtype, "FeedForward")
+        check_size(d_model, "FeedForward", "d_model")  # checked here too, so that errors name the block
+        check_size(d_ff, "FeedForward", "d_ff")
+        check_dtype(dtype, "FeedForward")
         super().__init__()
         self.linear_1 = Linear(d_model, d_ff, rng=rng, dtype=dtype)
         self.gelu = GELU()
@@ -323,19 +329,19 @@ class FeedForward(Module):
         return out
 
     def backward(self, dout):
-        _check_dout(dout, self._saved(), "FeedForward")
+        check_dout(dout, self._saved(), "FeedForward")
         dh = self.linear_2.backward(dout)  # (..., d_ff)
         return self.linear_1.backward(self.gelu.backward(dh))  # (..., d_model)
 
 
 # %% notebooks/02_linear.ipynb, cell 50
-def _affine(x, W, b):
+def affine(x, W, b):
     """Linear's forward as a function: x (..., d_in), W (d_in, d_out), b (d_out,) -> (..., d_out)."""
     out = x.reshape(-1, W.shape[0]) @ W + b  # (N, d_in) @ (d_in, d_out) -> (N, d_out), N = B*T...
     return out.reshape(x.shape[:-1] + (W.shape[1],))  # (..., d_out)
 
 
-def _affine_backward(x, dout, W, dW, db):
+def affine_backward(x, dout, W, dW, db):
     """Linear's backward as a function: adds X^T dout to dW and the sum of dout over all rows to
     db (both in place), and returns dx = dout @ W^T with the shape of x."""
     x2, dout2 = x.reshape(-1, W.shape[0]), dout.reshape(-1, W.shape[1])  # (N, d_in), (N, d_out)
@@ -367,7 +373,7 @@ class GELU(Module):
         return [slice(i, i + rows) for i in range(0, x2.shape[0], rows)]
 
     def forward(self, x):
-        x2 = _as_rows(_as_numbers(x, "GELU.forward", "x"))  # (N, d)
+        x2 = _as_rows(as_numbers(x, "GELU.forward", "x"))  # (N, d)
         t, out = np.empty_like(x2), np.empty_like(x2)  # tanh(u), kept for backward; GELU(x)
         for rows in self._blocks(x2):
             xb, tb, ob = x2[rows], t[rows], out[rows]  # views: writing into tb and ob fills t and out
@@ -384,7 +390,7 @@ class GELU(Module):
 
     def backward(self, dout):
         x2, t, shape = self._saved()
-        _check_dout(dout, shape, "GELU")
+        check_dout(dout, shape, "GELU")
         dout2 = dout.reshape(x2.shape)
         dx = np.empty(x2.shape, dtype=np.result_type(dout2, x2))
         blocks = self._blocks(x2)
@@ -405,14 +411,3 @@ class GELU(Module):
             gb += 0.5  # + 0.5 (1 + t)
             gb *= dout2[rows]
         return dx.reshape(shape)
-
-
-# %% notebooks/02_linear.ipynb, cell 60
-def row_sums(x):
-    """x (..., d) summed over its last axis -> (..., 1), computed as x @ ones(d) by BLAS.
-
-    Equals x.sum(axis=-1, keepdims=True) up to float rounding; faster on short rows.
-    """
-    x = np.asarray(x)
-    rows = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])  # (N, d)
-    return (rows @ np.ones(x.shape[-1], dtype=x.dtype)).reshape(x.shape[:-1] + (1,))

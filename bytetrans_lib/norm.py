@@ -12,11 +12,11 @@ import numpy as np
 
 from bytetrans_lib.layers import (
     Module,
-    _as_numbers,
-    _check_dout,
-    _check_dtype,
-    _check_last_axis,
-    _check_size,
+    as_numbers,
+    check_dout,
+    check_dtype,
+    check_last_axis,
+    check_size,
 )
 
 
@@ -30,7 +30,7 @@ class LayerNorm(Module):
     """
 
     def __init__(self, d, eps=1e-5, *, dtype=np.float32):
-        d, dtype = _check_size(d, "LayerNorm", "d"), _check_dtype(dtype, "LayerNorm")  # notebook 02's checks
+        d, dtype = check_size(d, "LayerNorm", "d"), check_dtype(dtype, "LayerNorm")  # notebook 02's checks
         if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
             raise TypeError(f"LayerNorm needs eps, a finite number > 0, got eps={eps!r}")
         if not 0 < eps < math.inf:  # eps = 0 would divide a constant vector by 0
@@ -39,8 +39,8 @@ class LayerNorm(Module):
         self.d, self.eps = d, float(eps)
 
     def forward(self, x):
-        x = _as_numbers(x, "LayerNorm.forward", "x")
-        _check_last_axis(x, self.d, "LayerNorm", "d")
+        x = as_numbers(x, "LayerNorm.forward", "x")
+        check_last_axis(x, self.d, "LayerNorm", "d")
         if not np.issubdtype(x.dtype, np.floating):
             x = x.astype(np.float64)
         # 1. centre each vector
@@ -56,7 +56,7 @@ class LayerNorm(Module):
 
     def backward(self, dout):
         xc, inv_std, xhat = self._saved()
-        _check_dout(dout, xhat.shape, "LayerNorm")  # a (d,) dout must not broadcast over the rows
+        check_dout(dout, xhat.shape, "LayerNorm")  # a (d,) dout must not broadcast over the rows
         d = self.d
         # 4. forward was: out = gamma * xhat + beta (gamma, beta shared by every vector)
         self.grads["gamma"] += (dout * xhat).reshape(-1, d).sum(axis=0)  # (d,): sum over all rows
@@ -87,7 +87,7 @@ class Softmax(Module):
         self.axis = int(axis)
 
     def forward(self, x):
-        x = _as_numbers(x, "Softmax.forward", "x")
+        x = as_numbers(x, "Softmax.forward", "x")
         if not -x.ndim <= self.axis < x.ndim:
             raise ValueError(
                 f"Softmax(axis={self.axis}) got an input of shape {x.shape}, which has no axis {self.axis}"
@@ -106,6 +106,6 @@ class Softmax(Module):
 
     def backward(self, dout):
         y = self._saved()
-        _check_dout(dout, y.shape, "Softmax")
+        check_dout(dout, y.shape, "Softmax")
         # Jacobian-vector product: J = diag(y) - y y^T, applied without building J.
         return y * (dout - (dout * y).sum(axis=self.axis, keepdims=True))  # same shape as y

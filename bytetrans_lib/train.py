@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from bytetrans_lib.checkpoint import check_writable, load_checkpoint, save_checkpoint, write_atomically
-from bytetrans_lib.clean_dataset import _same_file
+from bytetrans_lib.clean_dataset import same_file
 from bytetrans_lib.data import CORPUS_PATH, read_tsv, split_pairs
 from bytetrans_lib.decoding import translate
 from bytetrans_lib.optim import Adam, CrossEntropyLoss, train_step, transformer_lr
@@ -436,7 +436,7 @@ def _prepare_run(data, out, state, resume, config, train_config, names=None):
         )
     report = out.with_suffix(".json")
     state = Path(state) if state else out.with_name(out.stem + ".state.npz")
-    if _same_file(out, data):
+    if same_file(out, data):
         raise ValueError(f"{n['out']} {out} is the {n['data']} file: training would overwrite its own data")
     if out.suffix != ".npz":  # X.json is the report of X.npz: another suffix could take another model's
         free = not out.with_suffix(".npz").exists() and not report.exists()
@@ -445,23 +445,23 @@ def _prepare_run(data, out, state, resume, config, train_config, names=None):
             + (f", such as {out.with_suffix('.npz')}" if free else "")
             + ": the report goes beside it, the same name with .json, which no other file may own"
         )
-    if _same_file(report, out):
+    if same_file(report, out):
         raise ValueError(f"the report {report} would overwrite the model {n['out']} {out}")
-    if _same_file(report, data):
+    if same_file(report, data):
         raise ValueError(f"the report {report} would overwrite the {n['data']} file {data}")
     for other, what in (
         (data, f"the {n['data']} file"),
         (out, f"the model {n['out']} {out}"),
         (report, f"the report {report}"),
     ):
-        if _same_file(state, other):
+        if same_file(state, other):
             raise ValueError(f"{n['state']} {state} is {what}: give the training state a name of its own")
     if resume is not None:  # resuming from `state` itself is the normal way to continue
         for other, what, writing in (
             (out, f"the model {n['out']} {out}", "saving the model"),
             (report, f"the report {report}", "writing the report"),
         ):
-            if _same_file(resume, other):
+            if same_file(resume, other):
                 raise ValueError(
                     f"{n['resume']} {resume} is {what}: {writing} would replace the training state "
                     f"this run resumes from; give {n['out']} another name"

@@ -26,11 +26,11 @@ from bytetrans_lib.layers import (
     FeedForward,
     Linear,
     Module,
-    _as_numbers,
-    _check_dout,
-    _check_dtype,
-    _check_last_axis,
-    _check_size,
+    as_numbers,
+    check_dout,
+    check_dtype,
+    check_last_axis,
+    check_size,
 )
 from bytetrans_lib.norm import LayerNorm
 from bytetrans_lib.tokenizer import VOCAB_SIZE, padding_mask, target_mask
@@ -50,11 +50,11 @@ class Embedding(Module):
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"Embedding needs rng=np.random.Generator, got {type(rng).__name__}")
         vocab_size, d_model = (
-            _check_size(vocab_size, "Embedding", "vocab_size"),
-            _check_size(d_model, "Embedding", "d_model"),
+            check_size(vocab_size, "Embedding", "vocab_size"),
+            check_size(d_model, "Embedding", "d_model"),
         )
         E = rng.standard_normal((vocab_size, d_model)) / math.sqrt(d_model)
-        super().__init__(E=E.astype(_check_dtype(dtype, "Embedding")))
+        super().__init__(E=E.astype(check_dtype(dtype, "Embedding")))
         self.vocab_size, self.d_model = vocab_size, d_model
         self.scale = math.sqrt(d_model)  # a Python float keeps float32 arrays float32
 
@@ -70,7 +70,7 @@ class Embedding(Module):
 
     def backward(self, dout):
         ids = self._saved()
-        _check_dout(dout, ids.shape + (self.d_model,), "Embedding")  # np.add.at would broadcast a wrong one
+        check_dout(dout, ids.shape + (self.d_model,), "Embedding")  # np.add.at would broadcast a wrong one
         # Row E[v] was used once per occurrence of v: add every occurrence's gradient.
         np.add.at(self.grads["E"], ids, dout * self.scale)  # (vocab_size, d_model)
         return None
@@ -88,8 +88,8 @@ class PositionalEncoding(Module):
     def __init__(self, max_len, d_model, *, dtype=np.float32):
         super().__init__()
         max_len, d_model = (
-            _check_size(max_len, "PositionalEncoding", "max_len"),
-            _check_size(d_model, "PositionalEncoding", "d_model"),
+            check_size(max_len, "PositionalEncoding", "max_len"),
+            check_size(d_model, "PositionalEncoding", "d_model"),
         )
         self.max_len, self.d_model = max_len, d_model
         pos = np.arange(max_len)[:, None]  # (max_len, 1)
@@ -99,13 +99,13 @@ class PositionalEncoding(Module):
         pe[:, 0::2] = np.sin(angle)
         pe[:, 1::2] = np.cos(angle[:, : d_model // 2])  # an odd d_model has one cosine fewer
         # (max_len, d_model): a constant, not a parameter
-        self.pe = pe.astype(_check_dtype(dtype, "PositionalEncoding"))
+        self.pe = pe.astype(check_dtype(dtype, "PositionalEncoding"))
 
     def forward(self, x):
-        x = _as_numbers(x, "PositionalEncoding.forward", "x")
+        x = as_numbers(x, "PositionalEncoding.forward", "x")
         if x.ndim != 3:
             raise ValueError(f"PositionalEncoding expects x of shape (B, T, d_model), got shape {x.shape}")
-        _check_last_axis(x, self.d_model, "PositionalEncoding", "x")
+        check_last_axis(x, self.d_model, "PositionalEncoding", "x")
         T = x.shape[1]
         if T > self.max_len:
             raise ValueError(f"sequence length {T} is longer than max_len={self.max_len}")
@@ -113,7 +113,7 @@ class PositionalEncoding(Module):
         return x + self.pe[:T]  # (B, T, d_model) + (T, d_model)
 
     def backward(self, dout):
-        _check_dout(dout, self._saved(), "PositionalEncoding")
+        check_dout(dout, self._saved(), "PositionalEncoding")
         return dout
 
 

@@ -537,9 +537,9 @@ def test_linear_is_x_at_w_plus_b_and_the_affine_helpers_compute_exactly_linears_
     W, b = layer.params["W"], layer.params["b"]
     out = layer.forward(x)
     np.testing.assert_allclose(out, x @ W + b, rtol=1e-13, atol=1e-13)
-    assert np.array_equal(layers._affine(x, W, b), out)
+    assert np.array_equal(layers.affine(x, W, b), out)
     dW, db = np.zeros_like(W), np.zeros_like(b)
-    assert np.array_equal(layers._affine_backward(x, dout, W, dW, db), layer.backward(dout))
+    assert np.array_equal(layers.affine_backward(x, dout, W, dW, db), layer.backward(dout))
     assert np.array_equal(dW, layer.grads["W"]) and np.array_equal(db, layer.grads["b"])
     np.testing.assert_allclose(db, dout.sum(axis=(0, 1)), rtol=1e-13)
 

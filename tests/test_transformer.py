@@ -420,7 +420,7 @@ def test_decode_step_runs_the_layers_own_attention_and_residual_wiring(monkeypat
 
 def test_the_decoding_module_holds_no_attention_arithmetic_of_its_own():
     source = (ROOT / "bytetrans_lib" / "decoding.py").read_text(encoding="utf-8")
-    for arithmetic in ["@", "sqrt", "softmax", "_affine", "_split_heads", "_merge_heads", "W_q", "norm_first:"]:
+    for arithmetic in ["@", "sqrt", "softmax", "affine", "_split_heads", "_merge_heads", "W_q", "norm_first:"]:
         assert arithmetic not in source, f"decoding.py computes attention itself: it contains {arithmetic!r}"
 
 
