@@ -11,7 +11,9 @@ The notebooks are the source; the library is what they export. Directives use nb
                                  `#| export_main data` names another module
 
 Every generated module starts with a line naming the notebook to edit, carries an `__all__`
-of its public top-level names, and marks where each cell came from. `__init__.py` is generated
+of its public top-level names, and marks where each cell came from. Its docstring is the
+notebook's title, followed by the docstring that opens the module's first exported cell, if
+that cell has one (say there what the module is for when a notebook exports several). `__init__.py` is generated
 too: it re-exports every module's `__all__` (lazily), so `import bytetrans_lib as bt; bt.encode` works.
 
     python -m bytetrans_lib.exporter           # (make export) write the library
@@ -48,7 +50,7 @@ class ExportError(ValueError):
 class Module:
     name: str  # e.g. "tokenizer"
     notebook: str  # path relative to the project root, e.g. "notebooks/01_bytes.ipynb"
-    title: str  # the notebook's first heading, used as the module docstring
+    title: str  # the module docstring: the notebook's first heading (+ the module's own docstring)
     cells: list[tuple[int, str]]  # (1-based cell number in the notebook, code without directives)
     main_cells: list[tuple[int, str]]  # the same, for `#| export_main` cells
     names: list[str]  # public top-level names, in order of definition
@@ -156,8 +158,24 @@ def read_notebook(path: Path, root: Path = ROOT) -> list[Module]:
         names = []
         for number, code in cells:
             names += _public_names(code, f"{rel}, cell {number}")
-        modules.append(Module(module_name, rel, title, cells, main_cells, list(dict.fromkeys(names))))
+        doc, cells = _module_doc(cells)
+        heading = f"{title}\n\n{doc}" if doc else title
+        modules.append(Module(module_name, rel, heading, cells, main_cells, list(dict.fromkeys(names))))
     return modules
+
+
+def _module_doc(cells: list[tuple[int, str]]) -> tuple[str, list[tuple[int, str]]]:
+    """A docstring opening a module's first exported cell says what that module is for: it
+    becomes the module's docstring (under the notebook's title) instead of staying in the cell."""
+    if not cells:
+        return "", cells
+    number, code = cells[0]
+    tree = ast.parse(code)
+    doc = ast.get_docstring(tree, clean=True)
+    if doc is None:
+        return "", cells
+    rest = "\n".join(code.splitlines()[tree.body[0].end_lineno :]).strip("\n")
+    return doc, [(number, rest), *cells[1:]] if rest else cells[1:]
 
 
 def _all_list(names: list[str], line_length: int = 120) -> str:

@@ -222,6 +222,29 @@ def test_a_notebook_can_export_to_a_second_module_by_name(project):
     assert '    "fit": "train",' in files["__init__.py"] and '    "load": "data",' in files["__init__.py"]
 
 
+def test_a_docstring_opening_a_modules_first_cell_says_what_that_module_is_for(project):
+    make_notebook(
+        project / "notebooks",
+        "05_a.ipynb",
+        "#| default_exp model",
+        '#| export\n"""The model alone."""\nimport math\nX = 1',
+        '#| export decoding\n"""Decoding.\n\nTwo paragraphs."""',
+        "#| export decoding\nY = 2",
+        '#| export\n"""Only the first cell\'s docstring counts."""\nZ = 3',
+    )
+    files = exporter.build(project / "notebooks", project)
+    model, decoding = files["model.py"], files["decoding.py"]
+    assert model.splitlines()[1:4] == ['"""Title of 05_a.ipynb', "", 'The model alone."""']
+    assert decoding.splitlines()[1:6] == ['"""Title of 05_a.ipynb', "", "Decoding.", "", 'Two paragraphs."""']
+    assert model.count("The model alone.") == 1 and "import math\nX = 1" in model
+    # the cell that was only the docstring leaves nothing behind
+    assert "cell 4" not in decoding and "# %% notebooks/05_a.ipynb, cell 5\nY = 2" in decoding
+    assert '"""Only the first cell\'s docstring counts."""\nZ = 3' in model
+    namespace = {}
+    exec(compile(model, "model.py", "exec"), namespace)
+    assert namespace["__doc__"].endswith("The model alone.") and namespace["X"] == 1
+
+
 @pytest.mark.parametrize(
     "source",
     [
