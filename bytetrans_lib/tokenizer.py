@@ -39,36 +39,6 @@ SPECIAL_TOKENS = {PAD_ID: "<pad>", BOS_ID: "<bos>", EOS_ID: "<eos>", UNK_ID: "<u
 
 
 # %% notebooks/01_bytes.ipynb, cell 20
-def _check_ids(ids, caller):
-    """`ids` as a 1-D int64 array of ids in 0..VOCAB_SIZE-1, or a clear error naming `caller`."""
-    if ids is None or isinstance(ids, (str, bytes, bytearray)):
-        raise TypeError(f"{caller} expects a sequence of integer ids, got {type(ids).__name__}")
-    try:
-        arr = np.asarray(ids)
-    except ValueError:  # NumPy cannot make one array of [[1, 2], [3]]
-        raise ValueError(f"{caller} expects a flat sequence of ids, got a ragged (nested) one") from None
-    if arr.ndim == 0:
-        raise TypeError(f"{caller} expects a sequence of integer ids, got {type(ids).__name__}")
-    if arr.ndim != 1:
-        raise ValueError(f"{caller} expects a 1-D sequence of ids, got shape {arr.shape}")
-    if arr.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    if arr.dtype == object:  # ints too large for int64 (10**30) or things that are not ints
-        for i, value in enumerate(arr):
-            if isinstance(value, (list, tuple, np.ndarray)):
-                raise ValueError(f"{caller} expects a flat sequence of ids, got a ragged (nested) one")
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-                raise TypeError(f"{caller} expects integer ids, got {type(value).__name__} at position {i}")
-    elif arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
-        raise TypeError(f"{caller} expects integer ids, got an array of dtype {arr.dtype}")
-    bad = np.flatnonzero((arr < 0) | (arr >= VOCAB_SIZE))
-    if bad.size:
-        raise ValueError(
-            f"{caller}: id {arr[bad[0]]} at position {bad[0]} is outside the vocabulary 0..{VOCAB_SIZE - 1}"
-        )
-    return arr.astype(np.int64)
-
-
 def encode(text, bos=False, eos=False):
     """UTF-8 bytes of `text` as token ids.
 
@@ -110,7 +80,38 @@ def decode(ids):
     return data.decode("utf-8", errors="replace")
 
 
-# %% notebooks/01_bytes.ipynb, cell 27
+# %% notebooks/01_bytes.ipynb, cell 22
+def _check_ids(ids, caller):
+    """`ids` as a 1-D int64 array of ids in 0..VOCAB_SIZE-1, or a clear error naming `caller`."""
+    if ids is None or isinstance(ids, (str, bytes, bytearray)):
+        raise TypeError(f"{caller} expects a sequence of integer ids, got {type(ids).__name__}")
+    try:
+        arr = np.asarray(ids)
+    except ValueError:  # NumPy cannot make one array of [[1, 2], [3]]
+        raise ValueError(f"{caller} expects a flat sequence of ids, got a ragged (nested) one") from None
+    if arr.ndim == 0:
+        raise TypeError(f"{caller} expects a sequence of integer ids, got {type(ids).__name__}")
+    if arr.ndim != 1:
+        raise ValueError(f"{caller} expects a 1-D sequence of ids, got shape {arr.shape}")
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if arr.dtype == object:  # ints too large for int64 (10**30) or things that are not ints
+        for i, value in enumerate(arr):
+            if isinstance(value, (list, tuple, np.ndarray)):
+                raise ValueError(f"{caller} expects a flat sequence of ids, got a ragged (nested) one")
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"{caller} expects integer ids, got {type(value).__name__} at position {i}")
+    elif arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"{caller} expects integer ids, got an array of dtype {arr.dtype}")
+    bad = np.flatnonzero((arr < 0) | (arr >= VOCAB_SIZE))
+    if bad.size:
+        raise ValueError(
+            f"{caller}: id {arr[bad[0]]} at position {bad[0]} is outside the vocabulary 0..{VOCAB_SIZE - 1}"
+        )
+    return arr.astype(np.int64)
+
+
+# %% notebooks/01_bytes.ipynb, cell 29
 import unicodedata
 
 # no-break space, narrow no-break space (before ; : ! ? and inside « » in French), thin space
@@ -159,7 +160,7 @@ def normalize_text(text):
     return text.translate(_TYPOGRAPHY_TABLE)
 
 
-# %% notebooks/01_bytes.ipynb, cell 31
+# %% notebooks/01_bytes.ipynb, cell 33
 def _utf8_length(lead):
     """Length of the UTF-8 sequence a lead byte announces (0: not a lead byte)."""
     if lead < 0x80:
@@ -202,7 +203,7 @@ def token_labels(ids):
     return labels
 
 
-# %% notebooks/01_bytes.ipynb, cell 35
+# %% notebooks/01_bytes.ipynb, cell 37
 def _check_max_len(max_len, caller):
     """Refuse a max_len that is not None or an int >= 1 (True, 5.5, "10", 0 are refused)."""
     if max_len is None:
@@ -254,7 +255,7 @@ def encode_batch(texts, bos=False, eos=False, max_len=None):
     return pad_batch([encode(t, bos=bos, eos=eos) for t in texts], max_len=max_len)
 
 
-# %% notebooks/01_bytes.ipynb, cell 40
+# %% notebooks/01_bytes.ipynb, cell 42
 def _check_id_batch(ids, caller):
     """`ids` as a (B, T) integer array, or a clear error naming `caller`."""
     if ids is None or isinstance(ids, (str, bytes, bytearray)):
