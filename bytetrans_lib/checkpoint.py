@@ -3,10 +3,10 @@
 
 Saving and loading a model as one .npz file, and writing files without ever losing one."""
 
-__all__ = ["CHECKPOINT_FORMAT", "check_writable", "write_atomically", "save_checkpoint", "load_checkpoint"]
+__all__ = ["check_writable", "write_atomically", "CHECKPOINT_FORMAT", "save_checkpoint", "load_checkpoint"]
 
 
-# %% notebooks/05_transformer.ipynb, cell 8
+# %% notebooks/05_transformer.ipynb, cell 9
 import json
 import os
 import tempfile
@@ -16,13 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from bytetrans_lib.attention import MultiHeadAttention
-from bytetrans_lib.transformer import Config, Transformer
+from bytetrans_lib.config import Config
+from bytetrans_lib.transformer import Transformer
 
 
-# %% notebooks/05_transformer.ipynb, cell 54
-CHECKPOINT_FORMAT = "bytetrans-checkpoint-1"
-
-
+# %% notebooks/05_transformer.ipynb, cell 58
 def _as_path(path, caller):
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{caller} expects a file path (str or Path), got {type(path).__name__}")
@@ -90,7 +88,51 @@ def write_atomically(path, write, caller=None, *, create_folders=False):
     return path
 
 
-# %% notebooks/05_transformer.ipynb, cell 55
+# %% notebooks/05_transformer.ipynb, cell 60
+CHECKPOINT_FORMAT = "bytetrans-checkpoint-1"  # the marker that says what the file is
+
+
+def _parameter_shapes(config):
+    """name -> shape of every parameter of Transformer(config), in parameters() order,
+    computed from the config alone: load_checkpoint compares a file with it before building."""
+    C, F, V = config.d_model, config.d_ff, config.vocab_size
+
+    def attention(prefix):
+        return {**{f"{prefix}.W_{x}": (C, C) for x in "qkvo"}, **{f"{prefix}.b_{x}": (C,) for x in "qkvo"}}
+
+    def norm(prefix):
+        return {f"{prefix}.gamma": (C,), f"{prefix}.beta": (C,)}
+
+    def ffn(prefix):
+        return {
+            f"{prefix}.linear_1.W": (C, F),
+            f"{prefix}.linear_1.b": (F,),
+            f"{prefix}.linear_2.W": (F, C),
+            f"{prefix}.linear_2.b": (C,),
+        }
+
+    shapes = {"encoder.embedding.E": (V, C)}
+    for i in range(config.n_encoder_layers):
+        p = f"encoder.layers.{i}"
+        shapes |= attention(f"{p}.self_attn") | norm(f"{p}.norm_1") | ffn(f"{p}.ffn") | norm(f"{p}.norm_2")
+    if config.norm_first:
+        shapes |= norm("encoder.norm")
+    shapes["decoder.embedding.E"] = (V, C)
+    for i in range(config.n_decoder_layers):
+        p = f"decoder.layers.{i}"
+        shapes |= (
+            attention(f"{p}.self_attn")
+            | norm(f"{p}.norm_1")
+            | attention(f"{p}.cross_attn")
+            | norm(f"{p}.norm_2")
+            | ffn(f"{p}.ffn")
+            | norm(f"{p}.norm_3")
+        )
+    if config.norm_first:
+        shapes |= norm("decoder.norm")
+    return shapes | {"output.W": (C, V), "output.b": (V,)}
+
+
 def _check_model_matches_config(model, caller):
     """Refuse a model that its own config no longer describes (a size changed after the model was
     built, a parameter replaced by an array of another shape or dtype): load_checkpoint would
@@ -207,47 +249,7 @@ def save_checkpoint(model, path, extra=None):
     write_atomically(path, lambda f: np.savez(f, **arrays), "save_checkpoint")
 
 
-def _parameter_shapes(config):
-    """name -> shape of every parameter of Transformer(config), in parameters() order,
-    computed from the config alone: load_checkpoint compares a file with it before building."""
-    C, F, V = config.d_model, config.d_ff, config.vocab_size
-
-    def attention(prefix):
-        return {**{f"{prefix}.W_{x}": (C, C) for x in "qkvo"}, **{f"{prefix}.b_{x}": (C,) for x in "qkvo"}}
-
-    def norm(prefix):
-        return {f"{prefix}.gamma": (C,), f"{prefix}.beta": (C,)}
-
-    def ffn(prefix):
-        return {
-            f"{prefix}.linear_1.W": (C, F),
-            f"{prefix}.linear_1.b": (F,),
-            f"{prefix}.linear_2.W": (F, C),
-            f"{prefix}.linear_2.b": (C,),
-        }
-
-    shapes = {"encoder.embedding.E": (V, C)}
-    for i in range(config.n_encoder_layers):
-        p = f"encoder.layers.{i}"
-        shapes |= attention(f"{p}.self_attn") | norm(f"{p}.norm_1") | ffn(f"{p}.ffn") | norm(f"{p}.norm_2")
-    if config.norm_first:
-        shapes |= norm("encoder.norm")
-    shapes["decoder.embedding.E"] = (V, C)
-    for i in range(config.n_decoder_layers):
-        p = f"decoder.layers.{i}"
-        shapes |= (
-            attention(f"{p}.self_attn")
-            | norm(f"{p}.norm_1")
-            | attention(f"{p}.cross_attn")
-            | norm(f"{p}.norm_2")
-            | ffn(f"{p}.ffn")
-            | norm(f"{p}.norm_3")
-        )
-    if config.norm_first:
-        shapes |= norm("decoder.norm")
-    return shapes | {"output.W": (C, V), "output.b": (V,)}
-
-
+# %% notebooks/05_transformer.ipynb, cell 63
 def _reading(path, read, *args, **kwargs):
     """read(*args, **kwargs); any error of a damaged file becomes one ValueError naming `path`."""
     try:

@@ -6,14 +6,14 @@ Greedy decoding with a key/value cache (`decode_step`), and `translate`."""
 __all__ = ["DecoderCache", "decode_step", "translate"]
 
 
-# %% notebooks/05_transformer.ipynb, cell 7
+# %% notebooks/05_transformer.ipynb, cell 8
 import numpy as np
 
 from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, PAD_ID, decode, encode, normalize_text, pad_batch
 from bytetrans_lib.transformer import Transformer, residual
 
 
-# %% notebooks/05_transformer.ipynb, cell 42
+# %% notebooks/05_transformer.ipynb, cell 43
 class DecoderCache:
     """What greedy decoding keeps between steps, so that each step computes one new position.
 
@@ -82,7 +82,7 @@ def decode_step(model, cache, ids):
     return model.output.forward(hidden)[:, 0]  # (B, vocab_size)
 
 
-# %% notebooks/05_transformer.ipynb, cell 43
+# %% notebooks/05_transformer.ipynb, cell 44
 def translate(model, texts, max_len=None, *, use_cache=True):
     """Greedy decoding: translate a list of strings with `model`, in one batch.
 

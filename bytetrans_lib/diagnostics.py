@@ -8,19 +8,20 @@ Checks of a whole model: its gradient against finite differences, a shape table,
 __all__ = ["check_model_gradients", "count_parameters", "shape_table", "print_shape_table", "demo", "demo_cli"]
 
 
-# %% notebooks/05_transformer.ipynb, cell 6
+# %% notebooks/05_transformer.ipynb, cell 7
 import argparse
 import sys
 
 import numpy as np
 
+from bytetrans_lib.config import Config
 from bytetrans_lib.decoding import translate
 from bytetrans_lib.layers import numerical_gradient, rel_error
 from bytetrans_lib.tokenizer import encode_batch, target_mask
-from bytetrans_lib.transformer import Config, Transformer
+from bytetrans_lib.transformer import Transformer
 
 
-# %% notebooks/05_transformer.ipynb, cell 32
+# %% notebooks/05_transformer.ipynb, cell 33
 def check_model_gradients(model, src_ids, tgt_ids, *, rng, n_samples=6, tol=1e-6, h=1e-6):
     """Whole-model gradient check on a sample of entries of every parameter tensor.
 
@@ -67,7 +68,7 @@ def check_model_gradients(model, src_ids, tgt_ids, *, rng, n_samples=6, tol=1e-6
     return errors
 
 
-# %% notebooks/05_transformer.ipynb, cell 39
+# %% notebooks/05_transformer.ipynb, cell 40
 def count_parameters(module):
     """Number of scalar parameters in a module (and its children)."""
     return sum(p.size for p in module.parameters().values())
@@ -148,6 +149,6 @@ def demo_cli(argv=None):
 
 
 if __name__ == "__main__":
-    # %% notebooks/05_transformer.ipynb, cell 60
+    # %% notebooks/05_transformer.ipynb, cell 66
     # Inside Jupyter, sys.argv holds the kernel's own flags, not ours: the notebook passes none.
     demo_cli([] if "ipykernel" in sys.modules else None)

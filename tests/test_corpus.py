@@ -1,6 +1,8 @@
-"""The embedded English->French corpus of notebook 07, as exported to bytetrans_lib.data."""
+"""The embedded English->French corpus of notebook 07: bytetrans_lib.lexicon, .spelling, .corpus and .data."""
 
 import re
+import subprocess
+import sys
 
 import pytest
 from conftest import ROOT
@@ -344,3 +346,27 @@ def test_read_lexicon_skips_comments_and_names_the_line_of_an_entry_outside_a_se
 def test_determiner_weights_are_named_and_follow_the_determiners():
     assert list(bt.DETERMINER_WEIGHTS) == [en for en, *_ in bt.DETERMINERS]
     assert bt.DETERMINER_WEIGHTS["the"] > bt.DETERMINER_WEIGHTS["a"] > bt.DETERMINER_WEIGHTS["their"] > 0
+
+
+def test_each_job_of_the_corpus_has_its_own_module_and_reading_pairs_does_not_load_the_grammar():
+    modules = {
+        "lexicon": ["LEXICON_PATH", "read_lexicon", "NOUNS", "DETERMINER_WEIGHTS", "lexicon_size", "Noun"],
+        "spelling": ["french_join", "english_join", "starts_with_vowel_sound", "spelling_problems"],
+        "corpus": ["Phrase", "noun_phrase", "generate_corpus", "SENTENCE_MAX_BYTES"],
+        "data": ["CORPUS_PATH", "read_tsv", "write_tsv", "CONTROL_CHARACTERS", "split_pairs"],
+    }
+    assert {module: [bt._MODULE_OF[n] for n in names] for module, names in modules.items()} == {
+        module: [module] * len(names) for module, names in modules.items()
+    }
+    for module in modules:
+        assert len((ROOT / "bytetrans_lib" / f"{module}.py").read_text(encoding="utf-8").splitlines()) <= 400
+    # training reads pair files through bytetrans_lib.data: that must not parse the lexicon
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, bytetrans_lib.data; print(*sorted(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout.split()
+    assert "bytetrans_lib.data" in loaded
+    assert not {"bytetrans_lib.lexicon", "bytetrans_lib.spelling", "bytetrans_lib.corpus"} & set(loaded)

@@ -14,6 +14,7 @@ from conftest import ROOT
 
 import bytetrans_lib as bt
 import bytetrans_lib.train as train_module
+from bytetrans_lib import scoring
 
 PAIRS = [
     ("The cat sleeps.", "Le chat dort."),
@@ -63,6 +64,13 @@ def test_epoch_batches_cover_every_pair_once_grouped_by_length_and_seeded():
     assert src.shape[0] == tgt_in.shape[0] == len(batches[0]) and tgt_in.shape == tgt_out.shape
 
 
+def test_too_long_pairs_names_the_pairs_a_model_cannot_hold_and_max_len_needed_the_size_that_would():
+    pairs = [("Hi.", "Salut."), ("a" * 8, "b"), ("a", "é" * 4), ("a", "b" * 7)]  # "é" is 2 bytes: 8 in all
+    assert bt.too_long_pairs(pairs, max_len=8) == [1, 2]  # 8 bytes + EOS (or BOS + 8 bytes): 9 ids
+    assert bt.max_len_needed(pairs, [1, 2]) == 9
+    assert bt.too_long_pairs(pairs, max_len=9) == []
+
+
 # ---- metrics -----------------------------------------------------------------------------------
 
 
@@ -77,7 +85,7 @@ def test_edit_distance_counts_insertions_deletions_and_substitutions(a, b, dista
 def test_evaluate_scores_exact_match_and_character_accuracy(monkeypatch):
     pairs = [("a", "abcd"), ("b", "wxyz"), ("c", "ok")]
     table = {"a": "abcd", "b": "wxy", "c": "no"}  # what a fake model "translates"
-    monkeypatch.setattr(train_module, "translate", lambda model, texts: [table[t] for t in texts])
+    monkeypatch.setattr(scoring, "translate", lambda model, texts: [table[t] for t in texts])
     metrics, outputs = bt.evaluate(None, pairs)
     assert outputs == ["abcd", "wxy", "no"]
     assert metrics["n"] == 3 and metrics["exact_match"] == pytest.approx(1 / 3)
@@ -522,11 +530,11 @@ def test_the_command_refuses_to_resume_from_a_state_of_another_size(cli, tmp_pat
 
 def test_paths_are_shown_relative_to_the_current_folder_or_else_to_the_repository(monkeypatch, tmp_path):
     monkeypatch.chdir(ROOT / "notebooks")
-    assert train_module._display_path(bt.DEFAULT_MODEL) == "data/bytetrans-en-fr.npz"
-    assert train_module._display_path(ROOT / "notebooks" / "x.npz") == "x.npz"
-    assert train_module._display_path(tmp_path / "x.npz") == str(tmp_path / "x.npz")  # elsewhere: as it is
+    assert bt.display_path(bt.DEFAULT_MODEL) == "data/bytetrans-en-fr.npz"
+    assert bt.display_path(ROOT / "notebooks" / "x.npz") == "x.npz"
+    assert bt.display_path(tmp_path / "x.npz") == str(tmp_path / "x.npz")  # elsewhere: as it is
     monkeypatch.chdir(tmp_path)
-    assert train_module._display_path(tmp_path / "runs" / "x.npz") == "runs/x.npz"
+    assert bt.display_path(tmp_path / "runs" / "x.npz") == "runs/x.npz"
 
 
 @pytest.mark.parametrize("notebook", ["07_data.ipynb", "08_training.ipynb"])
@@ -766,7 +774,7 @@ def test_fit_and_evaluate_accept_pairs_that_carry_an_attribution():
 
 def test_character_accuracy_of_empty_references_is_1_when_the_translation_is_empty_too(monkeypatch):
     table = {"Hi.": "", "Yes.": "Oui.", "No.": "Non."}
-    monkeypatch.setattr(train_module, "translate", lambda model, texts: [table[t] for t in texts])
+    monkeypatch.setattr(scoring, "translate", lambda model, texts: [table[t] for t in texts])
     assert bt.evaluate(None, [("Hi.", "")])[0] == {"n": 1, "exact_match": 1.0, "char_accuracy": 1.0}
     assert bt.evaluate(None, [("Yes.", "")])[0] == {"n": 1, "exact_match": 0.0, "char_accuracy": 0.0}
     assert bt.evaluate(None, [("Hi.", ""), ("No.", "Non")])[0]["char_accuracy"] == pytest.approx(1 - 1 / 3)
