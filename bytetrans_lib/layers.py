@@ -8,14 +8,16 @@ __all__ = [
     "as_numbers",
     "check_dout",
     "check_last_axis",
-    "Linear",
     "rel_error",
     "numerical_gradient",
     "check_gradients",
     "gelu_formula",
     "FeedForward",
+    "row_sums",
+    "column_sums",
     "affine",
     "affine_backward",
+    "Linear",
     "GELU",
 ]
 
@@ -135,47 +137,6 @@ def check_last_axis(x, d, layer, name):
         raise ValueError(
             f"{layer} expects inputs of shape (..., {name}={d}), got shape {x.shape}: last axis {last}, expected {d}"
         )
-
-
-# %% notebooks/02_linear.ipynb, cell 15
-class Linear(Module):
-    """Affine map on the last axis: out = x @ W + b.
-
-    Parameters: W (d_in, d_out), drawn from N(0, 1/d_in); b (d_out,), zeros.
-    rng: np.random.Generator (required); dtype: float32 (default) or float64.
-    """
-
-    def __init__(self, d_in, d_out, *, rng, dtype=np.float32):
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(
-                f"Linear needs rng=np.random.Generator (e.g. np.random.default_rng(0)), got {type(rng).__name__}"
-            )
-        d_in, d_out = check_size(d_in, "Linear", "d_in"), check_size(d_out, "Linear", "d_out")
-        dtype = check_dtype(dtype, "Linear")
-        # Draw in float64 and round once, so float32 and float64 layers from the same seed
-        # hold the same weights up to rounding.
-        W = rng.standard_normal((d_in, d_out)) / math.sqrt(d_in)
-        super().__init__(W=W.astype(dtype), b=np.zeros(d_out, dtype=dtype))
-        self.d_in, self.d_out = d_in, d_out
-
-    def forward(self, x):
-        """x: (..., d_in) -> out: (..., d_out). Keeps x for backward."""
-        x = as_numbers(x, "Linear.forward", "x")
-        check_last_axis(x, self.d_in, "Linear", "d_in")
-        self.cache = x
-        x2 = x.reshape(-1, self.d_in)  # (N, d_in): every row of the input, N = B*T...
-        out = x2 @ self.params["W"] + self.params["b"]  # (N, d_in) @ (d_in, d_out) -> (N, d_out)
-        return out.reshape(x.shape[:-1] + (self.d_out,))  # (..., d_out)
-
-    def backward(self, dout):
-        """dout: (..., d_out) -> dx: (..., d_in). Adds dW (d_in, d_out) and db (d_out,) to self.grads."""
-        x = self._saved()
-        check_dout(dout, x.shape[:-1] + (self.d_out,), "Linear")
-        x2, dout2 = x.reshape(-1, self.d_in), dout.reshape(-1, self.d_out)  # (N, d_in), (N, d_out)
-        self.grads["W"] += x2.T @ dout2  # (d_in, N) @ (N, d_out) -> (d_in, d_out)
-        self.grads["b"] += dout2.sum(axis=0)  # (d_out,): b is added to every row
-        dx2 = dout2 @ self.params["W"].T  # (N, d_out) @ (d_out, d_in) -> (N, d_in)
-        return dx2.reshape(x.shape)  # (..., d_in)
 
 
 # %% notebooks/02_linear.ipynb, cell 21
@@ -334,23 +295,80 @@ class FeedForward(Module):
         return self.linear_1.backward(self.gelu.backward(dh))  # (..., d_model)
 
 
-# %% notebooks/02_linear.ipynb, cell 50
+# %% notebooks/02_linear.ipynb, cell 51
+def row_sums(x):
+    """x (..., d) summed over its last axis -> (..., 1), computed as x @ ones(d) by BLAS.
+
+    Equals x.sum(axis=-1, keepdims=True) up to float rounding; faster on short rows.
+    """
+    x = np.asarray(x)
+    rows = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])  # (N, d)
+    return (rows @ np.ones(x.shape[-1], dtype=x.dtype)).reshape(x.shape[:-1] + (1,))
+
+
+def column_sums(x2):
+    """x2 (N, d) summed over its rows -> (d,), computed as ones(N) @ x2 by BLAS.
+
+    Equals x2.sum(axis=0) up to float rounding; faster on tall arrays.
+    """
+    x2 = np.asarray(x2)
+    if x2.ndim != 2:
+        raise ValueError(f"column_sums expects a 2-D array (N, d), got shape {x2.shape}")
+    return np.ones(x2.shape[0], dtype=x2.dtype) @ x2
+
+
+# %% notebooks/02_linear.ipynb, cell 55
 def affine(x, W, b):
-    """Linear's forward as a function: x (..., d_in), W (d_in, d_out), b (d_out,) -> (..., d_out)."""
+    """Linear's forward on the 2-D view: x (..., d_in), W (d_in, d_out), b (d_out,) -> (..., d_out)."""
     out = x.reshape(-1, W.shape[0]) @ W + b  # (N, d_in) @ (d_in, d_out) -> (N, d_out), N = B*T...
     return out.reshape(x.shape[:-1] + (W.shape[1],))  # (..., d_out)
 
 
 def affine_backward(x, dout, W, dW, db):
-    """Linear's backward as a function: adds X^T dout to dW and the sum of dout over all rows to
-    db (both in place), and returns dx = dout @ W^T with the shape of x."""
+    """Linear's backward on the 2-D view: adds X^T dout to dW and the column sums of dout to db
+    (both in place), and returns dx = dout @ W^T with the shape of x."""
     x2, dout2 = x.reshape(-1, W.shape[0]), dout.reshape(-1, W.shape[1])  # (N, d_in), (N, d_out)
     dW += x2.T @ dout2  # (d_in, N) @ (N, d_out) -> (d_in, d_out)
-    db += dout2.sum(axis=0)  # (d_out,)
+    db += column_sums(dout2)  # (d_out,): the sum over all rows, as one product
     return (dout2 @ W.T).reshape(x.shape)  # (N, d_out) @ (d_out, d_in) -> (..., d_in)
 
 
-# %% notebooks/02_linear.ipynb, cell 55
+# %% notebooks/02_linear.ipynb, cell 57
+class Linear(Module):
+    """Affine map on the last axis: out = x @ W + b, computed by affine and affine_backward.
+
+    Parameters: W (d_in, d_out), drawn from N(0, 1/d_in); b (d_out,), zeros.
+    rng: np.random.Generator (required); dtype: float32 (default) or float64.
+    forward: x (..., d_in) -> out (..., d_out); backward: dout (..., d_out) -> dx (..., d_in),
+    adding dW (d_in, d_out) and db (d_out,) to self.grads.
+    """
+
+    def __init__(self, d_in, d_out, *, rng, dtype=np.float32):
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(
+                f"Linear needs rng=np.random.Generator (e.g. np.random.default_rng(0)), got {type(rng).__name__}"
+            )
+        d_in, d_out = check_size(d_in, "Linear", "d_in"), check_size(d_out, "Linear", "d_out")
+        dtype = check_dtype(dtype, "Linear")
+        # Draw in float64 and round once, so float32 and float64 layers from the same seed
+        # hold the same weights up to rounding.
+        W = rng.standard_normal((d_in, d_out)) / math.sqrt(d_in)
+        super().__init__(W=W.astype(dtype), b=np.zeros(d_out, dtype=dtype))
+        self.d_in, self.d_out = d_in, d_out
+
+    def forward(self, x):
+        x = as_numbers(x, "Linear.forward", "x")
+        check_last_axis(x, self.d_in, "Linear", "d_in")
+        self.cache = x
+        return affine(x, self.params["W"], self.params["b"])  # (..., d_out)
+
+    def backward(self, dout):
+        x = self._saved()
+        check_dout(dout, x.shape[:-1] + (self.d_out,), "Linear")
+        return affine_backward(x, dout, self.params["W"], self.grads["W"], self.grads["b"])  # (..., d_in)
+
+
+# %% notebooks/02_linear.ipynb, cell 62
 def _as_rows(x):
     """x (...) as a float 2-D view (N, d) of its rows (a 0-d x is one row of one number)."""
     x = np.asarray(x)
