@@ -50,8 +50,8 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "Linear": "layers",
     "GELU": "layers",
     # notebooks/03_layernorm.ipynb
-    "LayerNorm": "norm",
     "Softmax": "norm",
+    "LayerNorm": "norm",
     # notebooks/04_attention.ipynb
     "masked_softmax": "attention",
     "plot_attention": "attention",

@@ -17,6 +17,7 @@ from bytetrans_lib.layers import (
     check_dout,
     check_dtype,
     check_size,
+    row_sums,
 )
 
 
@@ -75,7 +76,7 @@ def masked_softmax(scores, mask=None, *, inplace=False):
     e -= row_max
     np.exp(e, out=e)  # exp(-inf) = 0 exactly, without a warning
     # 3. normalise; a row with no allowed key sums to 0 and is divided by 1 instead
-    total = e.sum(axis=-1, keepdims=True)  # (..., 1)
+    total = row_sums(e)  # (..., 1): e.sum(axis=-1, keepdims=True), as a product (notebook 02)
     total[total == 0] = 1
     e /= total
     return e  # (..., T_kv)
@@ -260,7 +261,7 @@ class MultiHeadAttention(Module):
         dattn = dZ @ V_T  # (B, H, T_q, Dh) @ (B, H, Dh, T_kv) -> (B, H, T_q, T_kv)
         dV = attn_T @ dZ  # (B, H, T_kv, T_q) @ (B, H, T_q, Dh) -> (B, H, T_kv, Dh)
         # 4. forward was: attn = masked_softmax(scores, mask); zero where attn is zero
-        dscores = attn * (dattn - (dattn * attn).sum(axis=-1, keepdims=True))  # (B, H, T_q, T_kv)
+        dscores = attn * (dattn - row_sums(dattn * attn))  # (B, H, T_q, T_kv); row_sums: notebook 02
         # 3. forward was: scores = Q @ K^T / sqrt(Dh)
         dQK = dscores / math.sqrt(self.d_head)  # (B, H, T_q, T_kv): gradient of Q @ K^T
         dQ = dQK @ K  # (B, H, T_q, T_kv) @ (B, H, T_kv, Dh) -> (B, H, T_q, Dh)
