@@ -33,11 +33,6 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "target_mask": "tokenizer",
     # notebooks/02_linear.ipynb
     "Module": "layers",
-    "check_size": "layers",
-    "check_dtype": "layers",
-    "as_numbers": "layers",
-    "check_dout": "layers",
-    "check_last_axis": "layers",
     "rel_error": "layers",
     "numerical_gradient": "layers",
     "check_gradients": "layers",
@@ -49,6 +44,12 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "affine_backward": "layers",
     "Linear": "layers",
     "GELU": "layers",
+    # notebooks/02_linear.ipynb
+    "check_size": "validation",
+    "check_dtype": "validation",
+    "as_numbers": "validation",
+    "check_dout": "validation",
+    "check_last_axis": "validation",
     # notebooks/03_layernorm.ipynb
     "Softmax": "norm",
     "LayerNorm": "norm",

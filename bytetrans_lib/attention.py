@@ -9,16 +9,8 @@ import math
 
 import numpy as np
 
-from bytetrans_lib.layers import (
-    Module,
-    affine,
-    affine_backward,
-    as_numbers,
-    check_dout,
-    check_dtype,
-    check_size,
-    row_sums,
-)
+from bytetrans_lib.layers import Module, affine, affine_backward, row_sums
+from bytetrans_lib.validation import as_numbers, check_dout, check_dtype, check_size
 
 
 # %% notebooks/04_attention.ipynb, cell 14

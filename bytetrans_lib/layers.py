@@ -3,11 +3,6 @@
 
 __all__ = [
     "Module",
-    "check_size",
-    "check_dtype",
-    "as_numbers",
-    "check_dout",
-    "check_last_axis",
     "rel_error",
     "numerical_gradient",
     "check_gradients",
@@ -24,9 +19,10 @@ __all__ = [
 
 # %% notebooks/02_linear.ipynb, cell 4
 import math
-import numbers
 
 import numpy as np
+
+from bytetrans_lib.validation import as_numbers, check_dout, check_dtype, check_last_axis, check_size
 
 
 # %% notebooks/02_linear.ipynb, cell 7
@@ -87,56 +83,6 @@ class Module:
                 f"{type(self).__name__}.backward() was called before forward(): there is nothing to differentiate yet"
             )
         return self.cache
-
-
-# %% notebooks/02_linear.ipynb, cell 14
-def check_size(value, layer, name):
-    """`value` as a Python int if it is an int >= 1 (NumPy ints too); otherwise an error naming both."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{layer} needs an int {name} >= 1, got {name}={value!r}")
-    if not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{layer} needs an int {name} >= 1, got {name}={value!r}")
-    return int(value)
-
-
-def check_dtype(dtype, layer):
-    """np.dtype(dtype) if it is float32 or float64 (a type, a dtype or its name); otherwise an error."""
-    try:
-        name = np.dtype(dtype).name if dtype is not None else "None"  # np.dtype(None) is float64
-    except TypeError:
-        name = repr(dtype)
-    if name not in ("float32", "float64"):
-        raise ValueError(f"{layer}: dtype must be float32 or float64, got {name}")
-    return np.dtype(name)
-
-
-def as_numbers(x, where, name):
-    """np.asarray(x) (an array is not copied), or a TypeError unless it holds integers or floats."""
-    x = np.asarray(x)
-    if x.dtype.kind not in "iuf":
-        raise TypeError(f"{where}: {name} must be an array of numbers, got dtype {x.dtype}")
-    return x
-
-
-def check_dout(dout, shape, layer):
-    """A clear error unless dout is an array of numbers of exactly `shape`, forward's output shape."""
-    if not isinstance(dout, (np.ndarray, np.generic)) or dout.dtype.kind not in "iuf":
-        got = f"dtype {dout.dtype}" if isinstance(dout, np.ndarray) else type(dout).__name__
-        raise TypeError(f"{layer}.backward expects dout as a NumPy array of numbers, got {got}")
-    if dout.shape != shape:
-        raise ValueError(
-            f"{layer}.backward expects dout of shape {shape}, got {dout.shape}: "
-            "dout must have exactly the shape of forward's output"
-        )
-
-
-def check_last_axis(x, d, layer, name):
-    """A clear error unless x has shape (..., d): `layer` and `name` label the message."""
-    if x.ndim == 0 or x.shape[-1] != d:
-        last = x.shape[-1] if x.ndim else "missing"
-        raise ValueError(
-            f"{layer} expects inputs of shape (..., {name}={d}), got shape {x.shape}: last axis {last}, expected {d}"
-        )
 
 
 # %% notebooks/02_linear.ipynb, cell 21

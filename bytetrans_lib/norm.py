@@ -10,16 +10,8 @@ import numbers
 
 import numpy as np
 
-from bytetrans_lib.layers import (
-    Module,
-    as_numbers,
-    check_dout,
-    check_dtype,
-    check_last_axis,
-    check_size,
-    column_sums,
-    row_sums,
-)
+from bytetrans_lib.layers import Module, column_sums, row_sums
+from bytetrans_lib.validation import as_numbers, check_dout, check_dtype, check_last_axis, check_size
 
 
 # %% notebooks/03_layernorm.ipynb, cell 21

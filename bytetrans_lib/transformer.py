@@ -23,18 +23,10 @@ import numpy as np
 
 from bytetrans_lib.attention import MultiHeadAttention
 from bytetrans_lib.config import Config
-from bytetrans_lib.layers import (
-    FeedForward,
-    Linear,
-    Module,
-    as_numbers,
-    check_dout,
-    check_dtype,
-    check_last_axis,
-    check_size,
-)
+from bytetrans_lib.layers import FeedForward, Linear, Module
 from bytetrans_lib.norm import LayerNorm
 from bytetrans_lib.tokenizer import padding_mask, target_mask
+from bytetrans_lib.validation import as_numbers, check_dout, check_dtype, check_last_axis, check_size
 
 
 # %% notebooks/05_transformer.ipynb, cell 11
