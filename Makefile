@@ -6,13 +6,15 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: lab test test-browser bench export check-export execute demo train clean help
+.PHONY: lab test test-browser bench export check-export execute demo train exercises progress clean help
 
 help:
 	@echo "make lab        open the course in JupyterLab (creates .venv on first use)"
 	@echo "make test       ruff, the tests and every notebook under nbval (as CI does)"
 	@echo "make test-browser  the attention explorer in JupyterLab and a real Chromium (CI runs it too)"
 	@echo "make export     regenerate bytetrans_lib/ from the notebooks' #| export cells"
+	@echo "make exercises  regenerate the exercise edition, exercises/, from notebooks/ (never over your work)"
+	@echo "make progress   run your exercise notebooks and print which exercises are done, wrong or not started"
 	@echo "make execute    re-run every notebook top to bottom in a fresh kernel, in place"
 	@echo "make demo       the untrained model's shape table and greedy decode (notebook 05)"
 	@echo "make train      train the course's model on the embedded corpus (~8 min on 2 cores),"
@@ -29,7 +31,7 @@ $(STAMP): pyproject.toml
 
 # Jupyter refuses to run as root without --allow-root (containers often run as root).
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(BIN)/jupyter lab --notebook-dir=. $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # ruff first: a lint or format slip fails in seconds, before the minute of tests
 test: $(STAMP)
@@ -54,6 +56,13 @@ export: $(STAMP)
 
 check-export: $(STAMP)
 	$(BIN)/python -m bytetrans_lib.exporter --check
+
+# The exercise edition: notebooks/ with each solution replaced by a stub (bytetrans_lib/exercises/).
+exercises: $(STAMP)
+	$(BIN)/python -m bytetrans_lib.exercises.edition make
+
+progress: $(STAMP)
+	$(BIN)/python -m bytetrans_lib.exercises.edition progress
 
 # After editing a notebook: execute it from a fresh kernel so its committed outputs are
 # exactly what a learner (and nbval) will see. NB=notebooks/01_bytes.ipynb runs just one.

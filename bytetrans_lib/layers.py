@@ -85,7 +85,7 @@ class Module:
         return self.cache
 
 
-# %% notebooks/02_linear.ipynb, cell 21
+# %% notebooks/02_linear.ipynb, cell 24
 def rel_error(a, b):
     """Largest elementwise relative error max |a - b| / max(1e-8, |a| + |b|); 0.0 for empty arrays."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
@@ -198,7 +198,7 @@ def check_gradients(module, *inputs, rng=None, tol=1e-7, h=1e-6, **forward_kwarg
     return errors
 
 
-# %% notebooks/02_linear.ipynb, cell 33
+# %% notebooks/02_linear.ipynb, cell 37
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)  # a Python float, so float32 inputs stay float32
 _GELU_A = 0.044715
 
@@ -212,7 +212,7 @@ def gelu_formula(x):
     return 0.5 * x * (1.0 + np.tanh(_SQRT_2_OVER_PI * (x + _GELU_A * (x * x * x))))
 
 
-# %% notebooks/02_linear.ipynb, cell 40
+# %% notebooks/02_linear.ipynb, cell 46
 class FeedForward(Module):
     """Position-wise feed-forward block: Linear(d_model, d_ff) -> GELU -> Linear(d_ff, d_model).
 
@@ -241,7 +241,7 @@ class FeedForward(Module):
         return self.linear_1.backward(self.gelu.backward(dh))  # (..., d_model)
 
 
-# %% notebooks/02_linear.ipynb, cell 51
+# %% notebooks/02_linear.ipynb, cell 57
 def row_sums(x):
     """x (..., d) summed over its last axis -> (..., 1), computed as x @ ones(d) by BLAS.
 
@@ -263,7 +263,7 @@ def column_sums(x2):
     return np.ones(x2.shape[0], dtype=x2.dtype) @ x2
 
 
-# %% notebooks/02_linear.ipynb, cell 55
+# %% notebooks/02_linear.ipynb, cell 61
 def affine(x, W, b):
     """Linear's forward on the 2-D view: x (..., d_in), W (d_in, d_out), b (d_out,) -> (..., d_out)."""
     out = x.reshape(-1, W.shape[0]) @ W + b  # (N, d_in) @ (d_in, d_out) -> (N, d_out), N = B*T...
@@ -279,7 +279,7 @@ def affine_backward(x, dout, W, dW, db):
     return (dout2 @ W.T).reshape(x.shape)  # (N, d_out) @ (d_out, d_in) -> (..., d_in)
 
 
-# %% notebooks/02_linear.ipynb, cell 57
+# %% notebooks/02_linear.ipynb, cell 63
 class Linear(Module):
     """Affine map on the last axis: out = x @ W + b, computed by affine and affine_backward.
 
@@ -314,7 +314,7 @@ class Linear(Module):
         return affine_backward(x, dout, self.params["W"], self.grads["W"], self.grads["b"])  # (..., d_in)
 
 
-# %% notebooks/02_linear.ipynb, cell 62
+# %% notebooks/02_linear.ipynb, cell 68
 def _as_rows(x):
     """x (...) as a float 2-D view (N, d) of its rows (a 0-d x is one row of one number)."""
     x = np.asarray(x)

@@ -28,7 +28,7 @@ __all__ = [
 import numpy as np
 
 
-# %% notebooks/01_bytes.ipynb, cell 17
+# %% notebooks/01_bytes.ipynb, cell 20
 N_BYTES = 256  # ids 0..255 are the byte values themselves
 PAD_ID = 256  # fills short sequences up to the batch's length
 BOS_ID = 257  # "begin": the decoder's first input token
@@ -38,7 +38,7 @@ VOCAB_SIZE = 260
 SPECIAL_TOKENS = {PAD_ID: "<pad>", BOS_ID: "<bos>", EOS_ID: "<eos>", UNK_ID: "<unk>"}
 
 
-# %% notebooks/01_bytes.ipynb, cell 20
+# %% notebooks/01_bytes.ipynb, cell 24
 def encode(text, bos=False, eos=False):
     """UTF-8 bytes of `text` as token ids.
 
@@ -80,7 +80,7 @@ def decode(ids):
     return data.decode("utf-8", errors="replace")
 
 
-# %% notebooks/01_bytes.ipynb, cell 22
+# %% notebooks/01_bytes.ipynb, cell 26
 def _check_ids(ids, caller):
     """`ids` as a 1-D int64 array of ids in 0..VOCAB_SIZE-1, or a clear error naming `caller`."""
     if ids is None or isinstance(ids, (str, bytes, bytearray)):
@@ -111,7 +111,7 @@ def _check_ids(ids, caller):
     return arr.astype(np.int64)
 
 
-# %% notebooks/01_bytes.ipynb, cell 29
+# %% notebooks/01_bytes.ipynb, cell 34
 import unicodedata
 
 # no-break space, narrow no-break space (before ; : ! ? and inside « » in French), thin space
@@ -160,7 +160,7 @@ def normalize_text(text):
     return text.translate(_TYPOGRAPHY_TABLE)
 
 
-# %% notebooks/01_bytes.ipynb, cell 33
+# %% notebooks/01_bytes.ipynb, cell 38
 def _utf8_length(lead):
     """Length of the UTF-8 sequence a lead byte announces (0: not a lead byte)."""
     if lead < 0x80:
@@ -203,7 +203,7 @@ def token_labels(ids):
     return labels
 
 
-# %% notebooks/01_bytes.ipynb, cell 37
+# %% notebooks/01_bytes.ipynb, cell 43
 def _check_max_len(max_len, caller):
     """Refuse a max_len that is not None or an int >= 1 (True, 5.5, "10", 0 are refused)."""
     if max_len is None:
@@ -255,7 +255,7 @@ def encode_batch(texts, bos=False, eos=False, max_len=None):
     return pad_batch([encode(t, bos=bos, eos=eos) for t in texts], max_len=max_len)
 
 
-# %% notebooks/01_bytes.ipynb, cell 42
+# %% notebooks/01_bytes.ipynb, cell 50
 def _check_id_batch(ids, caller):
     """`ids` as a (B, T) integer array, or a clear error naming `caller`."""
     if ids is None or isinstance(ids, (str, bytes, bytearray)):

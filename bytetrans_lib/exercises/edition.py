@@ -1,0 +1,211 @@
+"""The exercise edition: make it from the solved notebooks, and report a learner's progress.
+
+    python -m bytetrans_lib.exercises.edition make       # (make exercises) notebooks/ -> exercises/
+    python -m bytetrans_lib.exercises.edition check      # exit 1 if exercises/ is not what make writes
+    python -m bytetrans_lib.exercises.edition progress   # (make progress) run exercises/, print a table
+
+In `notebooks/`, a solution sits between nbgrader's markers, `### BEGIN SOLUTION` and
+`### END SOLUTION`. The exercise edition replaces each such region by a stub at the same
+indentation (`# YOUR CODE HERE` and `raise NotImplementedError`), as nbgrader's
+generate_assignment does, and clears every output. `progress` runs each exercise notebook in
+a fresh kernel, in memory (the learner's files are only read), and reads back the line that
+each `check` cell prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import re
+import sys
+from pathlib import Path
+
+from bytetrans_lib.checkpoint import write_atomically
+from bytetrans_lib.exercises import NOT_DONE, SYMBOL
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+NOTEBOOKS, EXERCISES = ROOT / "notebooks", ROOT / "exercises"
+BEGIN = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION[ \t]*$")
+END = re.compile(r"^[ \t]*### END SOLUTION[ \t]*$")
+STATUS = re.compile(
+    rf"^[{''.join(SYMBOL.values())}] Exercise (?P<id>\S+), (?P<title>.+?): (?P<status>done|wrong|{NOT_DONE})\.(?P<rest>.*)$"
+)
+
+
+class EditionError(ValueError):
+    """Markers that cannot be turned into stubs (the message names the notebook and cell)."""
+
+
+def stub(source: str, where: str) -> str:
+    """`source` with every solution region replaced by nbgrader's stub."""
+    out, indent = [], None
+    for number, line in enumerate(source.split("\n"), start=1):
+        if m := BEGIN.match(line):
+            if indent is not None:
+                raise EditionError(f"{where}, line {number}: BEGIN SOLUTION inside another solution")
+            indent = m["indent"]
+            out += [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError"]
+        elif END.match(line):
+            if indent is None:
+                raise EditionError(f"{where}, line {number}: END SOLUTION without a BEGIN SOLUTION")
+            indent = None
+        elif indent is None:
+            out.append(line)
+    if indent is not None:
+        raise EditionError(f"{where}: BEGIN SOLUTION without an END SOLUTION")
+    return "\n".join(out)
+
+
+def sources_hash(nb: dict) -> str:
+    """A fingerprint of a notebook's cells (type and source; not outputs): it changes when a
+    learner edits a cell, and not when they only run the notebook."""
+    cells = [[c["cell_type"], "".join(c["source"])] for c in nb["cells"]]
+    return hashlib.sha256(json.dumps(cells, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def exercise_notebook(nb: dict, where: str) -> dict:
+    """The exercise edition of one notebook (a JSON dict): stubs, no outputs, and in its
+    metadata the fingerprint of the cells as made, so that `make` can tell a learner's work."""
+    nb = copy.deepcopy(nb)
+    for number, cell in enumerate(nb["cells"], start=1):
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(cell["source"])
+        if "SOLUTION" in source:
+            source = stub(source, f"{where}, cell {number}")
+            lines = source.split("\n")
+            cell["source"] = [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
+        cell["outputs"], cell["execution_count"] = [], None
+    nb["metadata"]["bytetrans_exercises"] = {"made_from": where, "sources_sha256": sources_hash(nb)}
+    return nb
+
+
+def dumps(nb: dict) -> str:
+    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+
+
+def build(notebooks: Path = NOTEBOOKS) -> dict[str, str]:
+    """File name -> text of every exercise notebook."""
+    files = {}
+    for path in sorted(notebooks.glob("[0-9][0-9]_*.ipynb")):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        files[path.name] = dumps(exercise_notebook(nb, f"notebooks/{path.name}"))
+    return files
+
+
+def differences(files: dict[str, str], folder: Path = EXERCISES) -> list[str]:
+    found = {p.name for p in folder.glob("*.ipynb")} if folder.is_dir() else set()
+    problems = [f"exercises/{n}: missing" for n in sorted(set(files) - found)]
+    problems += [f"exercises/{n}: no notebook of that name in notebooks/" for n in sorted(found - set(files))]
+    for name in sorted(set(files) & found):
+        if (folder / name).read_text(encoding="utf-8") != files[name]:
+            problems.append(f"exercises/{name}: differs from the edition made from notebooks/{name}")
+    return problems
+
+
+def edited_by_learner(path: Path) -> bool:
+    """True if the exercise notebook at `path` has cells that differ from the ones `make` wrote
+    (its fingerprint no longer matches), or carries no fingerprint at all."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    made = nb.get("metadata", {}).get("bytetrans_exercises", {}).get("sources_sha256")
+    return made != sources_hash(nb)
+
+
+def write(files: dict[str, str], folder: Path = EXERCISES, *, force: bool = False) -> list[str]:
+    """Write the exercise notebooks that changed. A notebook a learner has edited is never
+    replaced (unless `force`): all of them are refused, by name, before anything is written."""
+    changed = [
+        n for n, text in files.items() if not (folder / n).exists() or (folder / n).read_text(encoding="utf-8") != text
+    ]
+    edited = [n for n in changed if (folder / n).exists() and edited_by_learner(folder / n)]
+    if edited and not force:
+        raise FileExistsError(
+            f"make exercises would replace work in {', '.join('exercises/' + n for n in edited)}: these "
+            "notebooks have cells that differ from the edition as made. Copy your work elsewhere, or "
+            "run `python -m bytetrans_lib.exercises.edition make --force` to replace them anyway"
+        )
+    for name in changed:
+        write_atomically(folder / name, lambda f, text=files[name]: f.write(text.encode("utf-8")), create_folders=True)
+    return changed
+
+
+def progress(folder: Path = EXERCISES, timeout: int = 600) -> list[tuple[str, str, str, str]]:
+    """Run every notebook of `folder` in a fresh kernel, in memory; one row per exercise:
+    (notebook, exercise, status, the check's message or the error that stopped the notebook)."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    rows = []
+    for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(path, as_version=4)  # read only: the learner's file is never written
+        stopped = ""
+        try:
+            NotebookClient(
+                nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+            ).execute()
+        except CellExecutionError as e:
+            stopped = f"the notebook stopped with an error before this check: {str(e).strip().splitlines()[-1]}"
+        seen = set()
+        for cell in nb.cells:
+            for output in cell.get("outputs", []):
+                for line in output.get("text", "").splitlines():
+                    if m := STATUS.match(line):
+                        seen.add(m["id"])
+                        rows.append((path.stem, f"{m['id']} {m['title']}", m["status"], m["rest"].strip()))
+        for cell in nb.cells:  # checks that never ran (the notebook stopped before them)
+            for m in re.finditer(r'check\("(\d\d\.\d+)"', "".join(cell.source) if cell.cell_type == "code" else ""):
+                if m[1] not in seen:
+                    rows.append((path.stem, m[1], "not run", stopped or "this check did not run"))
+    return rows
+
+
+def print_progress(rows) -> None:
+    width = max([len(r[0]) for r in rows] + [8])
+    title = max([len(r[1]) for r in rows] + [8])
+    print(f"{'notebook':<{width}}  {'exercise':<{title}}  status")
+    for notebook, exercise, status, message in rows:
+        detail = f" ({message.split('. The rest of')[0]})" if status == "wrong" else ""
+        print(f"{notebook:<{width}}  {exercise:<{title}}  {status}{detail}")
+    done = sum(r[2] == "done" for r in rows)
+    print(f"{done} of {len(rows)} exercises done")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bytetrans_lib.exercises.edition", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("command", choices=["make", "check", "progress"])
+    parser.add_argument("--folder", type=Path, default=EXERCISES, help="the exercise notebooks (default: exercises/)")
+    parser.add_argument("--force", action="store_true", help="make: replace exercise notebooks a learner has edited")
+    args = parser.parse_args(argv)
+    if args.command == "progress":
+        if not args.folder.is_dir():
+            parser.error(f"{args.folder} is not a folder of exercise notebooks (make exercises writes exercises/)")
+        print_progress(progress(args.folder))
+        return 0
+    files = build()
+    if args.command == "check":
+        problems = differences(files, args.folder)
+        for problem in problems:
+            print(problem)
+        if problems:
+            print("run `make exercises` to remake the exercise edition from notebooks/")
+        return 1 if problems else 0
+    try:
+        written = write(files, args.folder, force=args.force)
+    except (FileExistsError, OSError) as e:
+        print(f"edition make: {e}", file=sys.stderr)
+        return 1
+    print(
+        f"wrote {len(written)} exercise notebook{'s' * (len(written) != 1)} to {args.folder.name}/"
+        if written
+        else "exercises/ was already up to date"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Checks of notebook 02's exercises: Linear.backward, numerical_gradient, GELU.backward."""
+
+import numpy as np
+
+from bytetrans_lib import layers
+from bytetrans_lib.exercises import Wrong, compare, exercise, report
+
+
+@exercise(
+    "02.2", "numerical_gradient", reference=lambda: layers.numerical_gradient, uses="the library's numerical_gradient"
+)
+def check_numerical_gradient(numerical_gradient):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4))
+    dout = rng.standard_normal((3, 4))
+    before = x.copy()
+    exact = 3 * x**2 * dout  # d/dx of sum(x^3 * dout)
+    got = numerical_gradient(lambda: x**3, x, dout)
+    if not np.array_equal(x, before):
+        raise Wrong("x is not as it was after the call: restore every entry you perturb (x[idx] = old)")
+    problem = compare("the gradient of sum(x**3 * dout)", got, exact, rtol=1e-6, atol=1e-8)
+    if problem:
+        got = np.asarray(got, dtype=np.float64)
+        if got.shape == exact.shape and np.allclose(got, 2 * exact, rtol=1e-5):
+            problem += ": twice the right value; the central difference divides by 2h"
+        elif got.shape == exact.shape and np.allclose(got, -exact, rtol=1e-5):
+            problem += ": the sign is flipped; it is (L(x + h) - L(x - h)) / 2h"
+        elif got.shape == exact.shape and np.allclose(got, exact, rtol=1e-3):
+            problem += ": close but not close enough; a one-sided difference (L(x + h) - L(x)) / h errs by O(h)"
+        raise Wrong(problem)
+    picked = numerical_gradient(lambda: x**3, x, dout, indices=[5, 0])
+    problem = compare("numerical_gradient(..., indices=[5, 0])", picked, [exact[1, 1], exact[0, 0]], rtol=1e-6)
+    if problem:
+        raise Wrong(problem + " (one value per index, in the order given; flat index 5 is x[1, 1])")
+
+
+def _pair(candidate_class, seed, d_in=5, d_out=7):
+    """The candidate and the reference Linear with the same weights, and a 3-D batch."""
+    rng = np.random.default_rng(seed)
+    mine, ref = (
+        candidate_class(d_in, d_out, rng=np.random.default_rng(1), dtype=np.float64),
+        layers.Linear(d_in, d_out, rng=np.random.default_rng(1), dtype=np.float64),
+    )
+    for name in ("W", "b"):
+        mine.params[name][...] = ref.params[name] = rng.standard_normal(ref.params[name].shape)
+    return mine, ref, rng.standard_normal((2, 3, d_in)), rng.standard_normal((2, 3, d_out))
+
+
+@exercise("02.1", "Linear.backward", reference=lambda: layers.Linear, uses="the library's Linear")
+def check_linear_backward(Linear):
+    mine, ref, x, dout = _pair(Linear, 2)
+    mine.forward(x), ref.forward(x)
+    dx_ref = ref.backward(dout)
+    try:
+        dx = mine.backward(dout)
+    except (ValueError, TypeError) as e:  # a gradient of the wrong shape, usually
+        raise Wrong(
+            f"backward raised {type(e).__name__}: {e}. dx must have shape {x.shape}, dW {ref.params['W'].shape} "
+            f"and db {ref.params['b'].shape} (did you sum dout over every batch axis?)"
+        ) from None
+    report(
+        {"dx": (dx, dx_ref), "dW": (mine.grads["W"], ref.grads["W"]), "db": (mine.grads["b"], ref.grads["b"])},
+        hints={
+            "db": "did you sum dout over every batch axis?",
+            "dW": "dW = X^T dout, with X the input's rows as one (N, d_in) matrix",
+            "dx": "dx = dout W^T, with the shape of x",
+        },
+    )
+    mine.backward(dout)
+    if not np.allclose(mine.grads["W"], 2 * ref.grads["W"]):
+        raise Wrong("a second backward did not double dW: add to self.grads with +=, do not assign")
+
+
+@exercise("02.3", "GELU.backward", reference=lambda: layers.GELU, uses="the library's GELU")
+def check_gelu_backward(GELU):
+    rng = np.random.default_rng(3)
+    x = 3 * rng.standard_normal((4, 6))
+    dout = rng.standard_normal((4, 6))
+    mine, ref = GELU(), layers.GELU()
+    problem = compare("GELU.forward(x)", mine.forward(x), ref.forward(x), rtol=1e-12, atol=1e-12)
+    if problem:
+        raise Wrong(problem + " (forward is given: did you change it?)")
+    got, expected = mine.backward(dout), ref.backward(dout)
+    problem = compare("dx", got, expected, rtol=1e-9, atol=1e-12)
+    if problem:
+        t = np.tanh(layers._SQRT_2_OVER_PI * (x + layers._GELU_A * x**3))
+        got = np.asarray(got, dtype=np.float64)
+        if got.shape == x.shape and np.allclose(got, dout * 0.5 * (1 + t)):
+            problem += ": only 0.5 (1 + t); the x inside tanh adds 0.5 x (1 - t^2) du/dx"
+        elif got.shape == x.shape and np.allclose(got, expected / dout):
+            problem += ": the slope alone; multiply it by dout"
+        raise Wrong(problem)

@@ -1,0 +1,347 @@
+"""The exercise edition (issue 15): exercises/ is made from notebooks/, every check says exactly
+what is wrong, an unsolved notebook still runs to its end, and make progress reports honestly."""
+
+import hashlib
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+from conftest import ROOT
+
+import bytetrans_lib as bt
+from bytetrans_lib import exercises, exporter, layers, tokenizer
+from bytetrans_lib.exercises import DONE, NOT_DONE, WRONG, edition
+
+NOTEBOOKS, EXERCISES = ROOT / "notebooks", ROOT / "exercises"
+
+
+def test_committed_exercises_equal_a_fresh_make_exercises():
+    assert edition.differences(edition.build()) == [], "run `make exercises`"
+
+
+def _check_calls(folder):
+    """exercise id -> (notebook, index of the check cell) for every check("NN.k", ...) cell."""
+    calls = {}
+    for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
+        for i, cell in enumerate(json.loads(path.read_text(encoding="utf-8"))["cells"]):
+            for m in re.finditer(r'check\("(\d\d\.\d+)"', "".join(cell["source"])):
+                assert m[1] not in calls, f"exercise {m[1]} is checked twice"
+                calls[m[1]] = (path.name, i)
+    return calls
+
+
+def test_every_exercise_has_one_check_cell_in_its_notebook_right_after_its_solution():
+    exercises._load()
+    calls = _check_calls(NOTEBOOKS)
+    assert set(calls) == set(exercises.EXERCISES)
+    for exercise_id, (name, index) in calls.items():
+        assert name.startswith(exercise_id[:2]), (exercise_id, name)
+        cells = json.loads((NOTEBOOKS / name).read_text(encoding="utf-8"))["cells"]
+        before = ["".join(c["source"]) for c in cells[max(0, index - 3) : index]]
+        assert any("### BEGIN SOLUTION" in s for s in before), f"{exercise_id}: no solution just before its check"
+
+
+def test_every_notebook_with_exercises_has_hints_and_a_predict_then_run_question():
+    for name in sorted({n for n, _ in _check_calls(NOTEBOOKS).values()}):
+        text = "".join("".join(c["source"]) for c in json.loads((NOTEBOOKS / name).read_text())["cells"])
+        assert "**Predict, then run.**" in text and "<summary>Answer</summary>" in text, name
+        assert text.count("<summary>Hint 1</summary>") == len(re.findall(r'check\("\d\d\.\d+"', text)), name
+
+
+def test_the_exercise_edition_has_stubs_and_no_outputs_and_the_library_no_markers():
+    for path in sorted(EXERCISES.glob("*.ipynb")):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        text = "".join("".join(c["source"]) for c in nb["cells"])
+        assert "SOLUTION" not in text, path.name
+        assert all(
+            not c.get("outputs") and c.get("execution_count") is None for c in nb["cells"] if c["cell_type"] == "code"
+        )
+    stubs = (EXERCISES / "02_linear.ipynb").read_text(encoding="utf-8")
+    assert stubs.count("# YOUR CODE HERE") == 3 and stubs.count("raise NotImplementedError") >= 3
+    for path in (ROOT / "bytetrans_lib").glob("*.py"):
+        assert "SOLUTION" not in path.read_text(encoding="utf-8") or path.name == "exporter.py", path.name
+
+
+def test_stub_replaces_a_solution_region_at_its_indentation_as_nbgrader_does():
+    source = 'def f(x):\n    """Doc."""\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n\n\ny = 2'
+    assert (
+        edition.stub(source, "here")
+        == 'def f(x):\n    """Doc."""\n    # YOUR CODE HERE\n    raise NotImplementedError\n\n\ny = 2'
+    )
+    for bad, message in [
+        ("### BEGIN SOLUTION\nx = 1", "BEGIN SOLUTION without an END SOLUTION"),
+        ("x = 1\n### END SOLUTION", "line 2: END SOLUTION without a BEGIN SOLUTION"),
+        ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION", "line 2: BEGIN SOLUTION inside another"),
+    ]:
+        with pytest.raises(edition.EditionError, match=message):
+            edition.stub(bad, "notebooks/x.ipynb, cell 3")
+
+
+def test_the_exporter_leaves_the_solution_markers_out_of_the_library(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# T")])
+    nb.cells += [
+        nbformat.v4.new_code_cell("#| default_exp alpha"),
+        nbformat.v4.new_code_cell(
+            "#| export\ndef f(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION"
+        ),
+    ]
+    nbformat.write(nb, tmp_path / "notebooks" / "01_a.ipynb")
+    text = exporter.build(tmp_path / "notebooks", tmp_path)["alpha.py"]
+    assert "def f(x):\n    return x + 1\n" in text and "SOLUTION" not in text
+
+
+# --- every check: the solution passes, a stub is "not done", planted bugs are named ----------
+
+
+def _raises(*args, **kwargs):
+    raise NotImplementedError
+
+
+class _StubLinear(layers.Linear):
+    def backward(self, dout):
+        raise NotImplementedError
+
+
+class _StubGELU(layers.GELU):
+    def backward(self, dout):
+        raise NotImplementedError
+
+
+STUBS = {
+    "01.1": _raises,
+    "01.2": _raises,
+    "01.3": _raises,
+    "01.4": _raises,
+    "02.1": _StubLinear,
+    "02.2": _raises,
+    "02.3": _StubGELU,
+}
+
+
+def test_every_exercise_is_listed_here_with_a_stub_and_planted_bugs():
+    exercises._load()
+    assert set(STUBS) == set(exercises.EXERCISES) == {exercise_id for exercise_id, _, _ in BUGS}
+
+
+@pytest.mark.parametrize("exercise_id", sorted(STUBS))
+def test_the_reference_passes_its_own_check_and_a_stub_is_not_done(exercise_id, capsys):
+    ex = exercises.get(exercise_id)
+    assert exercises.run(exercise_id, ex.reference()) == (DONE, "")
+    assert exercises.run(exercise_id, STUBS[exercise_id])[0] == NOT_DONE
+    assert exercises.check(exercise_id, STUBS[exercise_id]) is ex.reference()
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(
+        f"○ Exercise {exercise_id}, {ex.title}: not done yet. The stub still raises NotImplementedError."
+    )
+    assert line.endswith(f"The rest of this notebook uses {ex.uses}, so that it keeps running.")
+
+
+def _utf8_no_prefix(cp):  # continuation bytes without their 10xxxxxx marker
+    if cp < 0x80:
+        return bytes([cp])
+    return bytes([0b11000000 | cp >> 6, cp & 0b111111]) if cp < 0x800 else chr(cp).encode()
+
+
+def _utf8_wrong_threshold(cp):  # 0x80..0xFF treated as one byte
+    return bytes([cp]) if cp < 0x100 else chr(cp).encode()
+
+
+def _decode_ignores_eos(ids):
+    ids = np.asarray(ids)
+    return ids[ids < 256].astype(np.uint8).tobytes().decode("utf-8", errors="replace")
+
+
+def _decode_strict(ids):
+    ids = np.asarray(ids)
+    ends = np.flatnonzero(ids == bt.EOS_ID)
+    ids = ids[: ends[0]] if ends.size else ids
+    return ids[ids < 256].astype(np.uint8).tobytes().decode("utf-8", errors="ignore")
+
+
+def _pad_left(seqs):
+    T = max(len(s) for s in seqs)
+    return np.array([[bt.PAD_ID] * (T - len(s)) + list(s) for s in seqs], dtype=np.int64)
+
+
+def _pad_with_zeros(seqs):
+    T = max(len(s) for s in seqs)
+    return np.array([list(s) + [0] * (T - len(s)) for s in seqs], dtype=np.int64)
+
+
+class _LinearDbFirstAxis(layers.Linear):  # sums dout over the first axis only
+    def backward(self, dout):
+        x = self._saved()
+        self.grads["W"] += x.reshape(-1, self.d_in).T @ dout.reshape(-1, self.d_out)
+        self.grads["b"] += dout.sum(axis=0)
+        return dout @ self.params["W"].T
+
+
+class _LinearAssigns(layers.Linear):  # = instead of +=
+    def backward(self, dout):
+        x = self._saved()
+        self.grads["W"] = x.reshape(-1, self.d_in).T @ dout.reshape(-1, self.d_out)
+        self.grads["b"] = dout.reshape(-1, self.d_out).sum(axis=0)
+        return dout @ self.params["W"].T
+
+
+class _LinearReshapeNotTranspose(layers.Linear):  # x.reshape(d_in, -1) where x2.T belongs
+    def backward(self, dout):
+        x = self._saved()
+        self.grads["W"] += x.reshape(self.d_in, -1) @ dout.reshape(-1, self.d_out)
+        self.grads["b"] += dout.reshape(-1, self.d_out).sum(axis=0)
+        return dout @ self.params["W"].T
+
+
+def _numgrad(restore=True, step=2.0, sign=1.0):
+    def numerical_gradient(f, x, dout, h=1e-6, *, indices=None):
+        picks = np.arange(x.size) if indices is None else np.asarray(indices)
+        grad = np.zeros(picks.size)
+        for k, i in enumerate(picks):
+            idx = np.unravel_index(i, x.shape)
+            old = x[idx]
+            x[idx] = old + h
+            plus = np.sum(f() * dout)
+            x[idx] = old - h
+            minus = np.sum(f() * dout)
+            if restore:
+                x[idx] = old
+            grad[k] = sign * (plus - minus) / (step * h)
+        return grad.reshape(x.shape) if indices is None else grad
+
+    return numerical_gradient
+
+
+class _GELUHalfSlope(layers.GELU):  # forgets the x inside tanh
+    def backward(self, dout):
+        x = self._saved()[0].reshape(self._saved()[2])
+        t = np.tanh(layers._SQRT_2_OVER_PI * (x + layers._GELU_A * x**3))
+        return dout * 0.5 * (1 + t)
+
+
+class _GELUNoDout(layers.GELU):  # the slope alone
+    def backward(self, dout):
+        return super().backward(np.ones_like(dout))
+
+
+BUGS = [
+    ("01.1", _utf8_no_prefix, "utf8_bytes(0x80) gave c2 00, expected c2 80: a code point below 0x800 takes 2 bytes"),
+    ("01.1", _utf8_wrong_threshold, "utf8_bytes(0x80) gave 80, expected c2 80"),
+    ("01.2", _decode_ignores_eos, "everything after the first EOS must be dropped"),
+    ("01.2", _decode_strict, "a stray continuation byte must show as U+FFFD"),
+    ("01.3", _pad_left, "is wrong at pad_batch([[1, 2, 3], [4], [5, 6]])[1, 0]"),
+    ("01.3", _pad_with_zeros, "pad on the right with PAD_ID"),
+    ("01.3", lambda seqs: [list(s) for s in seqs], "pad_batch returned a list, expected one NumPy array"),
+    ("01.4", lambda T: np.tril(np.ones((T, T), dtype=bool), -1)[None, None], "the diagonal is missing"),
+    ("01.4", lambda T: np.triu(np.ones((T, T), dtype=bool))[None, None], "this is the upper triangle"),
+    (
+        "01.4",
+        lambda T: np.tril(np.ones((T, T), dtype=bool)),
+        "causal_mask(4) has shape (4, 4), expected (1, 1, 4, 4): add the batch and head axes",
+    ),
+    (
+        "02.1",
+        _LinearDbFirstAxis,
+        "dx must have shape (2, 3, 5), dW (5, 7) and db (7,) (did you sum dout over every batch axis?)",
+    ),
+    ("02.1", _LinearAssigns, "a second backward did not double dW: add to self.grads with +="),
+    ("02.1", _LinearReshapeNotTranspose, "dW is wrong (max relative error"),
+    ("02.2", _numgrad(step=1.0), "twice the right value; the central difference divides by 2h"),
+    ("02.2", _numgrad(sign=-1.0), "the sign is flipped"),
+    ("02.2", _numgrad(restore=False), "x is not as it was after the call"),
+    ("02.3", _GELUHalfSlope, "only 0.5 (1 + t)"),
+    ("02.3", _GELUNoDout, "the slope alone; multiply it by dout"),
+]
+
+
+@pytest.mark.parametrize("exercise_id, bug, named", BUGS, ids=[f"{b[0]}-{i}" for i, b in enumerate(BUGS)])
+def test_a_planted_bug_fails_its_check_with_a_message_that_names_the_wrong_quantity(exercise_id, bug, named):
+    status, message = exercises.run(exercise_id, bug)
+    assert status == WRONG and named in message, message
+
+
+def test_a_check_that_crashes_is_wrong_not_an_error_and_the_notebook_gets_the_reference(capsys):
+    def crashes(ids):
+        return ids.nonexistent
+
+    assert exercises.check("01.2", crashes) is tokenizer.decode
+    out = capsys.readouterr().out
+    assert out.startswith("✗ Exercise 01.2, decode: wrong. It raised AttributeError: ")
+    assert out.strip().endswith("The rest of this notebook uses the library's decode, so that it keeps running.")
+    with pytest.raises(KeyError, match="no exercise '99.9'"):
+        exercises.run("99.9", crashes)
+
+
+# --- the exercise notebooks run, make progress reports, make exercises keeps a learner's work -----
+
+
+def _with_exercises(folder):
+    """Exercise notebooks that hold at least one stub (the others are notebooks/ without outputs)."""
+    return [p for p in sorted(folder.glob("*.ipynb")) if "# YOUR CODE HERE" in p.read_text(encoding="utf-8")]
+
+
+def test_unsolved_exercise_notebooks_run_to_the_end_on_the_reference(tmp_path):
+    for path in _with_exercises(EXERCISES):
+        shutil.copy(path, tmp_path / path.name)
+    rows = edition.progress(tmp_path)
+    assert rows and all(status == NOT_DONE for _, _, status, _ in rows), rows
+    assert {row[1].split()[0] for row in rows} == set(_check_calls(tmp_path))
+
+
+def test_make_progress_reports_done_wrong_and_not_started_and_never_writes_the_notebooks(tmp_path, capsys):
+    solved = json.loads((NOTEBOOKS / "01_bytes.ipynb").read_text(encoding="utf-8"))
+    mine = json.loads((EXERCISES / "01_bytes.ipynb").read_text(encoding="utf-8"))
+    for i, cell in enumerate(solved["cells"]):
+        source = "".join(cell["source"])
+        if "def utf8_bytes" in source:  # solved: the solution, without its markers
+            mine["cells"][i]["source"] = [line for line in cell["source"] if "SOLUTION" not in line]
+        if "def decode" in source:  # wrong: forgets to stop at EOS
+            stubbed = "".join(mine["cells"][i]["source"])
+            wrong = "ids = np.asarray(ids)\n    return ids[ids < N_BYTES].astype(np.uint8).tobytes().decode('utf-8', 'replace')"
+            mine["cells"][i]["source"] = stubbed.replace("# YOUR CODE HERE\n    raise NotImplementedError", wrong)
+    path = tmp_path / "01_bytes.ipynb"
+    path.write_text(json.dumps(mine, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert edition.main(["progress", "--folder", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    assert lines[0].split() == ["notebook", "exercise", "status"]
+    assert lines[1].split() == ["01_bytes", "01.1", "utf8_bytes", "done"]
+    assert lines[2] == (
+        "01_bytes  01.2 decode       wrong (decode([104, 258, 105, 106]) gave 'hij', expected 'h': "
+        "everything after the first EOS must be dropped)"
+    )
+    assert lines[3].split() == ["01_bytes", "01.3", "pad_batch", "not", "done", "yet"]
+    assert lines[4].split() == ["01_bytes", "01.4", "causal_mask", "not", "done", "yet"]
+    assert lines[5] == "1 of 4 exercises done"
+
+
+def test_make_exercises_never_replaces_a_notebook_a_learner_has_edited(tmp_path, capsys):
+    files = edition.build()
+    assert edition.write(files, tmp_path) == sorted(files)  # a fresh folder: everything written
+    assert edition.write(files, tmp_path) == []  # nothing changed: nothing written
+    path = tmp_path / "01_bytes.ipynb"
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    nb["cells"][0]["source"] = ["my notes\n"]
+    edited = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    path.write_text(edited, encoding="utf-8")
+    with pytest.raises(FileExistsError, match=r"would replace work in exercises/01_bytes.ipynb"):
+        edition.write(files, tmp_path)
+    assert path.read_text(encoding="utf-8") == edited
+    assert edition.main(["make", "--folder", str(tmp_path)]) == 1
+    assert "edition make: make exercises would replace work" in capsys.readouterr().err
+    assert path.read_text(encoding="utf-8") == edited
+    ran = json.loads(files["02_linear.ipynb"])  # outputs only (a learner ran it): not an edit
+    ran["cells"][5]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "hi"}]
+    assert not edition.edited_by_learner(_write(tmp_path / "ran.ipynb", ran))
+    assert edition.write(files, tmp_path, force=True) == ["01_bytes.ipynb"]
+    assert path.read_text(encoding="utf-8") == files["01_bytes.ipynb"]
+
+
+def _write(path, nb):
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    return path
