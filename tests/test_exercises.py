@@ -2,16 +2,16 @@
 what is wrong, an unsolved notebook still runs to its end, and make progress reports honestly."""
 
 import hashlib
+import importlib
 import json
 import re
 import shutil
+from pathlib import Path
 
-import numpy as np
 import pytest
 from conftest import ROOT
 
-import bytetrans_lib as bt
-from bytetrans_lib import exercises, exporter, layers, tokenizer
+from bytetrans_lib import exercises, exporter, tokenizer
 from bytetrans_lib.exercises import DONE, NOT_DONE, WRONG, edition
 
 NOTEBOOKS, EXERCISES = ROOT / "notebooks", ROOT / "exercises"
@@ -98,29 +98,17 @@ def test_the_exporter_leaves_the_solution_markers_out_of_the_library(tmp_path):
 # --- every check: the solution passes, a stub is "not done", planted bugs are named ----------
 
 
-def _raises(*args, **kwargs):
-    raise NotImplementedError
+def _cases():
+    """STUBS and BUGS of every tests/exercise_cases_NN.py: one module per notebook with exercises."""
+    stubs, bugs = {}, []
+    for path in sorted(Path(__file__).parent.glob("exercise_cases_[0-9][0-9].py")):
+        module = importlib.import_module(path.stem)
+        stubs.update(module.STUBS)
+        bugs += module.BUGS
+    return stubs, bugs
 
 
-class _StubLinear(layers.Linear):
-    def backward(self, dout):
-        raise NotImplementedError
-
-
-class _StubGELU(layers.GELU):
-    def backward(self, dout):
-        raise NotImplementedError
-
-
-STUBS = {
-    "01.1": _raises,
-    "01.2": _raises,
-    "01.3": _raises,
-    "01.4": _raises,
-    "02.1": _StubLinear,
-    "02.2": _raises,
-    "02.3": _StubGELU,
-}
+STUBS, BUGS = _cases()
 
 
 def test_every_exercise_is_listed_here_with_a_stub_and_planted_bugs():
@@ -139,123 +127,6 @@ def test_the_reference_passes_its_own_check_and_a_stub_is_not_done(exercise_id, 
         f"○ Exercise {exercise_id}, {ex.title}: not done yet. The stub still raises NotImplementedError."
     )
     assert line.endswith(f"The rest of this notebook uses {ex.uses}, so that it keeps running.")
-
-
-def _utf8_no_prefix(cp):  # continuation bytes without their 10xxxxxx marker
-    if cp < 0x80:
-        return bytes([cp])
-    return bytes([0b11000000 | cp >> 6, cp & 0b111111]) if cp < 0x800 else chr(cp).encode()
-
-
-def _utf8_wrong_threshold(cp):  # 0x80..0xFF treated as one byte
-    return bytes([cp]) if cp < 0x100 else chr(cp).encode()
-
-
-def _decode_ignores_eos(ids):
-    ids = np.asarray(ids)
-    return ids[ids < 256].astype(np.uint8).tobytes().decode("utf-8", errors="replace")
-
-
-def _decode_strict(ids):
-    ids = np.asarray(ids)
-    ends = np.flatnonzero(ids == bt.EOS_ID)
-    ids = ids[: ends[0]] if ends.size else ids
-    return ids[ids < 256].astype(np.uint8).tobytes().decode("utf-8", errors="ignore")
-
-
-def _pad_left(seqs):
-    T = max(len(s) for s in seqs)
-    return np.array([[bt.PAD_ID] * (T - len(s)) + list(s) for s in seqs], dtype=np.int64)
-
-
-def _pad_with_zeros(seqs):
-    T = max(len(s) for s in seqs)
-    return np.array([list(s) + [0] * (T - len(s)) for s in seqs], dtype=np.int64)
-
-
-class _LinearDbFirstAxis(layers.Linear):  # sums dout over the first axis only
-    def backward(self, dout):
-        x = self._saved()
-        self.grads["W"] += x.reshape(-1, self.d_in).T @ dout.reshape(-1, self.d_out)
-        self.grads["b"] += dout.sum(axis=0)
-        return dout @ self.params["W"].T
-
-
-class _LinearAssigns(layers.Linear):  # = instead of +=
-    def backward(self, dout):
-        x = self._saved()
-        self.grads["W"] = x.reshape(-1, self.d_in).T @ dout.reshape(-1, self.d_out)
-        self.grads["b"] = dout.reshape(-1, self.d_out).sum(axis=0)
-        return dout @ self.params["W"].T
-
-
-class _LinearReshapeNotTranspose(layers.Linear):  # x.reshape(d_in, -1) where x2.T belongs
-    def backward(self, dout):
-        x = self._saved()
-        self.grads["W"] += x.reshape(self.d_in, -1) @ dout.reshape(-1, self.d_out)
-        self.grads["b"] += dout.reshape(-1, self.d_out).sum(axis=0)
-        return dout @ self.params["W"].T
-
-
-def _numgrad(restore=True, step=2.0, sign=1.0):
-    def numerical_gradient(f, x, dout, h=1e-6, *, indices=None):
-        picks = np.arange(x.size) if indices is None else np.asarray(indices)
-        grad = np.zeros(picks.size)
-        for k, i in enumerate(picks):
-            idx = np.unravel_index(i, x.shape)
-            old = x[idx]
-            x[idx] = old + h
-            plus = np.sum(f() * dout)
-            x[idx] = old - h
-            minus = np.sum(f() * dout)
-            if restore:
-                x[idx] = old
-            grad[k] = sign * (plus - minus) / (step * h)
-        return grad.reshape(x.shape) if indices is None else grad
-
-    return numerical_gradient
-
-
-class _GELUHalfSlope(layers.GELU):  # forgets the x inside tanh
-    def backward(self, dout):
-        x = self._saved()[0].reshape(self._saved()[2])
-        t = np.tanh(layers._SQRT_2_OVER_PI * (x + layers._GELU_A * x**3))
-        return dout * 0.5 * (1 + t)
-
-
-class _GELUNoDout(layers.GELU):  # the slope alone
-    def backward(self, dout):
-        return super().backward(np.ones_like(dout))
-
-
-BUGS = [
-    ("01.1", _utf8_no_prefix, "utf8_bytes(0x80) gave c2 00, expected c2 80: a code point below 0x800 takes 2 bytes"),
-    ("01.1", _utf8_wrong_threshold, "utf8_bytes(0x80) gave 80, expected c2 80"),
-    ("01.2", _decode_ignores_eos, "everything after the first EOS must be dropped"),
-    ("01.2", _decode_strict, "a stray continuation byte must show as U+FFFD"),
-    ("01.3", _pad_left, "is wrong at pad_batch([[1, 2, 3], [4], [5, 6]])[1, 0]"),
-    ("01.3", _pad_with_zeros, "pad on the right with PAD_ID"),
-    ("01.3", lambda seqs: [list(s) for s in seqs], "pad_batch returned a list, expected one NumPy array"),
-    ("01.4", lambda T: np.tril(np.ones((T, T), dtype=bool), -1)[None, None], "the diagonal is missing"),
-    ("01.4", lambda T: np.triu(np.ones((T, T), dtype=bool))[None, None], "this is the upper triangle"),
-    (
-        "01.4",
-        lambda T: np.tril(np.ones((T, T), dtype=bool)),
-        "causal_mask(4) has shape (4, 4), expected (1, 1, 4, 4): add the batch and head axes",
-    ),
-    (
-        "02.1",
-        _LinearDbFirstAxis,
-        "dx must have shape (2, 3, 5), dW (5, 7) and db (7,) (did you sum dout over every batch axis?)",
-    ),
-    ("02.1", _LinearAssigns, "a second backward did not double dW: add to self.grads with +="),
-    ("02.1", _LinearReshapeNotTranspose, "dW is wrong (max relative error"),
-    ("02.2", _numgrad(step=1.0), "twice the right value; the central difference divides by 2h"),
-    ("02.2", _numgrad(sign=-1.0), "the sign is flipped"),
-    ("02.2", _numgrad(restore=False), "x is not as it was after the call"),
-    ("02.3", _GELUHalfSlope, "only 0.5 (1 + t)"),
-    ("02.3", _GELUNoDout, "the slope alone; multiply it by dout"),
-]
 
 
 @pytest.mark.parametrize("exercise_id, bug, named", BUGS, ids=[f"{b[0]}-{i}" for i, b in enumerate(BUGS)])

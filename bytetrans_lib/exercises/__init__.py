@@ -18,6 +18,8 @@ edition (make exercises) and reports a learner's progress (make progress).
 from __future__ import annotations
 
 import importlib
+import pkgutil
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -41,7 +43,6 @@ class Exercise:
 
 
 EXERCISES: dict[str, Exercise] = {}
-_CHECK_MODULES = ("nb01", "nb02")  # bytetrans_lib.exercises.<module>: one per notebook
 
 
 def exercise(exercise_id, title, *, reference, uses):
@@ -57,8 +58,10 @@ def exercise(exercise_id, title, *, reference, uses):
 
 
 def _load():
-    for name in _CHECK_MODULES:
-        importlib.import_module(f"{__name__}.{name}")
+    """Import every check module of this package (nb01.py, nb02.py, ...: one per notebook)."""
+    for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if re.fullmatch(r"nb\d\d", module.name):
+            importlib.import_module(f"{__name__}.{module.name}")
 
 
 def get(exercise_id) -> Exercise:
