@@ -14,7 +14,17 @@ class _StubLinear(layers.Linear):
         raise NotImplementedError
 
 
-class _StubGELU(layers.GELU):
+class _TextbookGELU(layers.Module):
+    """Notebook 02's textbook GELU forward (it keeps x and t = tanh(u)), as the stub's base."""
+
+    def forward(self, x):
+        x = np.asarray(x, dtype=np.float64)
+        t = np.tanh(layers._SQRT_2_OVER_PI * (x + layers._GELU_A * x**3))
+        self.cache = (x, t)
+        return 0.5 * x * (1.0 + t)
+
+
+class _StubGELU(_TextbookGELU):
     def backward(self, dout):
         raise NotImplementedError
 

@@ -117,16 +117,20 @@ def test_every_exercise_is_listed_here_with_a_stub_and_planted_bugs():
 
 
 @pytest.mark.parametrize("exercise_id", sorted(STUBS))
-def test_the_reference_passes_its_own_check_and_a_stub_is_not_done(exercise_id, capsys):
-    ex = exercises.get(exercise_id)
-    assert exercises.run(exercise_id, ex.reference()) == (DONE, "")
-    assert exercises.run(exercise_id, STUBS[exercise_id])[0] == NOT_DONE
-    assert exercises.check(exercise_id, STUBS[exercise_id]) is ex.reference()
+def test_a_stub_is_not_done_and_what_the_notebook_falls_back_to_passes_the_check(exercise_id, capsys):
+    ex, stub = exercises.get(exercise_id), STUBS[exercise_id]
+    assert exercises.run(exercise_id, stub)[0] == NOT_DONE
+    used = exercises.check(exercise_id, stub)
     line = capsys.readouterr().out.strip()
     assert line.startswith(
         f"○ Exercise {exercise_id}, {ex.title}: not done yet. The stub still raises NotImplementedError."
     )
     assert line.endswith(f"The rest of this notebook uses {ex.uses}, so that it keeps running.")
+    assert exercises.run(exercise_id, used) == (DONE, "")
+    if ex.method is None:
+        assert used is ex.reference()
+    else:  # the notebook keeps its own class, with the course's method in place of the stub
+        assert issubclass(used, stub) and getattr(used, ex.method) is ex.reference()
 
 
 @pytest.mark.parametrize("exercise_id, bug, named", BUGS, ids=[f"{b[0]}-{i}" for i, b in enumerate(BUGS)])
@@ -216,3 +220,25 @@ def test_make_exercises_never_replaces_a_notebook_a_learner_has_edited(tmp_path,
 def _write(path, nb):
     path.write_text(json.dumps(nb), encoding="utf-8")
     return path
+
+
+def test_make_progress_reports_a_notebook_that_stops_with_an_error_even_after_its_last_check(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("from bytetrans_lib.exercises import check"),
+        nbformat.v4.new_code_cell("def causal_mask(T):\n    raise NotImplementedError"),
+        nbformat.v4.new_code_cell('causal_mask = check("01.4", causal_mask)'),
+        nbformat.v4.new_code_cell("1 / 0"),
+        nbformat.v4.new_code_cell('pad_batch = check("01.3", None)'),
+    ]
+    nbformat.write(nb, tmp_path / "01_mine.ipynb")
+    rows = edition.progress(tmp_path)
+    assert [row[:3] for row in rows] == [
+        ("01_mine", "01.4 causal_mask", NOT_DONE),
+        ("01_mine", "01.3", "not run"),
+        ("01_mine", "(the notebook)", "error"),
+    ]
+    assert rows[1][3].endswith("ZeroDivisionError: division by zero") and "before this check" in rows[1][3]
+    assert rows[2][3] == "the notebook stopped with an error: ZeroDivisionError: division by zero"

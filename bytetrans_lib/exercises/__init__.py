@@ -40,18 +40,26 @@ class Exercise:
     test: Callable  # test(candidate) raises Wrong, NotImplementedError or returns None
     reference: Callable  # reference() -> what the notebook uses when the candidate is not right
     uses: str  # how the message names the reference, e.g. "the library's Linear"
+    method: str | None = None  # set for a method of a notebook's class: reference() is that method
 
 
 EXERCISES: dict[str, Exercise] = {}
 
 
-def exercise(exercise_id, title, *, reference, uses):
-    """Register the decorated function as the test of exercise `exercise_id`."""
+def exercise(exercise_id, title, *, reference, uses, method=None):
+    """Register the decorated function as the test of exercise `exercise_id`.
+
+    reference() returns what the notebook uses instead of a candidate that is not right. With
+    `method`, the exercise is one method of a class the notebook defines (for instance notebook
+    02's `Linear`, built on the notebook's own `Module`): reference() is then the course's version
+    of that method, and the notebook keeps its own class with that method replaced, so that
+    everything else about the class (its base, its other methods) stays the learner's.
+    """
 
     def register(test):
         if exercise_id in EXERCISES:
             raise ValueError(f"exercise {exercise_id} is registered twice")
-        EXERCISES[exercise_id] = Exercise(exercise_id, title, test, reference, uses)
+        EXERCISES[exercise_id] = Exercise(exercise_id, title, test, reference, uses, method)
         return test
 
     return register
@@ -94,11 +102,21 @@ def status_line(exercise_id, status, message) -> str:
     return f"{line} {message}. The rest of this notebook uses {ex.uses}, so that it keeps running."
 
 
+def fallback(exercise_id, candidate):
+    """What the notebook uses when `candidate` is not right: the course's version."""
+    ex = get(exercise_id)
+    if ex.method is None:
+        return ex.reference()
+    if not isinstance(candidate, type):
+        raise TypeError(f"check({exercise_id!r}, ...) expects the class whose {ex.method} you wrote, got {candidate!r}")
+    return type(candidate.__name__, (candidate,), {ex.method: ex.reference(), "__module__": candidate.__module__})
+
+
 def check(exercise_id, candidate):
     """Test the learner's `candidate`, print the verdict, and return what the notebook should use."""
     status, message = run(exercise_id, candidate)
     print(status_line(exercise_id, status, message))
-    return candidate if status == DONE else get(exercise_id).reference()
+    return candidate if status == DONE else fallback(exercise_id, candidate)
 
 
 # --- what the checks share ------------------------------------------------------------

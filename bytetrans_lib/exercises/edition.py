@@ -19,6 +19,7 @@ import copy
 import hashlib
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -143,11 +144,13 @@ def progress(folder: Path = EXERCISES, timeout: int = 600) -> list[tuple[str, st
         nb = nbformat.read(path, as_version=4)  # read only: the learner's file is never written
         stopped = ""
         try:
-            NotebookClient(
+            client = NotebookClient(
                 nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
-            ).execute()
+            )
+            client.execute(stderr=subprocess.DEVNULL)  # the kernel's own log lines are not the learner's business
         except CellExecutionError as e:
-            stopped = f"the notebook stopped with an error before this check: {str(e).strip().splitlines()[-1]}"
+            last = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip().splitlines()[-1]  # without terminal colours
+            stopped = f"the notebook stopped with an error before this check: {last}"
         seen = set()
         for cell in nb.cells:
             for output in cell.get("outputs", []):
@@ -159,6 +162,8 @@ def progress(folder: Path = EXERCISES, timeout: int = 600) -> list[tuple[str, st
             for m in re.finditer(r'check\("(\d\d\.\d+)"', "".join(cell.source) if cell.cell_type == "code" else ""):
                 if m[1] not in seen:
                     rows.append((path.stem, m[1], "not run", stopped or "this check did not run"))
+        if stopped:  # even after the last check: an exercise notebook must run to its end
+            rows.append((path.stem, "(the notebook)", "error", stopped.replace(" before this check", "")))
     return rows
 
 
@@ -167,7 +172,7 @@ def print_progress(rows) -> None:
     title = max([len(r[1]) for r in rows] + [8])
     print(f"{'notebook':<{width}}  {'exercise':<{title}}  status")
     for notebook, exercise, status, message in rows:
-        detail = f" ({message.split('. The rest of')[0]})" if status == "wrong" else ""
+        detail = f" ({message.split('. The rest of')[0]})" if status in ("wrong", "not run", "error") else ""
         print(f"{notebook:<{width}}  {exercise:<{title}}  {status}{detail}")
     done = sum(r[2] == "done" for r in rows)
     print(f"{done} of {len(rows)} exercises done")

@@ -46,7 +46,13 @@ def _pair(candidate_class, seed, d_in=5, d_out=7):
     return mine, ref, rng.standard_normal((2, 3, d_in)), rng.standard_normal((2, 3, d_out))
 
 
-@exercise("02.1", "Linear.backward", reference=lambda: layers.Linear, uses="the library's Linear")
+@exercise(
+    "02.1",
+    "Linear.backward",
+    reference=lambda: layers.Linear.backward,
+    uses="the course's Linear.backward",
+    method="backward",
+)
 def check_linear_backward(Linear):
     mine, ref, x, dout = _pair(Linear, 2)
     mine.forward(x), ref.forward(x)
@@ -71,7 +77,16 @@ def check_linear_backward(Linear):
         raise Wrong("a second backward did not double dW: add to self.grads with +=, do not assign")
 
 
-@exercise("02.3", "GELU.backward", reference=lambda: layers.GELU, uses="the library's GELU")
+def gelu_backward(self, dout):
+    """The course's backward of notebook 02's textbook GELU, whose forward keeps (x, t)."""
+    x, t = self._saved()
+    slope = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * layers._SQRT_2_OVER_PI * (1.0 + 3 * layers._GELU_A * (x * x))
+    return dout * slope
+
+
+@exercise(
+    "02.3", "GELU.backward", reference=lambda: gelu_backward, uses="the course's GELU.backward", method="backward"
+)
 def check_gelu_backward(GELU):
     rng = np.random.default_rng(3)
     x = 3 * rng.standard_normal((4, 6))
