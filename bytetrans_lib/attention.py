@@ -13,7 +13,7 @@ from bytetrans_lib.layers import Module, affine, affine_backward, row_sums
 from bytetrans_lib.validation import as_numbers, check_dout, check_dtype, check_size
 
 
-# %% notebooks/04_attention.ipynb, cell 14
+# %% notebooks/04_attention.ipynb, cell 15
 def _as_mask(mask, shape):
     """`mask` as a bool array that broadcasts to `shape`, or a clear error. True (or 1) = may attend."""
     mask = np.asarray(mask)
@@ -74,7 +74,7 @@ def masked_softmax(scores, mask=None, *, inplace=False):
     return e  # (..., T_kv)
 
 
-# %% notebooks/04_attention.ipynb, cell 20
+# %% notebooks/04_attention.ipynb, cell 22
 def plot_attention(weights, query_labels, key_labels, ax=None, title=None):
     """Draw one attention map as a heatmap with labelled axes; return the image (an AxesImage).
 
@@ -110,7 +110,7 @@ def plot_attention(weights, query_labels, key_labels, ax=None, title=None):
     return image
 
 
-# %% notebooks/04_attention.ipynb, cell 24
+# %% notebooks/04_attention.ipynb, cell 27
 def _split_heads(x, n_heads):
     """(B, T, C) -> (B, H, T, Dh): head h gets columns h*Dh .. (h+1)*Dh - 1."""
     B, T, C = x.shape
@@ -125,7 +125,7 @@ def _merge_heads(x):
     return x.reshape(B, T, H * Dh)  # (B, T, C)
 
 
-# %% notebooks/04_attention.ipynb, cell 27
+# %% notebooks/04_attention.ipynb, cell 32
 class MultiHeadAttention(Module):
     """Multi-head scaled dot-product attention (Vaswani et al., 2017, section 3.2).
 

@@ -7,12 +7,13 @@ its targets, and an epoch's pairs are cut into batches of similar length."""
 __all__ = ["encode_pairs", "too_long_pairs", "max_len_needed", "epoch_batches", "make_batch"]
 
 
-# %% notebooks/08_training.ipynb, cell 5
+# %% notebooks/08_training.ipynb, cell 4
 import numpy as np
 
 from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, encode, pad_batch
 
 
+# %% notebooks/08_training.ipynb, cell 11
 def encode_pairs(pairs, max_len):
     """Teacher-forcing id sequences for each (english, french) pair (a third item, such as
     the attribution clean_pairs keeps, is ignored).

@@ -20,7 +20,7 @@ from bytetrans_lib.config import Config
 from bytetrans_lib.transformer import Transformer
 
 
-# %% notebooks/05_transformer.ipynb, cell 58
+# %% notebooks/05_transformer.ipynb, cell 66
 def _as_path(path, caller):
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{caller} expects a file path (str or Path), got {type(path).__name__}")
@@ -88,7 +88,7 @@ def write_atomically(path, write, caller=None, *, create_folders=False):
     return path
 
 
-# %% notebooks/05_transformer.ipynb, cell 60
+# %% notebooks/05_transformer.ipynb, cell 68
 CHECKPOINT_FORMAT = "bytetrans-checkpoint-1"  # the marker that says what the file is
 
 
@@ -249,7 +249,7 @@ def save_checkpoint(model, path, extra=None):
     write_atomically(path, lambda f: np.savez(f, **arrays), "save_checkpoint")
 
 
-# %% notebooks/05_transformer.ipynb, cell 63
+# %% notebooks/05_transformer.ipynb, cell 71
 def _reading(path, read, *args, **kwargs):
     """read(*args, **kwargs); any error of a damaged file becomes one ValueError naming `path`."""
     try:

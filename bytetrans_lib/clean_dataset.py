@@ -22,7 +22,7 @@ from bytetrans_lib.data import CONTROL_CHARACTERS, write_tsv
 from bytetrans_lib.tokenizer import normalize_text
 
 
-# %% notebooks/07_data.ipynb, cell 46
+# %% notebooks/07_data.ipynb, cell 50
 def raw_lines(data: bytes) -> list[bytes]:
     """A file's lines as bytes: BOM removed, split at b"\\n", each line's trailing b"\\r" removed;
     a file with no b"\\n" but some b"\\r" (old Mac line endings) is split at b"\\r"."""
@@ -34,7 +34,7 @@ def raw_lines(data: bytes) -> list[bytes]:
     return [line[:-1] if line.endswith(b"\r") else line for line in lines]
 
 
-# %% notebooks/07_data.ipynb, cell 49
+# %% notebooks/07_data.ipynb, cell 53
 DROP_REASONS = {  # key -> label in the report, in the order the checks run
     "truncated": "truncated last line",
     "utf8": "invalid UTF-8",
@@ -83,7 +83,7 @@ class CleaningReport:
         return "\n".join(lines)
 
 
-# %% notebooks/07_data.ipynb, cell 50
+# %% notebooks/07_data.ipynb, cell 54
 _WIDE_BOMS = [
     (b"\xff\xfe\x00\x00", "UTF-32", "FF FE 00 00"),
     (b"\x00\x00\xfe\xff", "UTF-32", "00 00 FE FF"),
@@ -202,7 +202,7 @@ def clean_pairs(source, max_len: int = 60) -> tuple[list[tuple[str, ...]], Clean
     return pairs, report
 
 
-# %% notebooks/07_data.ipynb, cell 56
+# %% notebooks/07_data.ipynb, cell 60
 def same_file(a, b) -> bool:
     """True if paths a and b name one file: the same file on disk when both exist (whatever
     the spelling: ./x, an absolute path, a symbolic or hard link), else the same absolute path."""
@@ -212,7 +212,7 @@ def same_file(a, b) -> bool:
         return Path(a).resolve() == Path(b).resolve()
 
 
-# %% notebooks/07_data.ipynb, cell 57
+# %% notebooks/07_data.ipynb, cell 61
 def _check_output(output, source, inputs) -> None:
     """Refuse (ValueError) an output that is one of the input files, or that the next run on
     the input folder would read as input."""
@@ -272,6 +272,6 @@ def clean_dataset_cli(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    # %% notebooks/07_data.ipynb, cell 59
+    # %% notebooks/07_data.ipynb, cell 63
     if "ipykernel" not in sys.modules:  # a command line, not a Jupyter kernel (whose argv is its own)
         sys.exit(clean_dataset_cli())

@@ -15,7 +15,7 @@ from pathlib import Path
 from bytetrans_lib.checkpoint import write_atomically
 
 
-# %% notebooks/07_data.ipynb, cell 37
+# %% notebooks/07_data.ipynb, cell 40
 def split_pairs(pairs: list, valid=0.05, test=0.05, seed: int = 0) -> tuple:
     """Shuffle `pairs` and cut them into (train, valid, test) lists of (english, french) pairs.
 
@@ -49,7 +49,7 @@ def split_pairs(pairs: list, valid=0.05, test=0.05, seed: int = 0) -> tuple:
     return train, out["valid"], out["test"]
 
 
-# %% notebooks/07_data.ipynb, cell 40
+# %% notebooks/07_data.ipynb, cell 44
 try:
     _ROOT = Path(__file__).resolve().parent.parent  # bytetrans_lib/data.py -> the project folder
 except NameError:  # run as a notebook cell: no __file__, and the kernel's folder is notebooks/

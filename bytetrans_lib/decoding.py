@@ -13,7 +13,7 @@ from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, PAD_ID, decode, encode, norm
 from bytetrans_lib.transformer import Transformer, residual
 
 
-# %% notebooks/05_transformer.ipynb, cell 43
+# %% notebooks/05_transformer.ipynb, cell 49
 class DecoderCache:
     """What greedy decoding keeps between steps, so that each step computes one new position.
 
@@ -82,7 +82,7 @@ def decode_step(model, cache, ids):
     return model.output.forward(hidden)[:, 0]  # (B, vocab_size)
 
 
-# %% notebooks/05_transformer.ipynb, cell 44
+# %% notebooks/05_transformer.ipynb, cell 51
 def translate(model, texts, max_len=None, *, use_cache=True):
     """Greedy decoding: translate a list of strings with `model`, in one batch.
 

@@ -7,7 +7,7 @@ goes, saves a training state it resumes from bit for bit, and stops if the loss 
 __all__ = ["TrainConfig", "TrainingDiverged", "fit", "load_training_state", "display_path"]
 
 
-# %% notebooks/08_training.ipynb, cell 11
+# %% notebooks/08_training.ipynb, cell 6
 import json
 import math
 import numbers
@@ -25,6 +25,7 @@ from bytetrans_lib.optim import Adam, CrossEntropyLoss, train_step, transformer_
 from bytetrans_lib.scoring import evaluate, validation_loss
 
 
+# %% notebooks/08_training.ipynb, cell 21
 @dataclass
 class TrainConfig:
     """Settings of a training run (the model's sizes are in Config)."""
@@ -80,7 +81,7 @@ class TrainConfig:
         return rate
 
 
-# %% notebooks/08_training.ipynb, cell 12
+# %% notebooks/08_training.ipynb, cell 23
 class TrainingDiverged(RuntimeError):
     """The loss or the gradient became NaN or infinite; the last good checkpoint is kept."""
 
@@ -190,7 +191,7 @@ def fit(
     return history
 
 
-# %% notebooks/08_training.ipynb, cell 14
+# %% notebooks/08_training.ipynb, cell 25
 def _check_before_training(config, train_pairs, valid_pairs, train_config, state_path, resume):
     """Refuse, before fit's first step, what it cannot train: empty data, a pair too long for the
     model, a state_path it cannot write, a resume state this run cannot continue. Returns that

@@ -14,7 +14,7 @@ from bytetrans_lib.layers import Module, column_sums, row_sums
 from bytetrans_lib.validation import as_numbers, check_dout, check_dtype, check_last_axis, check_size
 
 
-# %% notebooks/03_layernorm.ipynb, cell 21
+# %% notebooks/03_layernorm.ipynb, cell 25
 class Softmax(Module):
     """Numerically stable softmax along `axis`. No parameters.
 
@@ -53,7 +53,7 @@ class Softmax(Module):
         return y * (dout - (dout * y).sum(axis=self.axis, keepdims=True))  # same shape as y
 
 
-# %% notebooks/03_layernorm.ipynb, cell 36
+# %% notebooks/03_layernorm.ipynb, cell 42
 class LayerNorm(Module):
     """Layer normalisation over the last axis (Ba, Kiros & Hinton, 2016).
 

@@ -13,7 +13,7 @@ import numpy as np
 from bytetrans_lib.tokenizer import PAD_ID
 
 
-# %% notebooks/06_adam.ipynb, cell 6
+# %% notebooks/06_adam.ipynb, cell 7
 class CrossEntropyLoss:
     """Mean cross-entropy between softmax(logits) and the (smoothed) targets.
 
@@ -87,7 +87,7 @@ class CrossEntropyLoss:
         return dlogits
 
 
-# %% notebooks/06_adam.ipynb, cell 13
+# %% notebooks/06_adam.ipynb, cell 15
 def _check_number(value, where, name, *, zero_ok=False):
     """`value` as a float if it is a finite number > 0 (>= 0 with zero_ok); otherwise an error
     naming `where` and `name`: a NaN, infinite or negative setting would spoil every weight."""
@@ -147,7 +147,7 @@ class SGD:
             theta -= self.lr * grads[name]
 
 
-# %% notebooks/06_adam.ipynb, cell 18
+# %% notebooks/06_adam.ipynb, cell 21
 class Adam:
     """Adam (Kingma & Ba, 2015, Algorithm 1), updating the arrays of `params` in place.
 
@@ -231,7 +231,7 @@ class Adam:
         self.t = int(t)
 
 
-# %% notebooks/06_adam.ipynb, cell 21
+# %% notebooks/06_adam.ipynb, cell 26
 def transformer_lr(step, d_model, warmup=4000, factor=1.0):
     """Learning rate of Vaswani et al. (2017), eq. 3, at `step` (counted from 1):
 
@@ -247,7 +247,7 @@ def transformer_lr(step, d_model, warmup=4000, factor=1.0):
     return factor * d_model**-0.5 * min(step**-0.5, step * warmup**-1.5)
 
 
-# %% notebooks/06_adam.ipynb, cell 25
+# %% notebooks/06_adam.ipynb, cell 32
 def clip_grad_norm(grads, max_norm):
     """Scale all gradients in place so that their global L2 norm is at most max_norm (a finite
     number > 0: 0 would erase every gradient, a negative value flip its sign).
@@ -266,7 +266,7 @@ def clip_grad_norm(grads, max_norm):
     return norm
 
 
-# %% notebooks/06_adam.ipynb, cell 31
+# %% notebooks/06_adam.ipynb, cell 39
 def train_step(model, loss_fn, optimizer, src_ids, tgt_in, tgt_out, max_norm=1.0):
     """One training step on one batch: forward, loss, backward, global-norm clipping, update.
 

@@ -7,7 +7,7 @@ validation loss."""
 __all__ = ["edit_distance", "evaluate", "validation_loss"]
 
 
-# %% notebooks/08_training.ipynb, cell 8
+# %% notebooks/08_training.ipynb, cell 5
 import numpy as np
 
 from bytetrans_lib.batches import make_batch
@@ -15,6 +15,7 @@ from bytetrans_lib.decoding import translate
 from bytetrans_lib.optim import CrossEntropyLoss
 
 
+# %% notebooks/08_training.ipynb, cell 16
 def edit_distance(a, b):
     """Levenshtein distance between two strings (insertions, deletions, substitutions)."""
     previous = list(range(len(b) + 1))

@@ -12,7 +12,7 @@ from bytetrans_lib import optim
 from bytetrans_lib.optim import Adam, CrossEntropyLoss, train_step
 
 
-# %% notebooks/10_speed.ipynb, cell 6
+# %% notebooks/10_speed.ipynb, cell 7
 def time_it(fn, repeats=7, warmup=2):
     """Median wall-clock seconds of fn() over `repeats` calls, after `warmup` untimed calls."""
     if repeats < 1 or warmup < 0:
@@ -27,7 +27,7 @@ def time_it(fn, repeats=7, warmup=2):
     return statistics.median(times)
 
 
-# %% notebooks/10_speed.ipynb, cell 9
+# %% notebooks/10_speed.ipynb, cell 12
 def matmul_flops(config, batch, t_src, t_tgt):
     """FLOPs of the matrix products of one training step (forward + backward = 3 x forward),
     counted as 2*M*K*N per (M, K) @ (K, N) product, for `batch` sentences of t_src source and
@@ -45,7 +45,7 @@ def matmul_flops(config, batch, t_src, t_tgt):
     return 3 * (encoder + decoder + 2 * B * t_tgt * C * V)
 
 
-# %% notebooks/10_speed.ipynb, cell 15
+# %% notebooks/10_speed.ipynb, cell 19
 def _leaf_classes(model):
     """The classes of the modules in `model` that have no child modules, in order of appearance."""
     found, stack = [], [model]

@@ -7,7 +7,7 @@ pairs and save it with a report beside it, after refusing, before the first step
 __all__ = ["DEFAULT_MODEL", "DEFAULT_OUT", "train_and_report", "terminal_progress", "train_cli"]
 
 
-# %% notebooks/08_training.ipynb, cell 20
+# %% notebooks/08_training.ipynb, cell 7
 import argparse
 import json
 import numbers
@@ -29,6 +29,8 @@ from bytetrans_lib.loop import TrainConfig, display_path, fit, load_training_sta
 from bytetrans_lib.scoring import evaluate
 from bytetrans_lib.transformer import Transformer
 
+
+# %% notebooks/08_training.ipynb, cell 31
 DEFAULT_MODEL = CORPUS_PATH.parent / "bytetrans-en-fr.npz"  # the checkpoint the course ships
 DEFAULT_OUT = Path("runs") / DEFAULT_MODEL.name  # where the command writes without --out (git-ignored)
 
@@ -187,7 +189,7 @@ def train_cli(argv=None):
     return 0
 
 
-# %% notebooks/08_training.ipynb, cell 23
+# %% notebooks/08_training.ipynb, cell 34
 def _prepare_run(data, out, state, resume, config, train_config, names=None):
     """Check a run before it trains: ((train, valid, test) pairs, model path, report path, state path).
 
@@ -283,7 +285,7 @@ def _prepare_run(data, out, state, resume, config, train_config, names=None):
 
 
 if __name__ == "__main__":
-    # %% notebooks/08_training.ipynb, cell 21
+    # %% notebooks/08_training.ipynb, cell 32
     # What `python -m bytetrans_lib.train` runs. Inside Jupyter, sys.argv holds the kernel's own
     # flags, not ours, so in a notebook this cell does nothing.
     if "ipykernel" not in sys.modules:

@@ -85,7 +85,7 @@ def _axes_ids(maps, kind):
     return query, key
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 11
+# %% notebooks/09_attention_maps.ipynb, cell 12
 GROUPINGS = ("bytes", "characters", "words")
 
 
@@ -124,6 +124,7 @@ def group_positions(ids, by="characters"):
     return [(label, positions) for label, positions, _ in words]
 
 
+# %% notebooks/09_attention_maps.ipynb, cell 15
 def group_attention(weights, query_ids, key_ids, by="characters"):
     """Merge an attention map's byte axes into characters or words.
 
@@ -146,7 +147,7 @@ def group_attention(weights, query_ids, key_ids, by="characters"):
     return grouped, [label for label, _ in query_groups], [label for label, _ in key_groups]
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 21
+# %% notebooks/09_attention_maps.ipynb, cell 26
 def plot_attention_grid(maps, kind="cross", by="words", size=2.6):
     """Small multiples: every layer (rows) × head (columns) of one attention kind.
 
@@ -178,7 +179,7 @@ def plot_attention_grid(maps, kind="cross", by="words", size=2.6):
     return fig
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 24
+# %% notebooks/09_attention_maps.ipynb, cell 29
 def _missing_glyphs(labels):
     """Characters of `labels` that matplotlib's default font cannot draw."""
     from matplotlib import font_manager
@@ -218,7 +219,7 @@ def unsupported_text(model, english):
     return None
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 27
+# %% notebooks/09_attention_maps.ipynb, cell 32
 def explore_attention(model, sentence=None):
     """An interactive attention explorer for `model`: an ipywidgets VBox (see the table above).
 
