@@ -36,6 +36,8 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "rel_error": "layers",
     "numerical_gradient": "layers",
     "check_gradients": "layers",
+    "SQRT_2_OVER_PI": "layers",
+    "GELU_A": "layers",
     "gelu_formula": "layers",
     "FeedForward": "layers",
     "row_sums": "layers",

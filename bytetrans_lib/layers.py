@@ -6,6 +6,8 @@ __all__ = [
     "rel_error",
     "numerical_gradient",
     "check_gradients",
+    "SQRT_2_OVER_PI",
+    "GELU_A",
     "gelu_formula",
     "FeedForward",
     "row_sums",
@@ -199,8 +201,8 @@ def check_gradients(module, *inputs, rng=None, tol=1e-7, h=1e-6, **forward_kwarg
 
 
 # %% notebooks/02_linear.ipynb, cell 37
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)  # a Python float, so float32 inputs stay float32
-_GELU_A = 0.044715
+SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)  # a Python float, so float32 inputs stay float32
+GELU_A = 0.044715
 
 
 def gelu_formula(x):
@@ -209,7 +211,7 @@ def gelu_formula(x):
     The reference the GELU module is tested against (section 7 makes the module faster).
     """
     # x * x * x, not x**3: NumPy's general power function is ~70x slower on large arrays
-    return 0.5 * x * (1.0 + np.tanh(_SQRT_2_OVER_PI * (x + _GELU_A * (x * x * x))))
+    return 0.5 * x * (1.0 + np.tanh(SQRT_2_OVER_PI * (x + GELU_A * (x * x * x))))
 
 
 # %% notebooks/02_linear.ipynb, cell 46
@@ -342,8 +344,8 @@ class GELU(Module):
         for rows in self._blocks(x2):
             xb, tb, ob = x2[rows], t[rows], out[rows]  # views: writing into tb and ob fills t and out
             np.multiply(xb, xb, out=tb)  # x^2
-            tb *= _SQRT_2_OVER_PI * _GELU_A
-            tb += _SQRT_2_OVER_PI  # c (1 + a x^2)
+            tb *= SQRT_2_OVER_PI * GELU_A
+            tb += SQRT_2_OVER_PI  # c (1 + a x^2)
             tb *= xb  # u = c (x + a x^3)
             np.tanh(tb, out=tb)  # t = tanh(u)
             np.add(tb, 1.0, out=ob)
@@ -364,8 +366,8 @@ class GELU(Module):
             sb = scratch[: len(xb)]
             # d GELU / dx = 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 a x^2)
             np.multiply(xb, xb, out=gb)
-            gb *= 1.5 * _SQRT_2_OVER_PI * _GELU_A
-            gb += 0.5 * _SQRT_2_OVER_PI  # 0.5 c (1 + 3 a x^2)
+            gb *= 1.5 * SQRT_2_OVER_PI * GELU_A
+            gb += 0.5 * SQRT_2_OVER_PI  # 0.5 c (1 + 3 a x^2)
             gb *= xb
             np.multiply(tb, tb, out=sb)
             np.subtract(1.0, sb, out=sb)  # 1 - t^2

@@ -19,7 +19,7 @@ class _TextbookGELU(layers.Module):
 
     def forward(self, x):
         x = np.asarray(x, dtype=np.float64)
-        t = np.tanh(layers._SQRT_2_OVER_PI * (x + layers._GELU_A * x**3))
+        t = np.tanh(layers.SQRT_2_OVER_PI * (x + layers.GELU_A * x**3))
         self.cache = (x, t)
         return 0.5 * x * (1.0 + t)
 
@@ -75,7 +75,7 @@ def _numgrad(restore=True, step=2.0, sign=1.0):
 class _GELUHalfSlope(layers.GELU):  # forgets the x inside tanh
     def backward(self, dout):
         x = self._saved()[0].reshape(self._saved()[2])
-        t = np.tanh(layers._SQRT_2_OVER_PI * (x + layers._GELU_A * x**3))
+        t = np.tanh(layers.SQRT_2_OVER_PI * (x + layers.GELU_A * x**3))
         return dout * 0.5 * (1 + t)
 
 

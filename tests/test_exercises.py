@@ -213,6 +213,8 @@ def test_make_exercises_never_replaces_a_notebook_a_learner_has_edited(tmp_path,
     ran = json.loads(files["02_linear.ipynb"])  # outputs only (a learner ran it): not an edit
     ran["cells"][5]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "hi"}]
     assert not edition.edited_by_learner(_write(tmp_path / "ran.ipynb", ran))
+    with pytest.raises(FileExistsError, match="the solved edition this is made from"):
+        edition.write(files, NOTEBOOKS, force=True)  # never over its own input, even when forced
     assert edition.write(files, tmp_path, force=True) == ["01_bytes.ipynb"]
     assert path.read_text(encoding="utf-8") == files["01_bytes.ipynb"]
 

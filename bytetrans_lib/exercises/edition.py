@@ -116,7 +116,12 @@ def edited_by_learner(path: Path) -> bool:
 
 def write(files: dict[str, str], folder: Path = EXERCISES, *, force: bool = False) -> list[str]:
     """Write the exercise notebooks that changed. A notebook a learner has edited is never
-    replaced (unless `force`): all of them are refused, by name, before anything is written."""
+    replaced (unless `force`): all of them are refused, by name, before anything is written.
+    Never writes into notebooks/, the solved edition it is made from."""
+    if folder.resolve() == NOTEBOOKS.resolve():
+        raise FileExistsError(
+            f"{folder} is notebooks/, the solved edition this is made from: write the exercises elsewhere"
+        )
     changed = [
         n for n, text in files.items() if not (folder / n).exists() or (folder / n).read_text(encoding="utf-8") != text
     ]

@@ -80,7 +80,7 @@ def check_linear_backward(Linear):
 def gelu_backward(self, dout):
     """The course's backward of notebook 02's textbook GELU, whose forward keeps (x, t)."""
     x, t = self._saved()
-    slope = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * layers._SQRT_2_OVER_PI * (1.0 + 3 * layers._GELU_A * (x * x))
+    slope = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * layers.SQRT_2_OVER_PI * (1.0 + 3 * layers.GELU_A * (x * x))
     return dout * slope
 
 
@@ -98,7 +98,7 @@ def check_gelu_backward(GELU):
     got, expected = mine.backward(dout), ref.backward(dout)
     problem = compare("dx", got, expected, rtol=1e-9, atol=1e-12)
     if problem:
-        t = np.tanh(layers._SQRT_2_OVER_PI * (x + layers._GELU_A * x**3))
+        t = np.tanh(layers.SQRT_2_OVER_PI * (x + layers.GELU_A * x**3))
         got = np.asarray(got, dtype=np.float64)
         if got.shape == x.shape and np.allclose(got, dout * 0.5 * (1 + t)):
             problem += ": only 0.5 (1 + t); the x inside tanh adds 0.5 x (1 - t^2) du/dx"
