@@ -153,6 +153,15 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "load_training_state": "loop",
     "display_path": "loop",
     # notebooks/08_training.ipynb
+    "RECORDED_PAIRS": "recording",
+    "RECORDED_KINDS": "recording",
+    "RECORDING_FORMAT": "recording",
+    "PER": "recording",
+    "recording_steps": "recording",
+    "AttentionRecorder": "recording",
+    "is_recording": "recording",
+    "load_recording": "recording",
+    # notebooks/08_training.ipynb
     "DEFAULT_MODEL": "train",
     "DEFAULT_OUT": "train",
     "train_and_report": "train",

@@ -25,20 +25,20 @@ from bytetrans_lib.optim import Adam, CrossEntropyLoss, train_step, transformer_
 from bytetrans_lib.scoring import evaluate, validation_loss
 
 
-# %% notebooks/08_training.ipynb, cell 21
+# %% notebooks/08_training.ipynb, cell 22
 @dataclass
 class TrainConfig:
     """Settings of a training run (the model's sizes are in Config)."""
 
-    steps: int = 2600
+    steps: int = 2800
     batch_size: int = 64
-    peak_lr: float = 2e-3  # reached at the end of warm-up, then decays as 1/sqrt(step)
+    peak_lr: float = 5e-3  # reached at the end of warm-up, then decays as 1/sqrt(step)
     warmup: int = 300
     cooldown: float = 0.3  # the last 30% of the steps also scale the rate down linearly to 0
     label_smoothing: float = 0.1
     clip: float = 1.0  # global gradient-norm threshold
     seed: int = 0  # the model's initial weights and the batch order
-    eval_every: int = 500
+    eval_every: int = 400
     n_eval: int = 200  # validation pairs translated at each evaluation
 
     def __post_init__(self):
@@ -81,7 +81,7 @@ class TrainConfig:
         return rate
 
 
-# %% notebooks/08_training.ipynb, cell 23
+# %% notebooks/08_training.ipynb, cell 24
 class TrainingDiverged(RuntimeError):
     """The loss or the gradient became NaN or infinite; the last good checkpoint is kept."""
 
@@ -96,6 +96,7 @@ def fit(
     resume=None,
     on_eval=None,
     progress=None,
+    record=None,
     log=print,
 ):
     """Train `model` in place; return the history of the run (a dict of lists).
@@ -110,6 +111,9 @@ def fit(
       number of steps may grow.
     - on_eval(history): called after every evaluation (the notebook draws its live plot there)
     - progress(step, steps, loss, tokens_per_second): called after every step (a progress bar)
+    - record(model, step): called at step 0 and after every step, such as an AttentionRecorder
+      (section 1.5), which keeps the attention maps of chosen steps; its recording is saved in
+      the training state and continues when the run resumes
     - log: where the evaluation lines go (print by default)
     Raises TrainingDiverged if the loss or the gradient norm stops being finite. Empty data, a
     pair too long for the model, a state_path that cannot be written and a state that cannot be
@@ -136,6 +140,10 @@ def fit(
         optimizer.load_state_dict({k[len("adam/") :]: v for k, v in extra.items() if k.startswith("adam/")})
         step, history = int(extra["step"]), json.loads(str(extra["history"]))
         elapsed = history["seconds"][-1] if history["seconds"] else 0.0
+        if record is not None and "attention/steps" in extra:
+            record.load_state_dict({k[len("attention/") :]: v for k, v in extra.items() if k.startswith("attention/")})
+    if record is not None and step == 0:
+        record(model, 0)  # the untrained model
     last_good = step if resume is not None else None
 
     def kept():
@@ -164,6 +172,8 @@ def fit(
                 raise TrainingDiverged(f"the gradient norm became {norm} at step {step}; {kept()}")
             losses.append(loss)
             tokens += int((tgt_out != loss_fn.ignore_index).sum())
+            if record is not None:
+                record(model, step)
             if progress is not None:
                 progress(step, tc.steps, loss, tokens / (time.perf_counter() - interval_start))
             if step % tc.eval_every == 0 or step == tc.steps:
@@ -183,7 +193,7 @@ def fit(
                     f"lr {optimizer.lr:.1e}  {history['seconds'][-1]:.0f} s"
                 )
                 if state_path is not None:
-                    save_checkpoint(model, state_path, extra=_training_state(optimizer, step, history, tc))
+                    save_checkpoint(model, state_path, extra=_training_state(optimizer, step, history, tc, record))
                     last_good = step
                 if on_eval is not None:
                     on_eval(history)
@@ -191,7 +201,7 @@ def fit(
     return history
 
 
-# %% notebooks/08_training.ipynb, cell 25
+# %% notebooks/08_training.ipynb, cell 26
 def _check_before_training(config, train_pairs, valid_pairs, train_config, state_path, resume):
     """Refuse, before fit's first step, what it cannot train: empty data, a pair too long for the
     model, a state_path it cannot write, a resume state this run cannot continue. Returns that
@@ -255,10 +265,13 @@ def load_training_state(path, config, train_config, steps_name="steps"):
     return resumed, extra
 
 
-def _training_state(optimizer, step, history, train_config):
+def _training_state(optimizer, step, history, train_config, record=None):
     """What fit saves beside the model at every evaluation: Adam's state, the step, the history and
-    the settings, all that load_training_state needs to continue the run."""
+    the settings, all that load_training_state needs to continue the run (and the attention
+    recorded so far, if `record` has a state_dict)."""
     state = {f"adam/{k}": v for k, v in optimizer.state_dict().items()}
+    if hasattr(record, "state_dict"):
+        state.update({f"attention/{k}": v for k, v in record.state_dict().items()})
     state.update(
         step=np.array(step),
         history=np.array(json.dumps(history)),

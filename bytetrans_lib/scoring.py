@@ -15,7 +15,7 @@ from bytetrans_lib.decoding import translate
 from bytetrans_lib.optim import CrossEntropyLoss
 
 
-# %% notebooks/08_training.ipynb, cell 16
+# %% notebooks/08_training.ipynb, cell 17
 def edit_distance(a, b):
     """Levenshtein distance between two strings (insertions, deletions, substitutions)."""
     previous = list(range(len(b) + 1))

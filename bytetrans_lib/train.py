@@ -7,7 +7,7 @@ pairs and save it with a report beside it, after refusing, before the first step
 __all__ = ["DEFAULT_MODEL", "DEFAULT_OUT", "train_and_report", "terminal_progress", "train_cli"]
 
 
-# %% notebooks/08_training.ipynb, cell 7
+# %% notebooks/08_training.ipynb, cell 8
 import argparse
 import json
 import numbers
@@ -26,33 +26,47 @@ from bytetrans_lib.clean_dataset import same_file
 from bytetrans_lib.config import Config
 from bytetrans_lib.data import CORPUS_PATH, read_tsv, split_pairs
 from bytetrans_lib.loop import TrainConfig, display_path, fit, load_training_state
+from bytetrans_lib.recording import RECORDED_PAIRS, AttentionRecorder, is_recording, recording_steps
 from bytetrans_lib.scoring import evaluate
 from bytetrans_lib.transformer import Transformer
 
 
-# %% notebooks/08_training.ipynb, cell 31
+# %% notebooks/08_training.ipynb, cell 36
 DEFAULT_MODEL = CORPUS_PATH.parent / "bytetrans-en-fr.npz"  # the checkpoint the course ships
 DEFAULT_OUT = Path("runs") / DEFAULT_MODEL.name  # where the command writes without --out (git-ignored)
 
 
 def train_and_report(
-    data, out, config, train_config, *, state=None, resume=None, n_test=1000, on_eval=None, progress=None, log=print
+    data,
+    out,
+    config,
+    train_config,
+    *,
+    state=None,
+    resume=None,
+    n_test=None,
+    record_attention=True,
+    on_eval=None,
+    progress=None,
+    log=print,
 ):
     """Train a fresh model on the pairs in `data` (a TSV file), save it to `out`, and write a
-    report (configs, history, test metrics, sample translations) beside it as .json.
+    report (configs, history, test metrics, sample translations) beside it as .json, and, with
+    record_attention, the attention maps of RECORDED_PAIRS (those that fit config.max_len) at
+    recording_steps(steps) as .attention.npz.
 
     The pairs are split with split_pairs(seed=0); the model's initial weights use
-    train_config.seed, like the batch order. The first n_test pairs of the test split (which
-    split_pairs has shuffled) are translated and scored at the end. Everything _prepare_run
+    train_config.seed, like the batch order. The first n_test pairs of the test split (all of
+    them with None; split_pairs has shuffled it) are translated and scored at the end. Everything _prepare_run
     checks is refused before training starts: `out` must end in .npz, every pair must fit
     config.max_len, and so on. The report is written atomically, like the model. Returns the
     report (a dict).
     """
-    if isinstance(n_test, bool) or not isinstance(n_test, numbers.Integral) or n_test < 1:
-        raise ValueError(f"train_and_report: n_test must be an integer >= 1, got {n_test!r}")
+    if n_test is not None and (isinstance(n_test, bool) or not isinstance(n_test, numbers.Integral) or n_test < 1):
+        raise ValueError(f"train_and_report: n_test must be an integer >= 1 or None (all), got {n_test!r}")
     data = Path(data)
-    (train_pairs, valid_pairs, test_pairs), out, report_path, state = _prepare_run(
-        data, out, state, resume, config, train_config
+    (train_pairs, valid_pairs, test_pairs), out, report_path, state, attention = _prepare_run(
+        data, out, state, resume, config, train_config, record_attention=record_attention
     )
     for path in (out, state):
         path.parent.mkdir(parents=True, exist_ok=True)  # runs/ on a first run
@@ -61,6 +75,16 @@ def train_and_report(
         f"{len(train_pairs):,} training pairs, {len(valid_pairs):,} validation, {len(test_pairs):,} "
         f"test; {sum(p.size for p in model.parameters().values()):,} parameters"
     )
+    recorder = None
+    if record_attention:  # the recorded sentences the model can hold (all six at max_len 64)
+        too_long = too_long_pairs(RECORDED_PAIRS, config.max_len)
+        fitting = [pair for i, pair in enumerate(RECORDED_PAIRS) if i not in too_long]
+        if too_long:
+            log(
+                f"attention: {len(too_long)} of the {len(RECORDED_PAIRS)} recorded sentences are longer than "
+                f"max_len={config.max_len} holds; recording the other {len(fitting)}"
+            )
+        recorder = AttentionRecorder(recording_steps(train_config.steps), fitting) if fitting else None
     started = time.perf_counter()
     history = fit(
         model,
@@ -71,10 +95,13 @@ def train_and_report(
         resume=resume,
         on_eval=on_eval,
         progress=progress,
+        record=recorder,
         log=log,
     )
     train_seconds = time.perf_counter() - started
     save_checkpoint(model, out)
+    if recorder is not None:
+        recorder.save(attention)
     test_metrics, hypotheses = evaluate(model, test_pairs[:n_test])
     report = {
         "data": data.name,
@@ -85,6 +112,7 @@ def train_and_report(
         "test": test_metrics,
         "seconds": round(time.perf_counter() - started, 1),
         "samples": [[e, f, h] for (e, f, *_), h in zip(test_pairs, hypotheses)][:30],
+        "attention_recording": attention.name if recorder is not None else None,
     }
     text = json.dumps(report, indent=1, ensure_ascii=False) + "\n"
     write_atomically(report_path, lambda f: f.write(text.encode("utf-8")), create_folders=True)
@@ -94,6 +122,12 @@ def train_and_report(
         f"{train_seconds / 60:.1f} min, total {report['seconds'] / 60:.1f} min"
     )
     log(f"model written to {display_path(out)}, report to {display_path(report_path)}")
+    if recorder is not None:
+        log(
+            f"attention of {len(recorder.pairs)} sentences at steps {recorder.recorded} written to {display_path(attention)}"
+        )
+    elif attention.exists():
+        log(f"attention not recorded; {display_path(attention)} is an earlier run's, left as it was")
     return report
 
 
@@ -133,9 +167,15 @@ def train_cli(argv=None):
     parser.add_argument(
         "--n-test",
         type=int,
-        default=1000,
+        default=None,
         help="test pairs translated and scored at the end: the first N of the test split, "
-        "which is shuffled (default 1000)",
+        "which is shuffled (default: all of them)",
+    )
+    parser.add_argument(
+        "--record-attention",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="record the attention maps of six sentences at ten steps into OUT.attention.npz (default: on)",
     )
     for f in fields(TrainConfig):
         parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
@@ -148,7 +188,7 @@ def train_cli(argv=None):
         print(f"{parser.prog}: error: {message}", file=sys.stderr)
         return 2
 
-    if args.n_test < 1:
+    if args.n_test is not None and args.n_test < 1:
         return refuse(f"argument --n-test must be >= 1, got {args.n_test}")
     try:
         config = Config(**{name: getattr(args, name) for name in model_keys})
@@ -171,7 +211,9 @@ def train_cli(argv=None):
                 "resume": "--resume",
                 "steps": "--steps",
                 "max_len": "--max-len",
+                "no_record": "--no-record-attention",
             },
+            record_attention=args.record_attention,
         )
     except (OSError, ValueError) as e:
         return refuse(e)
@@ -184,14 +226,15 @@ def train_cli(argv=None):
         state=args.state,
         resume=args.resume,
         n_test=args.n_test,
+        record_attention=args.record_attention,
         progress=terminal_progress if sys.stderr.isatty() else None,
     )
     return 0
 
 
-# %% notebooks/08_training.ipynb, cell 34
-def _prepare_run(data, out, state, resume, config, train_config, names=None):
-    """Check a run before it trains: ((train, valid, test) pairs, model path, report path, state path).
+# %% notebooks/08_training.ipynb, cell 39
+def _prepare_run(data, out, state, resume, config, train_config, names=None, record_attention=True):
+    """Check a run before it trains: ((train, valid, test) pairs, model, report, state and attention paths).
 
     Refuses an output that would overwrite the data, another output or the state it resumes from
     (ValueError), an `out` that is not a .npz file (its report, the same name with .json, could be
@@ -207,6 +250,7 @@ def _prepare_run(data, out, state, resume, config, train_config, names=None):
         "resume": "resume",
         "steps": "steps",
         "max_len": "max_len",
+        "no_record": "record_attention=False",
         **(names or {}),
     }
 
@@ -230,6 +274,7 @@ def _prepare_run(data, out, state, resume, config, train_config, names=None):
         )
     report = out.with_suffix(".json")
     state = Path(state) if state else out.with_name(out.stem + ".state.npz")
+    attention = out.with_name(out.stem + ".attention.npz")  # written only when attention is recorded
     if same_file(out, data):
         raise ValueError(f"{n['out']} {out} is the {n['data']} file: training would overwrite its own data")
     if out.suffix != ".npz":  # X.json is the report of X.npz: another suffix could take another model's
@@ -250,17 +295,30 @@ def _prepare_run(data, out, state, resume, config, train_config, names=None):
     ):
         if same_file(state, other):
             raise ValueError(f"{n['state']} {state} is {what}: give the training state a name of its own")
+    written = [  # what the run writes besides its state: (path, what it is, what would write it)
+        (out, f"the model {n['out']} {out}", "saving the model"),
+        (report, f"the report {report}", "writing the report"),
+    ]
+    if record_attention:
+        for other, what in ((data, f"the {n['data']} file"), (state, f"the training state {n['state']} {state}")):
+            if same_file(attention, other):
+                raise ValueError(
+                    f"the attention recording {attention} would overwrite {what}: give {n['out']} another name"
+                )
+        if attention.exists() and not is_recording(attention):  # such as a model named *.attention.npz
+            raise ValueError(
+                f"{attention}, where the attention recording goes, is another kind of file: recording "
+                f"attention would replace it; give {n['out']} another name, or train with {n['no_record']}"
+            )
+        written.append((attention, f"the attention recording {attention}", "recording attention"))
     if resume is not None:  # resuming from `state` itself is the normal way to continue
-        for other, what, writing in (
-            (out, f"the model {n['out']} {out}", "saving the model"),
-            (report, f"the report {report}", "writing the report"),
-        ):
+        for other, what, writing in written:
             if same_file(resume, other):
                 raise ValueError(
                     f"{n['resume']} {resume} is {what}: {writing} would replace the training state "
                     f"this run resumes from; give {n['out']} another name"
                 )
-    for path in (out, report, state):
+    for path in [path for path, _, _ in written] + [state]:
         check_writable(path, create_folders=True)
     pairs = read_tsv(data)
     too_long = too_long_pairs(pairs, config.max_len)
@@ -281,11 +339,11 @@ def _prepare_run(data, out, state, resume, config, train_config, names=None):
         )
     if resume is not None:
         load_training_state(resume, config, train_config, steps_name=n["steps"])
-    return splits, out, report, state
+    return splits, out, report, state, attention
 
 
 if __name__ == "__main__":
-    # %% notebooks/08_training.ipynb, cell 32
+    # %% notebooks/08_training.ipynb, cell 37
     # What `python -m bytetrans_lib.train` runs. Inside Jupyter, sys.argv holds the kernel's own
     # flags, not ours, so in a notebook this cell does nothing.
     if "ipykernel" not in sys.modules:

@@ -179,7 +179,7 @@ def plot_attention_grid(maps, kind="cross", by="words", size=2.6):
     return fig
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 29
+# %% notebooks/09_attention_maps.ipynb, cell 38
 def _missing_glyphs(labels):
     """Characters of `labels` that matplotlib's default font cannot draw."""
     from matplotlib import font_manager
@@ -219,7 +219,7 @@ def unsupported_text(model, english):
     return None
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 32
+# %% notebooks/09_attention_maps.ipynb, cell 41
 def explore_attention(model, sentence=None):
     """An interactive attention explorer for `model`: an ipywidgets VBox (see the table above).
 
