@@ -17,7 +17,7 @@ help:
 	@echo "make progress   run your exercise notebooks and print which exercises are done, wrong or not started"
 	@echo "make execute    re-run every notebook top to bottom in a fresh kernel, in place"
 	@echo "make demo       the untrained model's shape table and greedy decode (notebook 05)"
-	@echo "make train      train the course's model on the embedded corpus (~8.5 min on 2 cores),"
+	@echo "make train      train the course's model on the embedded corpus (8-9 min on 2 cores),"
 	@echo "                writing data/bytetrans-en-fr.npz and its report (notebook 08)"
 	@echo "make bench      time a training step (and PyTorch's, if installed) and decoding: benchmarks/README.md"
 	@echo "make clean      remove .venv"
