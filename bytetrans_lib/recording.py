@@ -74,6 +74,14 @@ class AttentionRecorder:
     def __call__(self, model, step):
         if step not in self.steps or step in self.recorded:
             return
+        max_len = model.config.max_len
+        too_long = [pair for pair, (src, tgt_in) in zip(self.pairs, self.ids) if max(len(src), len(tgt_in)) > max_len]
+        if too_long:
+            raise ValueError(
+                f"AttentionRecorder: {len(too_long)} of its pairs do not fit the model's max_len={max_len}, "
+                f"the first {too_long[0]!r}; record pairs that fit (train_and_report leaves out those that "
+                "do not, and says so)"
+            )
         for (src, tgt_in), maps in zip(self.ids, self.maps):
             model.forward(src[None], tgt_in[None])  # fills every attention module's .attn (1, H, T_q, T_kv)
             layers = {

@@ -276,3 +276,12 @@ def test_notebook_09_s_section_on_how_attention_forms_says_so_and_goes_on_withou
         "This section needs a recording; the rest of the notebook does not.\n"
     )
     assert namespace["history"] is None and plt.get_fignums() == []
+
+
+def test_the_recorder_says_which_pair_does_not_fit_a_smaller_model_before_running_it():
+    model = bt.Transformer(bt.Config(**{**SMALL.to_dict(), "max_len": 32}), rng=np.random.default_rng(0))
+    recorder = AttentionRecorder([0])
+    with pytest.raises(ValueError, match=r"AttentionRecorder: \d of its pairs do not fit the model's max_len=32"):
+        recorder(model, 0)
+    assert recorder.recorded == []
+    recorder(model, 5)  # a step it does not record: nothing to check, nothing run
