@@ -6,11 +6,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: lab test test-browser bench export check-export execute demo train exercises progress clean help
+.PHONY: lab explore test test-browser bench export check-export execute demo train exercises progress clean help
 
 help:
 	@echo "make lab        open the course in JupyterLab (creates .venv on first use)"
 	@echo "make test       ruff, the tests and every notebook under nbval (as CI does)"
+	@echo "make explore    the attention explorer as a web page (Voila), on the shipped model; MODEL=x.npz adds one"
 	@echo "make test-browser  the attention explorer in JupyterLab and a real Chromium (CI runs it too)"
 	@echo "make export     regenerate bytetrans_lib/ from the notebooks' #| export cells"
 	@echo "make exercises  regenerate the exercise edition, exercises/, from notebooks/ (never over your work)"
@@ -44,12 +45,19 @@ test: $(STAMP)
 # BYTETRANS_CHROMIUM=/path/to/chromium uses another Chromium. Without Chromium the test skips,
 # saying why.
 test-browser: $(STAMP)
-	@$(BIN)/python -c "import playwright" 2>/dev/null || \
+	@$(BIN)/python -c "import playwright, voila, notebook" 2>/dev/null || \
 		$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,browser]'
 	@test -x "$${BYTETRANS_CHROMIUM:-/usr/bin/chromium}" || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null && \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		echo "Chromium is not installed and could not be: the browser test will be skipped"
 	$(BIN)/python -m pytest tests/browser -v -rs
+
+# The attention explorer as a web app: Voila (the [app] extra, installed on first use) serves
+# apps/explorer.ipynb on a free loopback port. MODEL=path.npz offers another checkpoint too.
+explore: $(STAMP)
+	@$(BIN)/python -c "import voila" 2>/dev/null || \
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,app]'
+	$(BIN)/python -m bytetrans_lib.app $(MODEL)
 
 export: $(STAMP)
 	$(BIN)/python -m bytetrans_lib.exporter

@@ -176,6 +176,12 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "plot_attention_grid": "viz",
     "unsupported_text": "viz",
     "explore_attention": "viz",
+    # notebooks/09_attention_maps.ipynb
+    "APP_NOTEBOOK": "app",
+    "model_choices": "app",
+    "attention_app": "app",
+    "free_port": "app",
+    "explore_cli": "app",
     # notebooks/10_speed.ipynb
     "time_it": "speed",
     "matmul_flops": "speed",

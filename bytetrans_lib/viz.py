@@ -24,7 +24,7 @@ from bytetrans_lib.tokenizer import N_BYTES, encode, normalize_text, token_label
 from bytetrans_lib.transformer import Transformer
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 8
+# %% notebooks/09_attention_maps.ipynb, cell 9
 KINDS = ("encoder self", "decoder self", "cross")  # the three attention kinds of the model
 
 
@@ -85,7 +85,7 @@ def _axes_ids(maps, kind):
     return query, key
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 12
+# %% notebooks/09_attention_maps.ipynb, cell 13
 GROUPINGS = ("bytes", "characters", "words")
 
 
@@ -124,7 +124,7 @@ def group_positions(ids, by="characters"):
     return [(label, positions) for label, positions, _ in words]
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 15
+# %% notebooks/09_attention_maps.ipynb, cell 16
 def group_attention(weights, query_ids, key_ids, by="characters"):
     """Merge an attention map's byte axes into characters or words.
 
@@ -147,7 +147,7 @@ def group_attention(weights, query_ids, key_ids, by="characters"):
     return grouped, [label for label, _ in query_groups], [label for label, _ in key_groups]
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 26
+# %% notebooks/09_attention_maps.ipynb, cell 27
 def plot_attention_grid(maps, kind="cross", by="words", size=2.6):
     """Small multiples: every layer (rows) × head (columns) of one attention kind.
 
@@ -179,7 +179,7 @@ def plot_attention_grid(maps, kind="cross", by="words", size=2.6):
     return fig
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 38
+# %% notebooks/09_attention_maps.ipynb, cell 39
 def _missing_glyphs(labels):
     """Characters of `labels` that matplotlib's default font cannot draw."""
     from matplotlib import font_manager
@@ -219,7 +219,7 @@ def unsupported_text(model, english):
     return None
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 41
+# %% notebooks/09_attention_maps.ipynb, cell 42
 def explore_attention(model, sentence=None):
     """An interactive attention explorer for `model`: an ipywidgets VBox (see the table above).
 

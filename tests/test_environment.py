@@ -7,7 +7,7 @@ from importlib import metadata
 
 from conftest import ROOT
 
-EXTRAS = {"dev", "browser", "bench"}  # make test, make test-browser, make bench
+EXTRAS = {"dev", "browser", "app", "bench"}  # make test, make test-browser, make explore, make bench
 
 
 def pyproject():
@@ -70,11 +70,11 @@ def test_dependencies_have_lower_bounds_and_no_exact_pins():
 
 def test_every_make_target_installs_the_project_with_declared_extras_only():
     """No package is pip-installed by hand: `make test` installs [dev], `make test-browser`
-    [dev,browser], `make bench` [dev,bench], each extra declared in pyproject.toml."""
+    [dev,browser], `make explore` [dev,app], `make bench` [dev,bench], each extra declared in pyproject.toml."""
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8").replace("\\\n", " ")
     recipes = "\n".join(line for line in makefile.splitlines() if line.startswith("\t"))  # not comments
     installs = re.findall(r"pip install ([^\n]*)", recipes)
-    assert len(installs) == 3, installs
+    assert len(installs) == 4, installs
     extras = set()
     for arguments in installs:
         m = re.fullmatch(r"--quiet --disable-pip-version-check -e '\.\[([a-z,]+)\]'", arguments.strip())

@@ -1,0 +1,91 @@
+"""`make explore`: the attention explorer served as a page of its own by Voilà, in Chromium.
+
+Starts `python -m bytetrans_lib.app --no-browser` on a free loopback port (as `make explore` does,
+minus the browser), opens the page, waits for the heatmap (the page runs apps/explorer.ipynb in its
+own kernel when it loads), works the controls, and checks that every request the page made went to
+this machine: the app works offline.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from urllib.parse import urlparse
+
+import pytest
+from conftest import ARTIFACTS, ROOT, free_port
+
+expect = pytest.importorskip("playwright.sync_api", reason="pip install playwright (make test-browser does)").expect
+pytest.importorskip("voila", reason="pip install voila (make test-browser does)")
+
+
+@pytest.fixture(scope="module")
+def app_server():
+    """Base URL of the app, stopped (with its kernels) at the end."""
+    port = free_port()
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(ARTIFACTS / "voila.log", "w")
+    command = [sys.executable, "-m", "bytetrans_lib.app", "--no-browser", "--port", str(port)]
+    server = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                with urllib.request.urlopen(f"{base}/voila/static/voila-style.js", timeout=5):
+                    break
+            except OSError:
+                if server.poll() is not None:
+                    pytest.fail(f"the app exited with code {server.returncode}; see {log.name}")
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"the app did not answer on {base} within 120 s; see {log.name}")
+        yield base
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        log.close()
+
+
+def new_heatmap(explorer, act, previous_src):
+    """Do `act`; wait until the explorer shows exactly one image, a new one; return its src."""
+    act()
+    images = explorer.locator(".widget-output img")
+    expect(images.first).not_to_have_attribute("src", previous_src, timeout=60_000)
+    expect(images).to_have_count(1, timeout=60_000)
+    return images.first.get_attribute("src")
+
+
+def test_the_app_shows_the_explorer_redraws_one_heatmap_and_fetches_nothing_off_the_machine(app_server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(app_server + "/")
+    explorer = page.locator(".widget-vbox:has(.widget-toggle-buttons)").first
+    images = explorer.locator(".widget-output img")
+    expect(images).to_have_count(1, timeout=240_000)  # a cold start: kernel, imports, model, first drawing
+    expect(page.locator(".widget-dropdown:has(label:text-is('model')) select")).to_have_value(re.compile(r".+"))
+    first = images.first.get_attribute("src")
+
+    layer = explorer.locator(".widget-dropdown:has(label:text-is('layer')) select")
+    other = next(
+        v for v in layer.locator("option").evaluate_all("os => os.map(o => o.value)") if v != layer.input_value()
+    )
+    second = new_heatmap(explorer, lambda: layer.select_option(value=other), first)
+    kinds = explorer.locator(".widget-toggle-buttons").first.locator("button:not(.mod-active)")
+    third = new_heatmap(explorer, kinds.first.click, second)
+    assert len({first, second, third}) == 3
+    images.first.evaluate("img => img.decode()")
+    page.screenshot(path=str(ARTIFACTS / "app.png"), full_page=True)
+
+    elsewhere = [
+        url
+        for url in requested
+        if urlparse(url).scheme not in ("data", "blob") and urlparse(url).hostname != "127.0.0.1"
+    ]
+    assert elsewhere == [], f"the page asked for {len(elsewhere)} resources off this machine: {elsewhere[:5]}"
