@@ -80,14 +80,14 @@ def explore_cli(argv=None):
     parser.add_argument("--port", type=int, default=None, help="default: a free port")
     parser.add_argument("--no-browser", action="store_true", help="only print the URL")
     args = parser.parse_args(argv)
+    if args.model is not None and not Path(args.model).is_file():
+        print(f"{parser.prog}: error: {args.model}: no such file", file=sys.stderr)
+        return 2
     if importlib.util.find_spec("voila") is None:
         print(
             f"{parser.prog}: error: Voilà is not installed: pip install -e '.[app]' (make explore does)",
             file=sys.stderr,
         )
-        return 2
-    if args.model is not None and not Path(args.model).is_file():
-        print(f"{parser.prog}: error: {args.model}: no such file", file=sys.stderr)
         return 2
     port = args.port or free_port()
     env = dict(os.environ, BYTETRANS_MODEL=os.path.abspath(args.model) if args.model else "")

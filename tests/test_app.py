@@ -60,3 +60,12 @@ def test_the_make_target_serves_the_app_through_the_library_command():
 @pytest.mark.parametrize("name", ["attention_app", "model_choices", "explore_cli", "APP_NOTEBOOK"])
 def test_the_app_s_names_are_in_the_flat_namespace(name):
     assert getattr(bt, name) is getattr(app, name)
+
+
+def test_the_command_says_how_to_install_voila_when_it_is_missing(monkeypatch, capsys):
+    real_find_spec = app.importlib.util.find_spec
+    monkeypatch.setattr(app.importlib.util, "find_spec", lambda name: None if name == "voila" else real_find_spec(name))
+    assert app.explore_cli(["--no-browser"]) == 2
+    assert capsys.readouterr().err == (
+        "python -m bytetrans_lib.app: error: Voilà is not installed: pip install -e '.[app]' (make explore does)\n"
+    )
