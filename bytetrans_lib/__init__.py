@@ -179,6 +179,7 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     # notebooks/09_attention_maps.ipynb
     "APP_NOTEBOOK": "app",
     "model_choices": "app",
+    "recording_of": "app",
     "attention_app": "app",
     "free_port": "app",
     "explore_cli": "app",

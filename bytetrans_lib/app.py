@@ -4,7 +4,7 @@
 The attention explorer as a web app of its own: `make explore` (`python -m bytetrans_lib.app`) serves
 apps/explorer.ipynb with Voilà on a free loopback port, with a picker of the checkpoints under data/."""
 
-__all__ = ["APP_NOTEBOOK", "model_choices", "attention_app", "free_port", "explore_cli"]
+__all__ = ["APP_NOTEBOOK", "model_choices", "recording_of", "attention_app", "free_port", "explore_cli"]
 
 
 # %% notebooks/09_attention_maps.ipynb, cell 4
@@ -17,9 +17,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from bytetrans_lib.checkpoint import load_checkpoint
 from bytetrans_lib.data import CORPUS_PATH
-from bytetrans_lib.viz import explore_attention
+from bytetrans_lib.recording import is_recording, load_recording
+from bytetrans_lib.viz import attention_maps, explore_attention
 
 
 # %% notebooks/09_attention_maps.ipynb, cell 48
@@ -37,6 +40,22 @@ def model_choices(extra=None):
     return choices
 
 
+def recording_of(model, path):
+    """(the attention recording beside the model at `path`, or None; a note for the page, or "").
+    A recording whose last step is not this model's attention belongs to another run: not used."""
+    path = Path(path)
+    beside = path.with_name(path.stem + ".attention.npz")
+    if not is_recording(beside):
+        return None, ""
+    recording = load_recording(beside)
+    english, french = recording["pairs"][0]
+    now = attention_maps(model, english, french)["cross"]  # [(H, T_tgt, T_src)] per layer
+    last = recording["maps"][0]["cross"][-1]  # (L, H, T_tgt, T_src), in thousandths
+    if last.shape != np.shape(now) or np.abs(last - np.stack(now)).max() > 0.001:
+        return None, f"{beside.name} was recorded by another run: the training-step slider is off."
+    return recording, ""
+
+
 def attention_app(extra=None):
     """The app's page: a model picker above explore_attention. A file that cannot be read as a model
     (missing, not a checkpoint, no decoder) is reported on the page, and the picker stays usable."""
@@ -52,10 +71,13 @@ def attention_app(extra=None):
     def load(_=None):
         holder.children, app.explorer, message.value = (), None, ""
         try:
-            app.explorer = explore_attention(load_checkpoint(picker.value))
+            model = load_checkpoint(picker.value)
+            recording, note = recording_of(model, picker.value)
+            app.explorer = explore_attention(model, recording=recording)
         except (OSError, ValueError, TypeError) as error:  # e.g. not a checkpoint, other sizes, no decoder
             message.value = f"<b>Cannot open {html.escape(str(picker.value))}:</b> {html.escape(str(error))}"
             return
+        message.value = html.escape(note)
         holder.children = (app.explorer,)
 
     picker.observe(load, names="value")

@@ -220,12 +220,14 @@ def unsupported_text(model, english):
 
 
 # %% notebooks/09_attention_maps.ipynb, cell 42
-def explore_attention(model, sentence=None):
+def explore_attention(model, sentence=None, recording=None):
     """An interactive attention explorer for `model`: an ipywidgets VBox (see the table above).
 
     - model: a trained Transformer; sentence: the English sentence to start with (None: an example)
-    Attributes: text, kind, layer, head, grouping, message, translation, output (widgets); maps,
-    last_image, last_title, last_labels (the last drawing); redraw().
+    - recording: what load_recording returned for the run that trained `model`, or None. With it,
+      a "training step" slider shows a recorded sentence's maps at each recorded step.
+    Attributes: text, kind, layer, head, grouping, step, message, translation, output (widgets);
+    maps, last_image, last_title, last_labels (the last drawing); redraw().
     """
     _require_model(model, "explore_attention")
     if sentence is not None and not isinstance(sentence, str):
@@ -254,16 +256,27 @@ def explore_attention(model, sentence=None):
     kind = widgets.ToggleButtons(options=kinds, value="cross", description="attention")
     layer = widgets.Dropdown(options=list(range(n_layers["cross"])), value=n_layers["cross"] - 1, description="layer")
     head = widgets.Dropdown(
-        options=[("mean over heads", "mean")] + [(f"head {h}", h) for h in range(config.n_heads)],
+        options=[("mean over heads", "mean"), ("all heads", "all")] + [(f"head {h}", h) for h in range(config.n_heads)],
         value="mean",
         description="head",
     )
     grouping = widgets.ToggleButtons(options=GROUPINGS, value="characters", description="cells")
+    recorded = {} if recording is None else dict(zip((e for e, _ in recording["pairs"]), recording["maps"]))
+    steps = [] if recording is None else recording["steps"]
+    step = widgets.SelectionSlider(
+        options=[(f"{s:,}", s) for s in steps] or [("-", 0)],  # hidden and unused without a recording
+        value=steps[-1] if steps else 0,
+        description="training step",
+        disabled=True,
+        continuous_update=False,
+        layout=widgets.Layout(width="60%", display="flex" if steps else "none"),
+        style={"description_width": "initial"},
+    )
     message = widgets.HTML()
     translation = widgets.HTML()
     output = widgets.Output()
-    box = widgets.VBox([text, translation, kind, widgets.HBox([layer, head]), grouping, message, output])
-    box.text, box.kind, box.layer, box.head, box.grouping = text, kind, layer, head, grouping
+    box = widgets.VBox([text, translation, kind, widgets.HBox([layer, head]), grouping, step, message, output])
+    box.text, box.kind, box.layer, box.head, box.grouping, box.step = text, kind, layer, head, grouping, step
     box.message, box.translation, box.output = message, translation, output
     box.maps, box.last_image, box.last_title, box.last_labels = None, None, None, None
     figure = [None]  # the figure this explorer drew last: closed before drawing the next
@@ -295,6 +308,9 @@ def explore_attention(model, sentence=None):
             if read != text.value:
                 translation.value = f"Read as: <b>{html.escape(read)}</b><br>"
             translation.value += f"French: <b>{html.escape(box.maps['french'])}</b>"
+            step.disabled = box.maps["english"] not in recorded  # the slider needs a recorded sentence
+            if recorded and step.disabled:
+                translation.value += "<br>Recorded during training: " + " · ".join(html.escape(e) for e in recorded)
         show_message(problem)
         draw()
 
@@ -313,9 +329,19 @@ def explore_attention(model, sentence=None):
         if box.maps is None:
             clear()
             return
-        query_ids, key_ids = _axes_ids(box.maps, kind.value)
-        weights = box.maps[kind.value][layer.value]  # (H, T_q, T_kv)
-        weights = weights.mean(axis=0) if head.value == "mean" else weights[head.value]  # (T_q, T_kv)
+        maps, when = box.maps, ""
+        if not step.disabled:  # a recorded sentence: its maps at the chosen step, from the recording
+            english, french = box.maps["english"], dict(recording["pairs"])[box.maps["english"]]
+            index = steps.index(step.value)
+            maps = {k: list(recorded[english][k][index]) for k in KINDS}
+            maps.update(src_ids=encode(english, eos=True), tgt_ids=encode(french, bos=True)[: config.max_len])
+            when = f" · step {step.value:,} of training"
+        query_ids, key_ids = _axes_ids(maps, kind.value)
+        weights = maps[kind.value][layer.value]  # (H, T_q, T_kv)
+        if head.value == "mean":
+            weights = weights.mean(axis=0)  # (T_q, T_kv)
+        elif head.value != "all":
+            weights = weights[head.value]  # (T_q, T_kv)
         grouped, q_labels, k_labels = group_attention(weights, query_ids, key_ids, grouping.value)
         missing = _missing_glyphs(q_labels + k_labels)
         if missing:
@@ -323,21 +349,31 @@ def explore_attention(model, sentence=None):
             show_message(f"the plot font cannot draw {''.join(missing)!r}; try English text.")
             return
         clear(wait=True)
-        head_name = "mean over heads" if head.value == "mean" else f"head {head.value}"
-        title = f"{kind.value} attention · layer {layer.value} · {head_name}"
-        G_q, G_kv = grouped.shape
+        head_name = {"mean": "mean over heads", "all": "all heads"}.get(head.value, f"head {head.value}")
+        title = f"{kind.value} attention · layer {layer.value} · {head_name}{when}"
+        G_q, G_kv = grouped.shape[-2:]
         # at least 7 x 3 inches, so that short sentences still leave room for the title
-        fig, ax = plt.subplots(figsize=(min(16, max(7, 2.5 + 0.22 * G_kv)), min(12, max(3, 2.0 + 0.22 * G_q))))
-        with output:
-            box.last_image = plot_attention(grouped, q_labels, k_labels, ax=ax, title=title)
-            fig.tight_layout()
-            plt.show()
+        width, height = min(16, max(7, 2.5 + 0.22 * G_kv)), min(12, max(3, 2.0 + 0.22 * G_q))
+        if head.value == "all":  # every head of the layer side by side, one figure: one image to replace
+            fig, axes = plt.subplots(1, len(grouped), figsize=(min(24, 0.75 * width * len(grouped)), 0.75 * height))
+            with output:
+                for h, ax in enumerate(axes):
+                    box.last_image = plot_attention(grouped[h], q_labels, k_labels, ax=ax, title=f"head {h}")
+                fig.suptitle(title)
+                fig.tight_layout()
+                plt.show()
+        else:
+            fig, ax = plt.subplots(figsize=(width, height))
+            with output:
+                box.last_image = plot_attention(grouped, q_labels, k_labels, ax=ax, title=title)
+                fig.tight_layout()
+                plt.show()
         figure[0] = fig
         box.last_title, box.last_labels = title, (q_labels, k_labels)
 
     text.observe(retranslate, names="value")
     kind.observe(on_kind, names="value")
-    for control in (layer, head, grouping):
+    for control in (layer, head, grouping, step):
         control.observe(draw, names="value")
     box.redraw = draw
     retranslate()

@@ -299,3 +299,58 @@ def test_the_explorer_of_a_model_without_encoder_layers_offers_only_the_decoder_
         assert explorer.last_title.startswith("decoder self attention")
     finally:
         plt.close("all")
+
+
+# ---- issue 17: every head at once, and attention as it formed --------------------------------------
+
+RECORDING = bt.DEFAULT_MODEL.with_name("bytetrans-en-fr.attention.npz")
+
+
+def test_all_heads_draws_every_head_of_the_layer_side_by_side_in_one_figure(explorer, model):
+    explorer.head.value = "all"
+    fig = explorer.last_image.axes.figure
+    assert [ax.get_title() for ax in fig.axes] == [f"head {h}" for h in range(model.config.n_heads)]
+    assert fig._suptitle.get_text() == "cross attention · layer 1 · all heads"
+    maps = explorer.maps
+    for h, ax in enumerate(fig.axes):  # each panel is that head's map, grouped like the single view
+        grouped, _, _ = bt.group_attention(maps["cross"][1][h], maps["tgt_ids"], maps["src_ids"], "characters")
+        np.testing.assert_array_equal(np.asarray(ax.images[0].get_array()), grouped)
+    assert plt.get_fignums() == [fig.number]  # the one figure of this drawing, the previous one closed
+
+
+def test_the_training_step_slider_replays_a_recorded_sentence_and_waits_for_one(model):
+    recording = bt.load_recording(RECORDING)
+    english, french = recording["pairs"][0]
+    explorer = bt.explore_attention(model, "Where is the school?", recording=recording)
+    assert explorer.step.disabled and explorer.step.options[-1][1] == recording["steps"][-1]
+    assert "Recorded during training: I leave the big white markets." in explorer.translation.value
+    explorer.text.value = english
+    assert not explorer.step.disabled and explorer.last_title.endswith("· step 2,800 of training")
+    explorer.head.value = 1
+    explorer.step.value = 0
+    assert explorer.last_title == "cross attention · layer 1 · head 1 · step 0 of training"
+    grouped, q_labels, _ = bt.group_attention(
+        recording["maps"][0]["cross"][0, 1, 1], bt.encode(french, bos=True), bt.encode(english, eos=True), "characters"
+    )
+    np.testing.assert_array_equal(drawn(explorer)[0], grouped)  # the untrained model's map, from the file
+    assert drawn(explorer)[1] == q_labels
+    explorer.text.value = "Where is the school?"  # not recorded: the model's own maps again
+    assert explorer.step.disabled and "step" not in explorer.last_title
+    plt.close("all")
+
+
+def test_without_a_recording_there_is_no_slider_to_see(explorer):
+    assert explorer.step.layout.display == "none" and explorer.step.disabled
+
+
+def test_the_app_replays_the_shipped_recording_and_ignores_one_from_another_run(tmp_path):
+    page = bt.attention_app()  # the shipped model, its recording beside it
+    assert page.message.value == "" and page.explorer.step.options[0] == ("0", 0)
+    other = tmp_path / "other.npz"  # the shipped recording beside a different model
+    bt.save_checkpoint(bt.Transformer(bt.Config(), rng=np.random.default_rng(1)), other)
+    (tmp_path / "other.attention.npz").write_bytes(RECORDING.read_bytes())
+    page.picker.options = [*page.picker.options, (str(other), other)]
+    page.picker.value = other
+    assert page.message.value == "other.attention.npz was recorded by another run: the training-step slider is off."
+    assert page.explorer.step.layout.display == "none"
+    plt.close("all")
