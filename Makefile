@@ -12,7 +12,7 @@ help:
 	@echo "make lab        open the course in JupyterLab (creates .venv on first use)"
 	@echo "make test       ruff, the tests and every notebook under nbval (as CI does)"
 	@echo "make explore    the attention explorer as a web page (Voila), on the shipped model; MODEL=x.npz adds one"
-	@echo "make test-browser  the attention explorer in JupyterLab and a real Chromium (CI runs it too)"
+	@echo "make test-browser  the attention explorer in Chromium: JupyterLab, Notebook 7 and the app (CI runs it too)"
 	@echo "make export     regenerate bytetrans_lib/ from the notebooks' #| export cells"
 	@echo "make exercises  regenerate the exercise edition, exercises/, from notebooks/ (never over your work)"
 	@echo "make progress   run your exercise notebooks and print which exercises are done, wrong or not started"

@@ -66,7 +66,23 @@ def code_cell_count(notebook):
 def jupyter_server(tmp_path_factory):
     """Base URL of a JupyterLab server on a copy of notebooks/ (so that running cells in the
     browser never rewrites the committed notebooks); stopped, with its kernels, at the end."""
-    notebooks = tmp_path_factory.mktemp("lab") / "notebooks"
+    yield from serve_notebooks(tmp_path_factory, "lab")
+
+
+@pytest.fixture(scope="session")
+def notebook7_server(tmp_path_factory):
+    """The same with Jupyter Notebook 7 (`jupyter notebook`), the classic-looking front end."""
+    pytest.importorskip("notebook", reason="pip install notebook (make test-browser does)")
+    yield from serve_notebooks(tmp_path_factory, "notebook")
+
+
+APP_CLASS = {"lab": "LabApp", "notebook": "JupyterNotebookApp"}  # whose settings the flags set
+
+
+def serve_notebooks(tmp_path_factory, app):
+    """Start `jupyter <app>` (lab or notebook) on a copy of notebooks/ whose outputs are cleared;
+    yield its base URL; stop it and its kernels."""
+    notebooks = tmp_path_factory.mktemp(app) / "notebooks"
     shutil.copytree(ROOT / "notebooks", notebooks)
     for notebook in notebooks.glob("*.ipynb"):
         clear_outputs(notebook)
@@ -82,12 +98,12 @@ def jupyter_server(tmp_path_factory):
         path.write_text(json.dumps(values))
     port = free_port()
     ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "jupyterlab.log", "w")
+    log = open(ARTIFACTS / f"jupyter-{app}.log", "w")
     command = [
         sys.executable,
         "-m",
         "jupyter",
-        "lab",
+        app,
         "--no-browser",
         f"--port={port}",
         "--ip=127.0.0.1",
@@ -95,8 +111,8 @@ def jupyter_server(tmp_path_factory):
         "--ServerApp.password=",
         "--ServerApp.disable_check_xsrf=True",
         f"--ServerApp.root_dir={notebooks}",
-        f"--LabApp.user_settings_dir={settings}",
-        f"--LabApp.workspaces_dir={notebooks.parent / 'workspaces'}",
+        f"--{APP_CLASS[app]}.user_settings_dir={settings}",
+        f"--{APP_CLASS[app]}.workspaces_dir={notebooks.parent / 'workspaces'}",
         "--allow-root",
     ]
     server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -108,10 +124,10 @@ def jupyter_server(tmp_path_factory):
                 break
             except OSError:
                 if server.poll() is not None:
-                    pytest.fail(f"JupyterLab exited with code {server.returncode}; see {log.name}")
+                    pytest.fail(f"jupyter {app} exited with code {server.returncode}; see {log.name}")
                 time.sleep(0.5)
         else:
-            pytest.fail(f"JupyterLab did not answer on {base} within 60 s; see {log.name}")
+            pytest.fail(f"jupyter {app} did not answer on {base} within 60 s; see {log.name}")
         yield base
     finally:
         os.killpg(server.pid, signal.SIGTERM)  # the server and the kernels it started
