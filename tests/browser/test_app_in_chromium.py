@@ -109,8 +109,11 @@ def test_the_app_shows_the_explorer_redraws_one_heatmap_and_fetches_nothing_off_
     page.screenshot(path=str(ARTIFACTS / "app.png"), full_page=True)
 
     # responsiveness, reported and not asserted (shared machines are noisy): a layer change to its new
-    # picture, one heatmap (mean over heads) of this 30-byte sentence
+    # picture, one heatmap (mean over heads) of a 40-byte sentence
     src = new_heatmap(explorer, lambda: head.select_option(label="mean over heads"), images.first.get_attribute("src"))
+    sentence = "The happy horses hide in the old garden."
+    assert len(sentence.encode()) == 40
+    src = new_heatmap(explorer, lambda: (text.fill(sentence), text.press("Tab")), src)
     seconds = []
     for _ in range(10):
         values = layer.locator("option").evaluate_all("os => os.map(o => o.value)")
