@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import ROOT
+from test_train import PAIRS, QUICK, quiet  # the same tiny corpus and run as the loop's tests
 
 import bytetrans_lib as bt
 import bytetrans_lib.train as train_module
@@ -19,23 +20,8 @@ from bytetrans_lib.recording import (
     recording_steps,
 )
 
-PAIRS = [
-    ("The cat sleeps.", "Le chat dort."),
-    ("I eat an apple.", "Je mange une pomme."),
-    ("Where is the school?", "Où est l'école ?"),
-    ("Yes.", "Oui."),
-    ("We sing.", "Nous chantons."),
-    ("The sea is blue.", "La mer est bleue."),
-    ("Hello.", "Bonjour."),
-    ("Thank you.", "Merci."),
-] * 4
 SMALL = bt.Config(d_model=16, n_heads=2, n_encoder_layers=1, n_decoder_layers=2, d_ff=32)  # max_len 64
-QUICK = dict(steps=8, batch_size=8, warmup=4, eval_every=4, n_eval=4)
 SHIPPED_RECORDING = bt.DEFAULT_MODEL.with_name("bytetrans-en-fr.attention.npz")
-
-
-def quiet(line):
-    pass
 
 
 def test_recording_steps_are_closer_together_early_and_end_at_the_last_step():

@@ -2,6 +2,7 @@
 
 import dataclasses
 import hashlib
+import inspect
 import json
 import os
 import subprocess
@@ -792,9 +793,16 @@ def test_character_accuracy_of_empty_references_is_1_when_the_translation_is_emp
 
 
 def test_train_and_report_scores_every_test_pair_unless_told_how_many(tmp_path):
-    bt.write_tsv(PAIRS * 3, tmp_path / "pairs.tsv")  # 8 different English sentences: a test split of 1
-    _, _, test_pairs = bt.split_pairs(bt.read_tsv(tmp_path / "pairs.tsv"), seed=0)
+    pairs = [(f"I see {n} cats.", f"Je vois {n} chats.") for n in range(80)]  # a test split of 4
+    bt.write_tsv(pairs, tmp_path / "pairs.tsv")
+    _, _, test_pairs = bt.split_pairs(pairs, seed=0)
+    assert len(test_pairs) > 2
     report = bt.train_and_report(tmp_path / "pairs.tsv", tmp_path / "m.npz", TINY, bt.TrainConfig(**QUICK), log=quiet)
-    assert report["test"]["n"] == len(test_pairs)
+    assert report["test"]["n"] == len(test_pairs)  # all of them, however many (the default was 1,000)
+    report = bt.train_and_report(
+        tmp_path / "pairs.tsv", tmp_path / "m.npz", TINY, bt.TrainConfig(**QUICK), n_test=2, log=quiet
+    )
+    assert report["test"]["n"] == 2
+    assert inspect.signature(bt.train_and_report).parameters["n_test"].default is None
     with pytest.raises(ValueError, match=r"n_test must be an integer >= 1 or None \(all\), got 0"):
         bt.train_and_report(tmp_path / "pairs.tsv", tmp_path / "m.npz", TINY, bt.TrainConfig(**QUICK), n_test=0)

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from bytetrans_lib.app import free_port  # the port `make explore` would choose too
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "browser-artifacts"  # screenshots, kept after the run (git ignores them)
@@ -33,12 +34,6 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get_json(url):
@@ -115,22 +110,27 @@ def serve_notebooks(tmp_path_factory, app):
         f"--{APP_CLASS[app]}.workspaces_dir={notebooks.parent / 'workspaces'}",
         "--allow-root",
     ]
-    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+    yield from running(command, f"http://127.0.0.1:{port}", "/api/status", log, f"jupyter {app}")
+
+
+def running(command, base, probe, log, name, cwd=None):
+    """Start `command` (a server, in a session of its own, output to `log`); wait until
+    base + probe answers; yield base; stop the server and what it started (its kernels)."""
+    server = subprocess.Popen(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        for _ in range(120):
+        for _ in range(240):
             try:
-                get_json(f"{base}/api/status")
-                break
+                with urllib.request.urlopen(base + probe, timeout=5):
+                    break
             except OSError:
                 if server.poll() is not None:
-                    pytest.fail(f"jupyter {app} exited with code {server.returncode}; see {log.name}")
+                    pytest.fail(f"{name} exited with code {server.returncode}; see {log.name}")
                 time.sleep(0.5)
         else:
-            pytest.fail(f"jupyter {app} did not answer on {base} within 60 s; see {log.name}")
+            pytest.fail(f"{name} did not answer on {base} within 120 s; see {log.name}")
         yield base
     finally:
-        os.killpg(server.pid, signal.SIGTERM)  # the server and the kernels it started
+        os.killpg(server.pid, signal.SIGTERM)
         try:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:

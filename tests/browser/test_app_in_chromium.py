@@ -6,17 +6,13 @@ own kernel when it loads), works the controls, and checks that every request the
 this machine: the app works offline.
 """
 
-import os
 import re
-import signal
-import subprocess
 import sys
 import time
-import urllib.request
 from urllib.parse import urlparse
 
 import pytest
-from conftest import ARTIFACTS, ROOT, free_port
+from conftest import ARTIFACTS, ROOT, free_port, running
 
 expect = pytest.importorskip("playwright.sync_api", reason="pip install playwright (make test-browser does)").expect
 pytest.importorskip("voila", reason="pip install voila (make test-browser does)")
@@ -27,29 +23,9 @@ def app_server():
     """Base URL of the app, stopped (with its kernels) at the end."""
     port = free_port()
     ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "voila.log", "w")
     command = [sys.executable, "-m", "bytetrans_lib.app", "--no-browser", "--port", str(port)]
-    server = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):
-            try:
-                with urllib.request.urlopen(f"{base}/voila/static/voila-style.js", timeout=5):
-                    break
-            except OSError:
-                if server.poll() is not None:
-                    pytest.fail(f"the app exited with code {server.returncode}; see {log.name}")
-                time.sleep(0.5)
-        else:
-            pytest.fail(f"the app did not answer on {base} within 120 s; see {log.name}")
-        yield base
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
+    log = open(ARTIFACTS / "voila.log", "w")
+    yield from running(command, f"http://127.0.0.1:{port}", "/voila/static/voila-style.js", log, "the app", cwd=ROOT)
 
 
 def new_heatmap(explorer, act, previous_src):

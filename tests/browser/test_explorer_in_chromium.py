@@ -24,16 +24,24 @@ SCHEDULED = re.compile(r"^\[(\*|\d+)\]:$")
 FONT_CACHE_NOTICE = "Matplotlib is building the font cache; this may take a moment."
 
 
-def kernel_status(page):
-    """The notebook toolbar's kernel indicator: its data-status is the kernel's status as the
-    page sees it ('unknown'/'connecting' until connected, then 'idle' or 'busy')."""
-    return page.locator(".jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator")
+# Where each front end opens the notebook, and its kernel indicator: the indicator's data-status is
+# the kernel's status as the page sees it ('unknown'/'connecting' until connected, then 'idle' or
+# 'busy'). JupyterLab shows it in the notebook's toolbar; Notebook 7 (test_explorer_in_notebook7.py)
+# once in the page.
+FRONT_ENDS = {
+    "lab": (f"lab/tree/{NOTEBOOK}", ".jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator"),
+    "notebook7": (f"notebooks/{NOTEBOOK}", ".jp-Notebook-ExecutionIndicator"),
+}
 
 
-def wait_until_kernel_idle(page, base, quiet_for=2.0):
-    expect(kernel_status(page)).to_have_attribute("data-status", "idle", timeout=180_000)
+def kernel_status(page, front_end="lab"):
+    return page.locator(FRONT_ENDS[front_end][1]).first
+
+
+def wait_until_kernel_idle(page, base, quiet_for=2.0, front_end="lab"):
+    expect(kernel_status(page, front_end)).to_have_attribute("data-status", "idle", timeout=180_000)
     notebook_kernel_idle(base, NOTEBOOK, quiet_for=quiet_for)
-    expect(kernel_status(page)).to_have_attribute("data-status", "idle", timeout=60_000)
+    expect(kernel_status(page, front_end)).to_have_attribute("data-status", "idle", timeout=60_000)
 
 
 def click_run_all(page):
@@ -41,25 +49,25 @@ def click_run_all(page):
     page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
 
 
-def run_all_cells(page, base):
-    page.goto(f"{base}/lab/tree/{NOTEBOOK}")
+def run_all_cells(page, base, front_end="lab"):
+    page.goto(f"{base}/{FRONT_ENDS[front_end][0]}")
     prompts = page.locator(".jp-NotebookPanel .jp-CodeCell .jp-InputArea-prompt")
     n_cells = code_cell_count(NOTEBOOK)
     expect(prompts).to_have_count(n_cells, timeout=120_000)  # every cell rendered
-    wait_until_kernel_idle(page, base)
+    wait_until_kernel_idle(page, base, front_end=front_end)
     click_run_all(page)
     try:  # a connected kernel starts the first cell at once; if not, the click was lost
         expect(prompts.first).to_have_text(SCHEDULED, timeout=20_000)
     except AssertionError:
-        wait_until_kernel_idle(page, base)
+        wait_until_kernel_idle(page, base, front_end=front_end)
         click_run_all(page)
     try:
         expect(prompts).to_have_text([EXECUTED] * n_cells, timeout=300_000)
     except AssertionError as error:
-        page.screenshot(path=str(ARTIFACTS / "not-run.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / f"{front_end}-not-run.png"), full_page=True)
         shown = [text.strip() or "[ ]:" for text in prompts.all_inner_texts()]
         raise AssertionError(f"not every code cell of {NOTEBOOK} ran; prompts: {shown}") from error
-    wait_until_kernel_idle(page, base)
+    wait_until_kernel_idle(page, base, front_end=front_end)
 
 
 def unexpected_stderr(page):
@@ -69,14 +77,14 @@ def unexpected_stderr(page):
     return [t for t in (text.replace(FONT_CACHE_NOTICE, "").strip() for text in texts) if t]
 
 
-def heatmap_after(page, base, explorer, act, previous_src):
+def heatmap_after(page, base, explorer, act, previous_src, front_end="lab"):
     """Do `act`, then wait until the explorer shows exactly one image, a new one, and the kernel
     is idle again (acting again before a redraw ends could stack figures); return its src."""
     act()
     images = explorer.locator(".widget-output img")
     expect(images).to_have_count(1, timeout=60_000)
     expect(images.first).not_to_have_attribute("src", previous_src, timeout=60_000)
-    wait_until_kernel_idle(page, base, quiet_for=1.0)
+    wait_until_kernel_idle(page, base, quiet_for=1.0, front_end=front_end)
     expect(images).to_have_count(1)  # still one once everything has arrived
     return images.first.get_attribute("src")
 
