@@ -133,8 +133,9 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "raw_lines": "clean_dataset",
     "DROP_REASONS": "clean_dataset",
     "CleaningReport": "clean_dataset",
-    "clean_pairs": "clean_dataset",
     "same_file": "clean_dataset",
+    "language_file": "clean_dataset",
+    "clean_pairs": "clean_dataset",
     "clean_dataset_cli": "clean_dataset",
     # notebooks/08_training.ipynb
     "encode_pairs": "batches",

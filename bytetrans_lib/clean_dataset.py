@@ -2,16 +2,27 @@
 """07 · Data: a corpus to learn from, and cleaning real pairs
 
 Cleaning real English-French pairs (Tatoeba, as manythings.org publishes them), with a report
-of every line dropped; also a command: python -m bytetrans_lib.clean_dataset INPUT -o OUTPUT."""
+of every line dropped; also a command: python -m bytetrans_lib.clean_dataset INPUT... -o OUTPUT."""
 
-__all__ = ["raw_lines", "DROP_REASONS", "CleaningReport", "clean_pairs", "same_file", "clean_dataset_cli"]
+__all__ = [
+    "raw_lines",
+    "DROP_REASONS",
+    "CleaningReport",
+    "same_file",
+    "language_file",
+    "clean_pairs",
+    "clean_dataset_cli",
+]
 
 
 # %% notebooks/07_data.ipynb, cell 9
 import argparse
+import io
 import numbers
 import os
+import re
 import sys
+import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,14 +63,21 @@ DROP_REASONS = {  # key -> label in the report, in the order the checks run
 class CleaningReport:
     """What `clean_pairs` did: lines `read`, pairs `kept`, and lines `dropped` per reason.
 
-    - files: names of the files read, in order ("<bytes>" for data passed directly)
+    - files: names of the files read, in order ("<bytes>" for data passed directly, and
+      "fra-eng.zip/fra.txt" for a file read from inside a zip)
+    - per_file: {file: {"read": n, "kept": n, "dropped": n}} for each file read
+    - skipped: {folder or zip: [names of its files that were not read]}
     - dropped: {reason: count} for every key of DROP_REASONS (0 included)
     - first_drop: {reason: "file:line"} where each reason first fired
-    Invariant (asserted by clean_pairs): read == kept + sum(dropped.values()).
+    Invariants (asserted by clean_pairs): read == kept + sum(dropped.values()), and
+    read == kept + dropped in each file's counts.
     """
 
     max_len: int
+    lang: str = "fra"  # the language a folder or zip gave
     files: list = field(default_factory=list)
+    per_file: dict = field(default_factory=dict)
+    skipped: dict = field(default_factory=dict)
     read: int = 0
     kept: int = 0
     dropped: dict = field(default_factory=lambda: dict.fromkeys(DROP_REASONS, 0))
@@ -72,10 +90,15 @@ class CleaningReport:
     def __str__(self):
         labels = {r: "dropped, " + DROP_REASONS[r].format(max_len=self.max_len) for r in DROP_REASONS}
         width = max(len(label) for label in labels.values())
-        lines = [
-            f"read {self.read:,} lines from {', '.join(self.files) or 'no file'}",
-            f"  {'kept':<{width}} {self.kept:>8,}",
-        ]
+        lines = [f"read {self.read:,} lines from {', '.join(self.files) or 'no file'}"]
+        if len(self.files) > 1:  # each file's own counts
+            for name, n in self.per_file.items():
+                counts = f"{n['read']:>8,} read {n['kept']:>8,} kept {n['dropped']:>8,} dropped"
+                lines.append(f"  {name:<{width}} {counts}")
+        for place, names in self.skipped.items():
+            if names:
+                lines.append(f"  skipped in {place}: {_listed(names)}")
+        lines.append(f"  {'kept':<{width}} {self.kept:>8,}")
         for reason, label in labels.items():
             n = self.dropped[reason]
             first = f"   first at {self.first_drop[reason]}" if n else ""
@@ -84,6 +107,16 @@ class CleaningReport:
 
 
 # %% notebooks/07_data.ipynb, cell 54
+def same_file(a, b) -> bool:
+    """True if paths a and b name one file: the same file on disk when both exist (whatever
+    the spelling: ./x, an absolute path, a symbolic or hard link), else the same absolute path."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return Path(a).resolve() == Path(b).resolve()
+
+
+# %% notebooks/07_data.ipynb, cell 55
 _WIDE_BOMS = [
     (b"\xff\xfe\x00\x00", "UTF-32", "FF FE 00 00"),
     (b"\x00\x00\xfe\xff", "UTF-32", "00 00 FE FF"),
@@ -106,60 +139,175 @@ def _wide_encoding(data):
     return "UTF-16 (every other byte is 0)"
 
 
-def _input_paths(source):
-    """The files `source` names: itself, or a folder's *.txt / *.tsv files in name order."""
-    path = Path(source)
-    if path.is_dir():
-        files = sorted(
-            (p for p in path.iterdir() if p.is_file() and p.suffix.lower() in (".txt", ".tsv")), key=lambda p: p.name
+_ABOUT = "_about.txt"  # manythings.org's note on where the pairs come from, in every zip and folder
+_ZIP_MAGIC = b"PK\x03\x04"  # how every zip file starts
+
+
+def language_file(lang: str) -> str:
+    """The name manythings.org gives language `lang`'s pairs with English: 'fra' -> 'fra.txt'."""
+    if not isinstance(lang, str) or not re.fullmatch(r"[a-z]{3}", lang):
+        raise ValueError(
+            "lang must be a three-letter language code as manythings.org names its files "
+            f"(fra for fra.txt, deu for deu.txt, spa, ita, ...), got {lang!r}"
         )
-        if not files:
-            raise FileNotFoundError(f"{path}: folder has no *.txt or *.tsv file")
-        return files
-    if path.exists():
-        return [path]
-    raise FileNotFoundError(f"{path}: no such file or folder")
+    return f"{lang}.txt"
 
 
-def _input_files(source):
-    """Yield (name, bytes) for bytes, a file, or a folder's *.txt / *.tsv files in name order.
+@dataclass
+class _Input:
+    """One file to clean: its `name` in the report, and where its bytes are."""
 
-    A file saved as UTF-16 or UTF-32 is refused whole: ValueError naming it and its encoding.
+    name: str
+    path: Path | None = None  # the file on disk (the zip, for a file inside a zip)
+    member: str | None = None  # the file inside the zip
+    data: bytes | None = None  # bytes given directly
+
+
+def _listed(names, most=8):
+    """'a, b, c' for a few names, 'a, ..., h and 12 more' for many."""
+    names = sorted(names)
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more or "nothing"
+
+
+def _zip_member(file, name, lang):
+    """(the file in zip `file` that holds `lang`'s pairs, [the zip's other files])."""
+    wanted = language_file(lang)
+    try:
+        with zipfile.ZipFile(file) as archive:
+            files = [info.filename for info in archive.infolist() if not info.is_dir()]
+    except zipfile.BadZipFile:
+        raise ValueError(f"{name} is not a complete zip file (a download cut off?): download it again") from None
+    found = [f for f in files if f.rsplit("/", 1)[-1] == wanted]
+    if len(found) != 1:
+        what = f"no {wanted}" if not found else f"{len(found)} files named {wanted}"
+        raise ValueError(
+            f"{name} holds {what}, only {_listed(files)}: pick the language of one of them "
+            "with --lang (lang= in Python)"
+        )
+    return found[0], sorted(f for f in files if f != found[0])
+
+
+def _plan(sources, lang):
+    """What cleaning `sources` reads, without reading any pairs: ([_Input], {place: [files skipped]}).
+
+    A folder gives its `lang` file (fra.txt), or else its manythings zip (fra-eng.zip); a zip
+    gives the `lang` file inside it; a file or bytes give themselves. Raises FileNotFoundError
+    for a missing input or a folder without that file, ValueError for what cannot be pairs.
     """
-    named = (
-        [("<bytes>", None)] if isinstance(source, (bytes, bytearray)) else [(p.name, p) for p in _input_paths(source)]
-    )
-    for name, path in named:  # one at a time: a Kaggle folder holds hundreds of megabytes
-        data = bytes(source) if path is None else path.read_bytes()
-        wide = _wide_encoding(data)
-        if wide:
-            raise ValueError(
-                f"{path or name} looks like {wide}, not UTF-8: open it in an editor and "
-                "save it as UTF-8; nothing was cleaned"
-            )
-        yield name, data
+    wanted = language_file(lang)
+    inputs, skipped = [], {}
+    n_bytes = sum(isinstance(s, (bytes, bytearray)) for s in sources)
+    for source in sources:
+        if isinstance(source, (bytes, bytearray)):
+            data = bytes(source)
+            name = "<bytes>" if n_bytes == 1 else f"<bytes {sum(i.path is None for i in inputs) + 1}>"
+            if data.startswith(_ZIP_MAGIC):  # a zip's bytes
+                member, others = _zip_member(io.BytesIO(data), name, lang)
+                inputs.append(_Input(f"{name}/{member}", member=member, data=data))
+                skipped[name] = others
+            else:
+                inputs.append(_Input(name, data=data))
+            continue
+        path = Path(source)
+        if path.is_dir():
+            entries = sorted(p.name for p in path.iterdir())
+            chosen = [name for name in (wanted, f"{lang}-eng.zip") if (path / name).is_file()]
+            if not chosen:
+                raise FileNotFoundError(
+                    f"{path}: folder has no {wanted} (nor {lang}-eng.zip), only {_listed(entries)}: "
+                    "name the file to clean, or pick another language with --lang (lang= in Python)"
+                )
+            skipped[str(path)] = [e for e in entries if e != chosen[0]]
+            path = path / chosen[0]
+        elif not path.exists():
+            raise FileNotFoundError(f"{path}: no such file or folder")
+        if path.name == _ABOUT:
+            raise ValueError(f"{path} is manythings.org's note on where the pairs come from, not pairs: clean {wanted}")
+        is_zip = path.suffix.lower() == ".zip"
+        if not is_zip and path.is_file():  # a regular file: peek at its first bytes (not a pipe's)
+            with open(path, "rb") as f:
+                is_zip = f.read(len(_ZIP_MAGIC)) == _ZIP_MAGIC
+        if is_zip:
+            member, others = _zip_member(path, str(path), lang)
+            inputs.append(_Input(f"{path}/{member}", path=path, member=member))
+            skipped[str(path)] = others
+        else:
+            inputs.append(_Input(str(path), path=path))
+    for i, later in enumerate(inputs):  # the same file twice would drop all of its pairs as duplicates
+        for earlier in inputs[:i]:
+            if later.path and earlier.path and later.member == earlier.member and same_file(later.path, earlier.path):
+                raise ValueError(f"{later.name} is {earlier.name}, given twice: give each file once")
+    return inputs, skipped
 
 
-def clean_pairs(source, max_len: int = 60) -> tuple[list[tuple[str, ...]], CleaningReport]:
+def _read(item):
+    """The bytes of one _Input. ValueError for a file saved as UTF-16/32 or a damaged zip."""
+    if item.member is None:
+        data = item.data if item.path is None else item.path.read_bytes()
+    else:
+        try:
+            with zipfile.ZipFile(io.BytesIO(item.data) if item.path is None else item.path) as archive:
+                data = archive.read(item.member)
+        except (zipfile.BadZipFile, EOFError, RuntimeError, NotImplementedError) as e:  # CRC, cut off, password
+            raise ValueError(f"{item.name} cannot be read from its zip ({e}): download it again") from None
+    wide = _wide_encoding(data)
+    if wide:
+        raise ValueError(
+            f"{item.name} looks like {wide}, not UTF-8: open it in an editor and save it as UTF-8; nothing was cleaned"
+        )
+    return data
+
+
+def _ends_mid_word(lines, at_least=20):
+    """True when the last line ends in a letter or digit while nearly all the other lines (95%,
+    and at least `at_least` of them) end in punctuation, as Tatoeba's sentences do: cut off."""
+
+    def in_word(line):
+        return line.rstrip().decode("utf-8", "replace")[-1:].isalnum()
+
+    others = [line for line in lines[:-1] if line.strip()]
+    if len(others) < at_least or not in_word(lines[-1]):
+        return False
+    return sum(map(in_word, others)) <= 0.05 * len(others)
+
+
+def clean_pairs(source, max_len: int = 60, lang: str = "fra") -> tuple[list[tuple[str, ...]], CleaningReport]:
     """Read, normalise and filter manythings/Tatoeba sentence pairs.
 
-    - source: a file, a folder (its *.txt and *.tsv files, in name order), or a file's bytes
+    - source: a file (fra.txt, or your own pairs), a manythings zip (fra-eng.zip, read as it is),
+      a folder (its fra.txt, or else its fra-eng.zip; nothing else in it), a file's bytes, or a
+      list of these, cleaned together (a pair repeated across them is kept once)
     - max_len: a pair is dropped when either side is longer than this many UTF-8 bytes
+    - lang: the language a folder or zip gives, as manythings names it: "fra" reads fra.txt
     Returns (pairs, report): pairs are (english, french) or (english, french, attribution)
     tuples in input order; report is a CleaningReport (print it for one line per reason).
-    Raises FileNotFoundError for a missing input, ValueError for a file saved as UTF-16/32.
+    Raises FileNotFoundError for a missing input or language file, ValueError for input that
+    cannot be pairs (a file saved as UTF-16/32, a damaged zip, manythings' _about.txt).
     """
     if isinstance(max_len, bool) or not isinstance(max_len, numbers.Integral) or max_len < 1:
         raise ValueError(f"clean_pairs: max_len must be a positive integer, got {max_len!r}")
-    report = CleaningReport(max_len=int(max_len))  # a NumPy integer becomes a Python one
+    sources = list(source) if isinstance(source, (list, tuple)) else [source]
+    if not sources:
+        raise ValueError("clean_pairs: no input given")
+    inputs, skipped = _plan(sources, lang)  # every input is found before any is read
+    report = CleaningReport(max_len=int(max_len), lang=lang, skipped=skipped)  # a NumPy integer becomes a Python one
     pairs, seen = [], set()
-    for name, data in _input_files(source):
+    for item in inputs:  # one at a time: a manythings file holds tens of megabytes
+        data = _read(item)
+        name = item.name
         report.files.append(name)
+        before = report.read, report.kept, sum(report.dropped.values())
         lines = raw_lines(data)
-        # A cut-off last line: no final newline, and fewer columns than most of the other lines.
+        # A cut-off last line: no final newline, and fewer columns than most of the other lines,
+        # or a stop mid-word where nearly every other line stops at punctuation.
         columns = Counter(line.count(b"\t") + 1 for line in lines[:-1] if line.strip())
         usual = columns.most_common(1)[0][0] if columns else 0
-        cut = bool(lines) and not data.endswith((b"\n", b"\r")) and lines[-1].count(b"\t") + 1 < usual
+        cut = (
+            bool(lines)
+            and not data.endswith((b"\n", b"\r"))
+            and (lines[-1].count(b"\t") + 1 < usual or _ends_mid_word(lines))
+        )
         for number, line in enumerate(lines, start=1):
             report.read += 1
             where = f"{name}:{number}"
@@ -198,50 +346,57 @@ def clean_pairs(source, max_len: int = 60) -> tuple[list[tuple[str, ...]], Clean
             seen.add((english, french))
             pairs.append((english, french, attribution) if attribution else (english, french))
             report.kept += 1
+        read, kept, dropped = (
+            now - then for now, then in zip((report.read, report.kept, sum(report.dropped.values())), before)
+        )
+        report.per_file[name] = {"read": read, "kept": kept, "dropped": dropped}
+        assert read == kept + dropped, f"lines lost in {name}:\n{report}"
     assert report.read == report.kept + sum(report.dropped.values()), f"lines lost:\n{report}"
     return pairs, report
 
 
-# %% notebooks/07_data.ipynb, cell 60
-def same_file(a, b) -> bool:
-    """True if paths a and b name one file: the same file on disk when both exist (whatever
-    the spelling: ./x, an absolute path, a symbolic or hard link), else the same absolute path."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one of them does not exist (yet)
-        return Path(a).resolve() == Path(b).resolve()
-
-
-# %% notebooks/07_data.ipynb, cell 61
-def _check_output(output, source, inputs) -> None:
-    """Refuse (ValueError) an output that is one of the input files, or that the next run on
-    the input folder would read as input."""
-    for p in inputs:
-        if same_file(output, p):
+# %% notebooks/07_data.ipynb, cell 63
+def _check_output(output, sources, inputs, lang) -> None:
+    """Refuse (ValueError) an output that is one of the input files (a zip, for a file inside a
+    zip), or the file that the next run on an input folder would read."""
+    for item in inputs:
+        if item.path is not None and same_file(output, item.path):
             raise ValueError(
-                f"the output {output} is the input file {p}: cleaning it in place would "
+                f"the output {output} is the input file {item.path}: cleaning it in place would "
                 "replace the original; write the cleaned pairs elsewhere"
             )
     output = Path(output)
-    read_next_time = output.suffix.lower() in (".txt", ".tsv")  # what _input_paths takes from a folder
-    if Path(source).is_dir() and same_file(output.parent, source) and read_next_time:
-        raise ValueError(
-            f"the output {output} is inside the input folder {source}: the next run on that "
-            "folder would read it as input; write it elsewhere"
-        )
+    read_next_time = output.name in (language_file(lang), f"{lang}-eng.zip")  # what _plan takes from a folder
+    for source in sources:
+        is_folder = isinstance(source, (str, os.PathLike)) and Path(source).is_dir()
+        if read_next_time and is_folder and same_file(output.parent, source):
+            raise ValueError(
+                f"the output {output} is inside the input folder {source}, named as the file the next "
+                "run on that folder would read instead of the original; write it elsewhere"
+            )
 
 
 def clean_dataset_cli(argv=None) -> int:
-    """The command line: clean INPUT, print the report, write OUTPUT. Returns the exit code."""
+    """The command line: clean INPUT..., print the report, write OUTPUT. Returns the exit code."""
     parser = argparse.ArgumentParser(
         prog="python -m bytetrans_lib.clean_dataset",
-        description="Clean manythings.org/Tatoeba English-French pairs and report every dropped line.",
+        description="Clean manythings.org/Tatoeba sentence pairs and report every dropped line.",
     )
     parser.add_argument(
-        "input", help="a file such as fra.txt, or a folder: every *.txt and *.tsv file in it is read, in name order"
+        "input",
+        nargs="+",
+        help="a file (fra.txt, or your own pairs), a manythings zip (fra-eng.zip, read without unzipping), "
+        "or a folder (its fra.txt, or else its fra-eng.zip; with --lang, that language's file). "
+        "Several inputs are cleaned together, and a pair repeated across them is kept once",
     )
     parser.add_argument(
         "-o", "--output", required=True, help="where to write the cleaned pairs (TSV); never one of the input files"
+    )
+    parser.add_argument(
+        "--lang",
+        default="fra",
+        help="the language to take from a folder or zip, as manythings.org names its files "
+        "(default fra: fra.txt; deu for deu.txt, spa, ita, ...)",
     )
     parser.add_argument(
         "--max-len",
@@ -253,11 +408,11 @@ def clean_dataset_cli(argv=None) -> int:
     if args.max_len < 1:
         parser.error("--max-len must be at least 1")
     try:  # everything that can be refused is refused here, before reading or writing
-        inputs = _input_paths(args.input)
-        _check_output(args.output, args.input, inputs)
+        inputs, _ = _plan(args.input, args.lang)
+        _check_output(args.output, args.input, inputs, args.lang)
         target = check_writable(args.output, create_folders=True)  # for a link, the file it points to
-        _check_output(target, args.input, inputs)
-        pairs, report = clean_pairs(args.input, max_len=args.max_len)
+        _check_output(target, args.input, inputs, args.lang)
+        pairs, report = clean_pairs(args.input, max_len=args.max_len, lang=args.lang)
     except (OSError, ValueError) as e:  # one clear line, no traceback, nothing written
         print(f"{parser.prog}: error: {e}", file=sys.stderr)
         return 2
@@ -272,6 +427,6 @@ def clean_dataset_cli(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    # %% notebooks/07_data.ipynb, cell 63
+    # %% notebooks/07_data.ipynb, cell 65
     if "ipykernel" not in sys.modules:  # a command line, not a Jupyter kernel (whose argv is its own)
         sys.exit(clean_dataset_cli())

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import types
 import unicodedata
+import zipfile
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ from bytetrans_lib import (
     CleaningReport,
     clean_dataset,
     clean_pairs,
+    language_file,
     normalize_text,
     raw_lines,
     write_tsv,
@@ -35,12 +37,19 @@ ATTR = "CC-BY 2.0 (France) Attribution: example #1 (ann) & #2 (bob)"  # made up,
 
 def clean(tmp_path, data: bytes, name="pairs.tsv", **kwargs):
     """Write `data` to a file, clean it, and check the report's arithmetic (every fixture does)."""
-    path = tmp_path / name
-    path.write_bytes(data)
-    pairs, report = clean_pairs(path, **kwargs)
+    (tmp_path / name).write_bytes(data)
+    here = os.getcwd()
+    os.chdir(tmp_path)  # a relative name, as a learner types it: the report names the file so
+    try:
+        pairs, report = clean_pairs(name, **kwargs)
+    finally:
+        os.chdir(here)
     assert report.read == report.kept + sum(report.dropped.values())
     assert report.kept == len(pairs)
     assert set(report.dropped) == set(DROP_REASONS)
+    assert report.per_file == {
+        name: {"read": report.read, "kept": report.kept, "dropped": sum(report.dropped.values())}
+    }
     return pairs, report
 
 
@@ -223,11 +232,11 @@ def test_a_utf16_or_utf32_file_is_refused_naming_the_file_and_its_encoding(tmp_p
         clean_pairs(path.read_bytes())
 
 
-def test_a_utf16_file_in_a_folder_refuses_the_whole_folder(tmp_path):
+def test_a_utf16_file_among_several_inputs_refuses_them_all(tmp_path):
     (tmp_path / "a.txt").write_bytes(b"Hi.\tSalut.\n")
     (tmp_path / "b.txt").write_bytes("Yes.\tOui.\n".encode("utf-16"))
     with pytest.raises(ValueError, match=r"b\.txt.* looks like UTF-16"):
-        clean_pairs(tmp_path)
+        clean_pairs([tmp_path / "a.txt", tmp_path / "b.txt"])
 
 
 def test_a_missing_final_newline_loses_nothing(tmp_path):
@@ -253,6 +262,31 @@ def test_a_truncated_last_line_is_reported_and_the_file_still_reads(tmp_path, cu
         assert pairs[2] == ("Yes.", "Oui.") and not dropped(report)
 
 
+def test_a_two_column_file_cut_inside_its_last_french_is_dropped_by_where_it_stops(tmp_path):
+    """Cut after the tab, the last line keeps its 2 columns: it stops mid-word where the others
+    stop at punctuation. Files without that habit, short files, and whole last lines keep it."""
+    body = "".join(f"Sentence {i}.\tPhrase {i}.\n" for i in range(25))
+    pairs, report = clean(tmp_path, (body + "Where is my key?\tOù est ma").encode())
+    assert len(pairs) == 25 and dropped(report) == {"truncated": 1}
+    assert report.first_drop["truncated"] == "pairs.tsv:26"
+    whole = body + "Where is my key?\tOù est ma clé ?"  # the same line, complete
+    assert not dropped(clean(tmp_path, whole.encode())[1])
+    plain = body.replace(".\n", "\n") + "Go\tVas-y"  # a file whose lines stop on letters: no sign
+    assert not dropped(clean(tmp_path, plain.encode())[1])
+    short = "".join(f"Sentence {i}.\tPhrase {i}.\n" for i in range(19)) + "Where is my key?\tOù est ma"
+    assert not dropped(clean(tmp_path, short.encode())[1])  # 19 other lines: too few to judge
+
+
+def test_the_real_76k_file_has_its_cut_last_line_dropped():
+    real = ROOT.parent / "shared" / "data" / "tatoeba" / "fra-eng-76k.txt"
+    if not real.is_file():
+        pytest.skip(f"{real} not found (it sits next to the repository, not in it)")
+    pairs, report = clean_pairs(real)
+    assert report.read == 76038 and report.dropped["truncated"] == 1
+    assert report.first_drop["truncated"] == f"{real}:76038"
+    assert report.kept == len(pairs) > 75000
+
+
 def test_a_last_line_cut_inside_a_multibyte_character_is_dropped(tmp_path):
     data = f"Hi.\tSalut.\t{ATTR}\nTea.\tTh\u00e9.\t{ATTR}".encode()[: -len(ATTR) - 3]  # ends b"Th\xc3"
     assert data.endswith(b"Th\xc3")
@@ -273,19 +307,173 @@ def test_an_empty_file_reads_zero_lines(tmp_path):
 # --- several files, bytes, errors -------------------------------------------------------------
 
 
-def test_a_folder_is_read_file_by_file_in_name_order_with_duplicates_found_across_files(tmp_path):
-    folder = tmp_path / "versions" / "3"
-    folder.mkdir(parents=True)
-    (folder / "fra.txt").write_bytes(f"Hi.\tSalut.\t{ATTR}\nYes.\tOui.\t{ATTR}\n".encode())
-    (folder / "extra.tsv").write_bytes(b"Hi.\tSalut.\nNo.\tNon.")  # no final newline
-    (folder / "README.md").write_bytes(b"not pairs\n")
-    (folder / "sub.txt").mkdir()  # a folder, even one named *.txt, is not read
+FRA = f"Hi.\tSalut.\t{ATTR}\nYes.\tOui.\t{ATTR}\n".encode()
+DEU = f"Hi.\tHallo.\t{ATTR}\nNo.\tNein.\t{ATTR}\n".encode()
+ABOUT = b"** Info **\nThese are sentence pairs from the Tatoeba Project (made up for this test).\n"
+
+
+def manythings_folder(folder, **files):
+    """A folder of the original project's shape: fra.txt, deu.txt and _about.txt unless told."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in (files or {"fra.txt": FRA, "deu.txt": DEU, "_about.txt": ABOUT}).items():
+        (folder / name).write_bytes(data)
+    return folder
+
+
+def manythings_zip(path, compression=zipfile.ZIP_DEFLATED, **files):
+    """A zip of manythings' shape: fra.txt and _about.txt unless told."""
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        for name, data in (files or {"fra.txt": FRA, "_about.txt": ABOUT}).items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_the_original_projects_folder_gives_its_french_file_only_and_lists_what_it_skipped(tmp_path):
+    """The issue's report: fra.txt + deu.txt + _about.txt used to become one mixed file."""
+    folder = manythings_folder(tmp_path / "bilingual-sentence-pairs" / "versions" / "3")
+    (folder / "notes.md").write_bytes(b"not pairs\n")
+    (folder / "spa.txt").mkdir()  # a folder, even one named like a language file, is skipped
     pairs, report = clean_pairs(folder)
-    assert report.files == ["extra.tsv", "fra.txt"]
-    assert pairs == [("Hi.", "Salut."), ("No.", "Non."), ("Yes.", "Oui.", ATTR)]
-    assert report.read == 4 and dropped(report) == {"duplicate": 1}
-    assert report.first_drop["duplicate"] == "fra.txt:1"
-    assert "read 4 lines from extra.tsv, fra.txt" in str(report)
+    assert pairs == [("Hi.", "Salut.", ATTR), ("Yes.", "Oui.", ATTR)]
+    assert report.files == [str(folder / "fra.txt")] and report.lang == "fra"
+    assert report.skipped == {str(folder): ["_about.txt", "deu.txt", "notes.md", "spa.txt"]}
+    assert report.read == 2 and not dropped(report)
+    text = str(report)
+    assert text.splitlines()[0] == f"read 2 lines from {folder / 'fra.txt'}"
+    assert f"skipped in {folder}: _about.txt, deu.txt, notes.md, spa.txt" in text
+
+
+def test_lang_picks_another_language_from_a_folder(tmp_path):
+    folder = manythings_folder(tmp_path / "3")
+    pairs, report = clean_pairs(folder, lang="deu")
+    assert [p[:2] for p in pairs] == [("Hi.", "Hallo."), ("No.", "Nein.")]
+    assert report.files == [str(folder / "deu.txt")] and report.skipped[str(folder)] == ["_about.txt", "fra.txt"]
+    assert language_file("deu") == "deu.txt"
+
+
+@pytest.mark.parametrize("bad", ["FRA", "fr", "fren", "../x", "fra.txt", "", 3, None])
+def test_a_lang_that_is_not_a_three_letter_code_is_refused(tmp_path, bad):
+    folder = manythings_folder(tmp_path / "3")
+    with pytest.raises(ValueError, match=r"lang must be a three-letter language code .*got"):
+        clean_pairs(folder, lang=bad)
+
+
+def test_a_folder_without_the_language_file_is_an_error_naming_what_it_holds(tmp_path):
+    folder = manythings_folder(tmp_path / "3", **{"deu.txt": DEU, "_about.txt": ABOUT})
+    with pytest.raises(FileNotFoundError) as info:
+        clean_pairs(folder)
+    assert str(info.value) == (
+        f"{folder}: folder has no fra.txt (nor fra-eng.zip), only _about.txt, deu.txt: name the file to "
+        "clean, or pick another language with --lang (lang= in Python)"
+    )
+    many = manythings_folder(tmp_path / "kaggle", **{f"{c}{d}x.txt": b"" for c in "abcdef" for d in "ab"})
+    with pytest.raises(FileNotFoundError, match=r"only aax\.txt, abx\.txt, .*, dbx\.txt and 4 more: "):
+        clean_pairs(many)
+
+
+def test_the_manythings_zip_is_cleaned_as_it_is_without_unzipping(tmp_path):
+    archive = manythings_zip(tmp_path / "fra-eng.zip")
+    pairs, report = clean_pairs(archive)
+    assert pairs == [("Hi.", "Salut.", ATTR), ("Yes.", "Oui.", ATTR)]
+    assert report.files == [f"{archive}/fra.txt"] and report.skipped == {str(archive): ["_about.txt"]}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fra-eng.zip"]  # nothing unpacked
+    assert clean_pairs(archive.read_bytes())[0] == pairs  # a zip's bytes too
+    assert clean_pairs(tmp_path / "fra-eng.zip", lang="fra")[1].per_file == {
+        f"{archive}/fra.txt": {"read": 2, "kept": 2, "dropped": 0}
+    }
+
+
+def test_a_zip_is_known_by_its_bytes_whatever_its_name_and_its_file_may_sit_in_a_folder(tmp_path):
+    archive = manythings_zip(tmp_path / "download", **{"fra-eng/fra.txt": FRA, "fra-eng/_about.txt": ABOUT})
+    pairs, report = clean_pairs(archive)
+    assert [p[:2] for p in pairs] == [("Hi.", "Salut."), ("Yes.", "Oui.")]
+    assert report.files == [f"{archive}/fra-eng/fra.txt"]
+    assert report.skipped == {str(archive): ["fra-eng/_about.txt"]}
+
+
+def test_a_zip_without_the_language_file_or_with_two_is_an_error_naming_what_it_holds(tmp_path):
+    german = manythings_zip(tmp_path / "deu-eng.zip", **{"deu.txt": DEU, "_about.txt": ABOUT})
+    with pytest.raises(ValueError) as info:
+        clean_pairs(german)
+    assert str(info.value) == (
+        f"{german} holds no fra.txt, only _about.txt, deu.txt: pick the language of one of them with --lang "
+        "(lang= in Python)"
+    )
+    assert [p[1] for p in clean_pairs(german, lang="deu")[0]] == ["Hallo.", "Nein."]
+    two = manythings_zip(tmp_path / "two.zip", **{"a/fra.txt": FRA, "b/fra.txt": FRA})
+    with pytest.raises(ValueError, match=r"two\.zip holds 2 files named fra\.txt, only a/fra\.txt, b/fra\.txt"):
+        clean_pairs(two)
+
+
+def test_a_folder_of_downloads_gives_its_manythings_zip(tmp_path):
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    manythings_zip(folder / "fra-eng.zip")
+    manythings_zip(folder / "deu-eng.zip", **{"deu.txt": DEU, "_about.txt": ABOUT})
+    pairs, report = clean_pairs(folder)
+    assert [p[1] for p in pairs] == ["Salut.", "Oui."]
+    assert report.files == [f"{folder / 'fra-eng.zip'}/fra.txt"]
+    assert report.skipped == {str(folder): ["deu-eng.zip"], str(folder / "fra-eng.zip"): ["_about.txt"]}
+    assert [p[1] for p in clean_pairs(folder, lang="deu")[0]] == ["Hallo.", "Nein."]
+    (folder / "fra.txt").write_bytes(b"Go.\tVa.\n")  # the file itself, when there, comes before the zip
+    assert clean_pairs(folder)[0] == [("Go.", "Va.")]
+
+
+def test_a_damaged_zip_is_refused_with_a_clear_error(tmp_path):
+    whole = manythings_zip(tmp_path / "fra-eng.zip", **{"fra.txt": FRA * 50, "_about.txt": ABOUT}).read_bytes()
+    cut = tmp_path / "cut.zip"
+    cut.write_bytes(whole[: len(whole) // 2])  # an interrupted download: no directory at the end
+    with pytest.raises(ValueError, match=r"cut\.zip is not a complete zip file \(a download cut off\?\)"):
+        clean_pairs(cut)
+    stored = manythings_zip(tmp_path / "stored.zip", zipfile.ZIP_STORED, **{"fra.txt": FRA})  # bytes as they are
+    data = stored.read_bytes()
+    at = data.index(b"Salut")
+    stored.write_bytes(data[:at] + b"Salue" + data[at + 5 :])  # one byte changed: the CRC no longer matches
+    with pytest.raises(ValueError, match=r"stored\.zip/fra\.txt cannot be read from its zip \(.*CRC.*\)"):
+        clean_pairs(stored)
+
+
+def test_a_utf16_file_inside_a_zip_is_refused_naming_the_zip_and_the_file(tmp_path):
+    archive = manythings_zip(tmp_path / "fra-eng.zip", **{"fra.txt": "Hi.\tSalut.\n".encode("utf-16")})
+    with pytest.raises(ValueError, match=r"fra-eng\.zip/fra\.txt looks like UTF-16"):
+        clean_pairs(archive)
+
+
+def test_manythings_about_file_is_never_read_as_pairs(tmp_path):
+    (tmp_path / "_about.txt").write_bytes(ABOUT)
+    with pytest.raises(ValueError, match=r"_about\.txt is manythings\.org's note on where the pairs come from"):
+        clean_pairs(tmp_path / "_about.txt")
+
+
+def test_several_inputs_are_cleaned_together_with_counts_per_file(tmp_path):
+    archive = manythings_zip(tmp_path / "fra-eng.zip")
+    (tmp_path / "mine.tsv").write_bytes(b"Hi.\tSalut.\nNo.\tNon.\nbroken\n")
+    pairs, report = clean_pairs([archive, tmp_path / "mine.tsv"])
+    assert [p[:2] for p in pairs] == [("Hi.", "Salut."), ("Yes.", "Oui."), ("No.", "Non.")]
+    assert report.per_file == {
+        f"{archive}/fra.txt": {"read": 2, "kept": 2, "dropped": 0},
+        str(tmp_path / "mine.tsv"): {"read": 3, "kept": 1, "dropped": 2},
+    }
+    assert all(n["read"] == n["kept"] + n["dropped"] for n in report.per_file.values())
+    assert dropped(report) == {"duplicate": 1, "columns": 1}
+    assert report.first_drop["duplicate"] == f"{tmp_path / 'mine.tsv'}:1"
+    lines = str(report).splitlines()
+    assert lines[1].split()[-6:] == ["2", "read", "2", "kept", "0", "dropped"]
+    assert lines[2].split()[-6:] == ["3", "read", "1", "kept", "2", "dropped"]
+    two = clean_pairs([b"Hi.\tSalut.\n", b"Hi.\tSalut.\n"])[1]  # bytes, twice: told apart by number
+    assert two.files == ["<bytes 1>", "<bytes 2>"] and two.dropped["duplicate"] == 1
+
+
+def test_the_same_file_given_twice_is_refused_under_any_name(tmp_path, monkeypatch):
+    folder = manythings_folder(tmp_path / "3")
+    monkeypatch.chdir(tmp_path)
+    for sources in [["3/fra.txt", "./3/fra.txt"], ["3", str(folder / "fra.txt")]]:
+        with pytest.raises(ValueError, match=r"fra\.txt is .*fra\.txt, given twice: give each file once"):
+            clean_pairs(sources)
+    archive = manythings_zip(tmp_path / "fra-eng.zip")
+    with pytest.raises(ValueError, match=r"given twice"):
+        clean_pairs([archive, "fra-eng.zip"])
+    assert clean_pairs(["3/fra.txt", archive])[1].dropped["duplicate"] == 2  # the same pairs in two files: counted
 
 
 def test_bytes_can_be_cleaned_directly():
@@ -297,8 +485,10 @@ def test_bytes_can_be_cleaned_directly():
 def test_missing_input_and_empty_folder_and_bad_max_len_are_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such file or folder"):
         clean_pairs(tmp_path / "nope.txt")
-    with pytest.raises(FileNotFoundError, match=r"no \*\.txt or \*\.tsv file"):
+    with pytest.raises(FileNotFoundError, match=r"folder has no fra\.txt \(nor fra-eng\.zip\), only nothing"):
         clean_pairs(tmp_path)
+    with pytest.raises(ValueError, match=r"clean_pairs: no input given"):
+        clean_pairs([])
     for bad in [0, -1, 2.5]:
         with pytest.raises(ValueError, match="max_len must be a positive integer"):
             clean_pairs(b"a\tb\n", max_len=bad)
@@ -431,18 +621,62 @@ def test_the_command_line_refuses_to_write_over_its_input_and_leaves_it_untouche
     assert sorted(p.name for p in (tmp_path / "in").iterdir()) == ["fra.txt"]
 
 
-@pytest.mark.parametrize("name", ["cleaned.tsv", "MORE.TXT"])
-def test_the_command_line_refuses_an_output_in_the_input_folder_that_the_next_run_would_read(
-    tmp_path, monkeypatch, capsys, name
-):
-    (tmp_path / "in").mkdir()
-    (tmp_path / "in" / "fra.txt").write_bytes(DIRTY)
-    code, out, err = cli_in(tmp_path, monkeypatch, capsys, "in", "-o", f"in/{name}")
-    assert code == 2 and out == ""
-    assert "would read it as input" in one_error_line(err)
-    assert sorted(p.name for p in (tmp_path / "in").iterdir()) == ["fra.txt"]
-    code, out, err = cli_in(tmp_path, monkeypatch, capsys, "in", "-o", "in/cleaned.tsv.out")  # not *.txt/*.tsv
+def test_the_command_line_on_the_original_projects_folder_writes_french_only(tmp_path, monkeypatch, capsys):
+    folder = manythings_folder(tmp_path / "bilingual-sentence-pairs" / "versions" / "3")
+    code, out, err = cli_in(tmp_path, monkeypatch, capsys, "bilingual-sentence-pairs/versions/3", "-o", "fra-eng.tsv")
     assert code == 0, err
+    assert out.splitlines()[:2] == [
+        "read 2 lines from bilingual-sentence-pairs/versions/3/fra.txt",
+        "  skipped in bilingual-sentence-pairs/versions/3: _about.txt, deu.txt",
+    ]
+    assert (tmp_path / "fra-eng.tsv").read_bytes() == FRA
+    code, out, err = cli_in(tmp_path, monkeypatch, capsys, str(folder), "--lang", "deu", "-o", "deu-eng.tsv")
+    assert code == 0 and (tmp_path / "deu-eng.tsv").read_bytes() == DEU
+    assert sorted(p.name for p in folder.iterdir()) == ["_about.txt", "deu.txt", "fra.txt"]
+
+
+def test_the_command_line_cleans_the_zip_and_several_inputs(tmp_path, monkeypatch, capsys):
+    manythings_zip(tmp_path / "fra-eng.zip")
+    (tmp_path / "mine.tsv").write_bytes(b"Hi.\tSalut.\nNo.\tNon.\n")
+    code, out, err = cli_in(tmp_path, monkeypatch, capsys, "fra-eng.zip", "mine.tsv", "-o", "all.tsv")
+    assert code == 0, err
+    assert out.splitlines()[0] == "read 4 lines from fra-eng.zip/fra.txt, mine.tsv"
+    assert "skipped in fra-eng.zip: _about.txt" in out and "wrote 3 pairs to all.tsv" in out
+    assert (tmp_path / "all.tsv").read_bytes() == FRA + b"No.\tNon.\n"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("3",), "3: folder has no fra.txt (nor fra-eng.zip), only deu.txt"),
+        (("3", "--lang", "French"), "lang must be a three-letter language code"),
+        (("3/deu.txt", "./3/deu.txt"), "3/deu.txt, given twice"),
+    ],
+)
+def test_the_command_line_refuses_a_missing_language_a_bad_lang_and_a_repeated_input(
+    tmp_path, monkeypatch, capsys, args, message
+):
+    manythings_folder(tmp_path / "3", **{"deu.txt": DEU})
+    code, out, err = cli_in(tmp_path, monkeypatch, capsys, *args, "-o", "out.tsv")
+    assert code == 2 and out == "" and message in one_error_line(err)
+    assert not (tmp_path / "out.tsv").exists()
+
+
+def test_the_command_line_refuses_an_output_the_next_run_on_the_input_folder_would_read(tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    manythings_zip(folder / "fra-eng.zip")
+    code, out, err = cli_in(tmp_path, monkeypatch, capsys, "in", "-o", "in/fra.txt")  # would hide the zip
+    assert code == 2 and out == ""
+    assert "the next run on that folder would read instead of the original" in one_error_line(err)
+    code, out, err = cli_in(tmp_path, monkeypatch, capsys, "in", "-o", "in/fra-eng.zip")
+    assert code == 2 and "is the input file" in one_error_line(err)
+    assert sorted(p.name for p in folder.iterdir()) == ["fra-eng.zip"]
+    # any other name is fine: the next run skips it, and cleans the same pairs
+    code, out, err = cli_in(tmp_path, monkeypatch, capsys, "in", "-o", "in/cleaned.tsv")
+    assert code == 0, err
+    again, report = clean_pairs(folder)
+    assert report.skipped[str(folder)] == ["cleaned.tsv"] and len(again) == 2
 
 
 def test_the_command_line_refuses_a_read_only_output_before_cleaning(tmp_path, monkeypatch, capsys):
@@ -506,7 +740,7 @@ def test_the_entry_point_runs_as_a_program_and_does_nothing_in_a_jupyter_kernel(
         runpy.run_path(module_file, run_name="__main__")
     assert exit_info.value.code == 0
     assert (tmp_path / "out.tsv").read_bytes() == b"Hi.\tSalut.\n"
-    assert "read 1 lines from in.tsv" in capsys.readouterr().out
+    assert f"read 1 lines from {tmp_path / 'in.tsv'}" in capsys.readouterr().out
 
 
 # --- the real data -----------------------------------------------------------------------------
@@ -620,3 +854,15 @@ def test_the_command_line_refuses_a_pipe_as_output_and_writes_through_a_link(tmp
     assert (tmp_path / "kept" / "real.tsv").read_bytes() == f"Hi.\tSalut.\t{ATTR}\n".encode()
     assert (tmp_path / "link.tsv.partial").read_bytes() == b"mine\n"
     assert sorted(p.name for p in (tmp_path / "kept").iterdir()) == ["real.tsv"]
+
+
+def test_the_real_pairs_clean_the_same_from_a_manythings_zip_and_folder(tmp_path):
+    if not REAL.is_file():
+        pytest.skip(f"{REAL} not found (the 5,000 real pairs sit next to the repository, not in it)")
+    pairs, report = clean_pairs(REAL)
+    archive = manythings_zip(tmp_path / "fra-eng.zip", **{"fra.txt": REAL.read_bytes(), "_about.txt": ABOUT})
+    zip_pairs, zip_report = clean_pairs(archive)
+    folder = manythings_folder(tmp_path / "3", **{"fra.txt": REAL.read_bytes(), "deu.txt": DEU, "_about.txt": ABOUT})
+    folder_pairs, _ = clean_pairs(folder)
+    assert zip_pairs == folder_pairs == pairs
+    assert zip_report.dropped == report.dropped and zip_report.per_file[f"{archive}/fra.txt"]["read"] == 5000
