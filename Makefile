@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: lab explore test test-browser bench export check-export execute demo train exercises progress clean help
+.PHONY: lab explore test test-browser bench export check-export execute demo train train-everyday exercises progress clean help
 
 help:
 	@echo "make lab        open the course in JupyterLab (creates .venv on first use)"
@@ -20,6 +20,8 @@ help:
 	@echo "make demo       the untrained model's shape table and greedy decode (notebook 05)"
 	@echo "make train      train the course's model on the embedded corpus (8-9 min on 2 cores),"
 	@echo "                writing data/bytetrans-en-fr.npz and its report (notebook 08)"
+	@echo "make train-everyday DATA=fra-eng.zip   train the everyday model on real Tatoeba pairs,"
+	@echo "                writing data/bytetrans-everyday.npz and its report (notebook 08, section 4)"
 	@echo "make bench      time a training step (and PyTorch's, if installed) and decoding: benchmarks/README.md"
 	@echo "make clean      remove .venv"
 
@@ -87,6 +89,12 @@ demo: $(STAMP)
 
 train: $(STAMP)
 	$(BIN)/python -m bytetrans_lib.train --out data/bytetrans-en-fr.npz
+
+# The everyday model (notebook 08, section 4) from manythings.org's Tatoeba download, cleaned on the
+# way: DATA is fra-eng.zip as downloaded, its fra.txt, or a folder holding either.
+train-everyday: $(STAMP)
+	@test -n "$(DATA)" || { echo "make train-everyday DATA=path/to/fra-eng.zip (download it from https://www.manythings.org/anki/; a fra.txt or a folder holding one also works)"; exit 2; }
+	$(BIN)/python -m bytetrans_lib.train --preset everyday --clean --data "$(DATA)" --out data/bytetrans-everyday.npz --no-record-attention
 
 # The [bench] extra (threadpoolctl) only reports which BLAS NumPy uses; torch is never installed
 # by the course (pip install torch==2.13.0 into .venv to add the comparison).

@@ -25,7 +25,7 @@ from bytetrans_lib.optim import Adam, CrossEntropyLoss, train_step, transformer_
 from bytetrans_lib.scoring import evaluate, validation_loss
 
 
-# %% notebooks/08_training.ipynb, cell 22
+# %% notebooks/08_training.ipynb, cell 26
 @dataclass
 class TrainConfig:
     """Settings of a training run (the model's sizes are in Config)."""
@@ -81,7 +81,7 @@ class TrainConfig:
         return rate
 
 
-# %% notebooks/08_training.ipynb, cell 24
+# %% notebooks/08_training.ipynb, cell 28
 class TrainingDiverged(RuntimeError):
     """The loss or the gradient became NaN or infinite; the last good checkpoint is kept."""
 
@@ -201,7 +201,7 @@ def fit(
     return history
 
 
-# %% notebooks/08_training.ipynb, cell 26
+# %% notebooks/08_training.ipynb, cell 30
 def _check_before_training(config, train_pairs, valid_pairs, train_config, state_path, resume):
     """Refuse, before fit's first step, what it cannot train: empty data, a pair too long for the
     model, a state_path it cannot write, a resume state this run cannot continue. Returns that

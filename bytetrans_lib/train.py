@@ -4,11 +4,22 @@
 The training command, `python -m bytetrans_lib.train` (`make train`): train a fresh model on a file of
 pairs and save it with a report beside it, after refusing, before the first step, a run that would lose data."""
 
-__all__ = ["DEFAULT_MODEL", "DEFAULT_OUT", "train_and_report", "terminal_progress", "train_cli"]
+__all__ = [
+    "EVERYDAY_MODEL",
+    "EVERYDAY_SENTENCES",
+    "PRESETS",
+    "DEFAULT_MODEL",
+    "DEFAULT_OUT",
+    "train_and_report",
+    "translate_sentences",
+    "terminal_progress",
+    "train_cli",
+]
 
 
 # %% notebooks/08_training.ipynb, cell 8
 import argparse
+import hashlib
 import json
 import numbers
 import os
@@ -22,16 +33,48 @@ import numpy as np
 
 from bytetrans_lib.batches import max_len_needed, too_long_pairs
 from bytetrans_lib.checkpoint import check_writable, save_checkpoint, write_atomically
-from bytetrans_lib.clean_dataset import same_file
+from bytetrans_lib.clean_dataset import clean_pairs, same_file
 from bytetrans_lib.config import Config
 from bytetrans_lib.data import CORPUS_PATH, read_tsv, split_pairs
+from bytetrans_lib.decoding import translate
 from bytetrans_lib.loop import TrainConfig, display_path, fit, load_training_state
 from bytetrans_lib.recording import RECORDED_PAIRS, AttentionRecorder, is_recording, recording_steps
-from bytetrans_lib.scoring import evaluate
+from bytetrans_lib.scoring import evaluate_references, references_by_english
 from bytetrans_lib.transformer import Transformer
 
 
-# %% notebooks/08_training.ipynb, cell 36
+# %% notebooks/08_training.ipynb, cell 40
+EVERYDAY_MODEL = CORPUS_PATH.parent / "bytetrans-everyday.npz"  # the second model: real Tatoeba sentences
+
+# Ten everyday sentences written for the course, each with the French translations we accept. The
+# everyday model's report shows what it writes for them, instead of held-out Tatoeba sentences: no
+# Tatoeba sentence is copied into the repository. (Short everyday phrases may well also occur in
+# Tatoeba; the report says which of them were in the training data.)
+EVERYDAY_SENTENCES = (
+    ("I love you.", ("Je t'aime.", "Je vous aime.")),
+    ("Thank you very much.", ("Merci beaucoup.",)),
+    ("Where is the station?", ("Où est la gare ?", "Où se trouve la gare ?")),
+    ("We are late.", ("Nous sommes en retard.", "On est en retard.")),
+    ("Good morning.", ("Bonjour.",)),
+    ("I'm hungry.", ("J'ai faim.",)),
+    ("I don't know.", ("Je ne sais pas.", "Je l'ignore.")),
+    ("The cat is sleeping.", ("Le chat dort.", "Le chat est en train de dormir.")),
+    ("It's cold today.", ("Il fait froid aujourd'hui.",)),
+    ("Can you help me?", ("Peux-tu m'aider ?", "Pouvez-vous m'aider ?")),
+)
+
+# Named settings for the command's --preset: the course's model, and the everyday model (chosen by
+# the measured runs of section 4). A flag given with a preset overrides that one setting.
+PRESETS = {
+    "course": (Config(), TrainConfig()),
+    "everyday": (
+        Config(d_model=192, n_heads=6, d_ff=768),
+        TrainConfig(steps=12_000, peak_lr=5e-3, eval_every=1000),
+    ),
+}
+
+
+# %% notebooks/08_training.ipynb, cell 41
 DEFAULT_MODEL = CORPUS_PATH.parent / "bytetrans-en-fr.npz"  # the checkpoint the course ships
 DEFAULT_OUT = Path("runs") / DEFAULT_MODEL.name  # where the command writes without --out (git-ignored)
 
@@ -46,6 +89,8 @@ def train_and_report(
     resume=None,
     n_test=None,
     record_attention=True,
+    clean=False,
+    sentences=None,
     on_eval=None,
     progress=None,
     log=print,
@@ -56,18 +101,26 @@ def train_and_report(
     recording_steps(steps) as .attention.npz.
 
     The pairs are split with split_pairs(seed=0); the model's initial weights use
-    train_config.seed, like the batch order. The first n_test pairs of the test split (all of
-    them with None; split_pairs has shuffled it) are translated and scored at the end. Everything _prepare_run
-    checks is refused before training starts: `out` must end in .npz, every pair must fit
-    config.max_len, and so on. The report is written atomically, like the model. Returns the
-    report (a dict).
+    train_config.seed, like the batch order. The test pairs are grouped by English sentence
+    (references_by_english) and the first n_test sentences (all of them with None; split_pairs
+    has shuffled them) are translated and scored against all of their references at the end.
+    With clean=True, `data` is manythings.org's download (a file, zip or folder, as clean_pairs
+    takes it), cleaned on the way; the report keeps the cleaning's counts. With `sentences`
+    ((english, (accepted French, ...)) pairs such as EVERYDAY_SENTENCES), the report shows their
+    translations instead of test pairs, so that it holds no sentence of the data. Everything
+    _prepare_run checks is refused before training starts: `out` must end in .npz, every pair
+    must fit config.max_len, and so on. The report is written atomically, like the model.
+    Returns the report (a dict).
     """
     if n_test is not None and (isinstance(n_test, bool) or not isinstance(n_test, numbers.Integral) or n_test < 1):
         raise ValueError(f"train_and_report: n_test must be an integer >= 1 or None (all), got {n_test!r}")
     data = Path(data)
-    (train_pairs, valid_pairs, test_pairs), out, report_path, state, attention = _prepare_run(
-        data, out, state, resume, config, train_config, record_attention=record_attention
+    (train_pairs, valid_pairs, test_pairs), out, report_path, state, attention, about = _prepare_run(
+        data, out, state, resume, config, train_config, record_attention=record_attention, clean=clean
     )
+    if clean:
+        counts = about["cleaning"]
+        log(f"cleaned {counts['read']:,} lines of {', '.join(counts['files'])}: kept {counts['kept']:,} pairs")
     for path in (out, state):
         path.parent.mkdir(parents=True, exist_ok=True)  # runs/ on a first run
     model = Transformer(config, rng=np.random.default_rng(train_config.seed))
@@ -102,23 +155,30 @@ def train_and_report(
     save_checkpoint(model, out)
     if recorder is not None:
         recorder.save(attention)
-    test_metrics, hypotheses = evaluate(model, test_pairs[:n_test])
+    tested = dict(list(references_by_english(test_pairs).items())[:n_test])
+    test_metrics, hypotheses = evaluate_references(model, tested)
     report = {
         "data": data.name,
+        **about,
         "config": config.to_dict(),
         "train_config": asdict(train_config),
         "history": history,
         "train_seconds": round(train_seconds, 1),
         "test": test_metrics,
         "seconds": round(time.perf_counter() - started, 1),
-        "samples": [[e, f, h] for (e, f, *_), h in zip(test_pairs, hypotheses)][:30],
         "attention_recording": attention.name if recorder is not None else None,
     }
+    if sentences is None:  # the first test sentences, with their first reference
+        report["samples"] = [[e, refs[0], h] for (e, refs), h in zip(tested.items(), hypotheses)][:30]
+    else:
+        report["sentences"] = translate_sentences(model, sentences, train_pairs)
+    report["seconds"] = round(time.perf_counter() - started, 1)
     text = json.dumps(report, indent=1, ensure_ascii=False) + "\n"
     write_atomically(report_path, lambda f: f.write(text.encode("utf-8")), create_folders=True)
     log(
-        f"test: exact match {test_metrics['exact_match']:.1%}, character accuracy "
-        f"{test_metrics['char_accuracy']:.1%} on {test_metrics['n']:,} pairs; training "
+        f"test: exact match {test_metrics['exact_match']:.1%} (any reference), character accuracy "
+        f"{test_metrics['char_accuracy']:.1%} (closest reference), chrF {test_metrics['chrf']:.1f} on "
+        f"{test_metrics['n']:,} sentences ({test_metrics['n_references']:,} references); training "
         f"{train_seconds / 60:.1f} min, total {report['seconds'] / 60:.1f} min"
     )
     log(f"model written to {display_path(out)}, report to {display_path(report_path)}")
@@ -129,6 +189,36 @@ def train_and_report(
     elif attention.exists():
         log(f"attention not recorded; {display_path(attention)} is an earlier run's, left as it was")
     return report
+
+
+def _cleaning_counts(cleaning):
+    """What the report keeps of a CleaningReport: counts and file names, no sentence."""
+    return {
+        "files": cleaning.files,
+        "skipped": cleaning.skipped,
+        "read": cleaning.read,
+        "kept": cleaning.kept,
+        "dropped": cleaning.dropped,
+        "max_len": cleaning.max_len,
+    }
+
+
+def translate_sentences(model, sentences, train_pairs=()):
+    """What `model` writes for each (english, (accepted French, ...)) of `sentences`: a list of
+    {"english", "translation", "right" (one of the accepted), "accepted", "in_training" (the
+    English was among `train_pairs`' English sentences)}."""
+    seen = {english for english, *_ in train_pairs}
+    translations = translate(model, [english for english, _ in sentences])
+    return [
+        {
+            "english": english,
+            "translation": translation,
+            "right": translation in accepted,
+            "accepted": list(accepted),
+            "in_training": english in seen,
+        }
+        for (english, accepted), translation in zip(sentences, translations)
+    ]
 
 
 def terminal_progress(step, steps, loss, tokens_per_second, width=30):
@@ -143,7 +233,7 @@ def terminal_progress(step, steps, loss, tokens_per_second, width=30):
 
 
 def train_cli(argv=None):
-    """`python -m bytetrans_lib.train`: train on a TSV file of pairs, save the model and a report.
+    """`python -m bytetrans_lib.train`: train on a file of pairs, save the model and a report.
 
     Returns the exit code: 0, or 2 with one line on stderr when something is refused before training.
     """
@@ -151,14 +241,28 @@ def train_cli(argv=None):
         prog="python -m bytetrans_lib.train", description="Train the bytetrans Transformer on English-French pairs."
     )
     parser.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        default="course",
+        help="named settings: course (the course's model, the default) or everyday (the larger model for "
+        "real Tatoeba sentences, notebook 08 section 4); a setting given below overrides the preset's",
+    )
+    parser.add_argument(
         "--data", type=Path, default=CORPUS_PATH, help="english<TAB>french file (default: the embedded corpus)"
     )
     parser.add_argument(
+        "--clean",
+        action="store_true",
+        help="--data is manythings.org's download (fra-eng.zip, its fra.txt, or a folder holding one): clean it "
+        "on the way, as python -m bytetrans_lib.clean_dataset does; the report keeps the cleaning's counts",
+    )
+    parser.add_argument(
         "--out",
-        default=DEFAULT_OUT,  # a str: "" and a final "/" are seen, and refused
+        default=None,  # a str: "" and a final "/" are seen, and refused
         help=f"where the trained model goes, a .npz file; a .json report is written beside it (default: "
-        f"{DEFAULT_OUT.as_posix()}, which git ignores; `make train` writes the shipped "
-        f"model, data/{DEFAULT_MODEL.name})",
+        f"{DEFAULT_OUT.as_posix()}, or runs/{EVERYDAY_MODEL.name} with --preset everyday, which git "
+        f"ignores; `make train` writes the shipped model, data/{DEFAULT_MODEL.name}, and `make train-everyday` "
+        f"data/{EVERYDAY_MODEL.name})",
     )
     parser.add_argument(
         "--state", type=Path, default=None, help="training state saved at every evaluation (default: OUT.state.npz)"
@@ -168,8 +272,8 @@ def train_cli(argv=None):
         "--n-test",
         type=int,
         default=None,
-        help="test pairs translated and scored at the end: the first N of the test split, "
-        "which is shuffled (default: all of them)",
+        help="test sentences translated and scored at the end against all their references: the first N "
+        "English sentences of the test split, which is shuffled (default: all of them)",
     )
     parser.add_argument(
         "--record-attention",
@@ -177,12 +281,19 @@ def train_cli(argv=None):
         default=True,
         help="record the attention maps of six sentences at ten steps into OUT.attention.npz (default: on)",
     )
-    for f in fields(TrainConfig):
-        parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
+    for f in fields(TrainConfig):  # None: the preset's value
+        parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=None)
     model_keys = ["d_model", "n_heads", "n_encoder_layers", "n_decoder_layers", "d_ff", "max_len"]
     for name in model_keys:
-        parser.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(Config(), name))
+        parser.add_argument("--" + name.replace("_", "-"), type=int, default=None)
     args = parser.parse_args(argv)
+    preset_config, preset_train = PRESETS[args.preset]
+    everyday = args.preset == "everyday"
+    if args.out is None:
+        args.out = DEFAULT_OUT.with_name(EVERYDAY_MODEL.name) if everyday else DEFAULT_OUT
+
+    def setting(name, preset):
+        return getattr(preset, name) if getattr(args, name) is None else getattr(args, name)
 
     def refuse(message):
         print(f"{parser.prog}: error: {message}", file=sys.stderr)
@@ -191,8 +302,8 @@ def train_cli(argv=None):
     if args.n_test is not None and args.n_test < 1:
         return refuse(f"argument --n-test must be >= 1, got {args.n_test}")
     try:
-        config = Config(**{name: getattr(args, name) for name in model_keys})
-        train_config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+        config = Config(**{name: setting(name, preset_config) for name in model_keys})
+        train_config = TrainConfig(**{f.name: setting(f.name, preset_train) for f in fields(TrainConfig)})
     except (TypeError, ValueError) as e:  # name the flag the user typed: TrainConfig.peak_lr -> --peak-lr
         flag = re.sub(r"TrainConfig\.(\w+)", lambda m: "argument --" + m.group(1).replace("_", "-"), str(e))
         return refuse(flag)
@@ -212,8 +323,10 @@ def train_cli(argv=None):
                 "steps": "--steps",
                 "max_len": "--max-len",
                 "no_record": "--no-record-attention",
+                "clean": "--clean",
             },
             record_attention=args.record_attention,
+            clean=args.clean,
         )
     except (OSError, ValueError) as e:
         return refuse(e)
@@ -227,14 +340,18 @@ def train_cli(argv=None):
         resume=args.resume,
         n_test=args.n_test,
         record_attention=args.record_attention,
+        clean=args.clean,
+        sentences=EVERYDAY_SENTENCES if everyday else None,
         progress=terminal_progress if sys.stderr.isatty() else None,
     )
     return 0
 
 
-# %% notebooks/08_training.ipynb, cell 39
-def _prepare_run(data, out, state, resume, config, train_config, names=None, record_attention=True):
-    """Check a run before it trains: ((train, valid, test) pairs, model, report, state and attention paths).
+# %% notebooks/08_training.ipynb, cell 44
+def _prepare_run(data, out, state, resume, config, train_config, names=None, record_attention=True, clean=False):
+    """Check a run before it trains: ((train, valid, test) pairs, model, report, state and attention paths,
+    and what the report says of the data: {"pairs": how many, "pairs_sha256": the hash of the pairs as a
+    TSV, which names the data whatever file it came in, "cleaning": the cleaner's counts with clean=True}).
 
     Refuses an output that would overwrite the data, another output or the state it resumes from
     (ValueError), an `out` that is not a .npz file (its report, the same name with .json, could be
@@ -251,6 +368,7 @@ def _prepare_run(data, out, state, resume, config, train_config, names=None, rec
         "steps": "steps",
         "max_len": "max_len",
         "no_record": "record_attention=False",
+        "clean": "clean=True",
         **(names or {}),
     }
 
@@ -258,13 +376,13 @@ def _prepare_run(data, out, state, resume, config, train_config, names=None, rec
         return f"{n[key]} {value}" if n[key].startswith("--") else f"{n[key]}={value}"
 
     data, typed = Path(data), os.fspath(out)
-    if data.is_dir():
+    if data.is_dir() and not clean:
         raise IsADirectoryError(
             f"{n['data']} {data} is a folder, not a file: give the file of pairs (python -m "
-            "bytetrans_lib.clean_dataset FOLDER -o pairs.tsv makes one from a folder)"
+            f"bytetrans_lib.clean_dataset FOLDER -o pairs.tsv makes one from a folder), or train with {n['clean']}"
         )
-    if not data.is_file():
-        raise FileNotFoundError(f"{data}: no such file")
+    if not (data.exists() if clean else data.is_file()):
+        raise FileNotFoundError(f"{data}: no such file" + (" or folder" if clean else ""))
     if not typed.strip():
         raise ValueError(f"{n['out']} is empty: give the model's file name, such as {DEFAULT_OUT.as_posix()}")
     out = Path(typed)
@@ -320,7 +438,12 @@ def _prepare_run(data, out, state, resume, config, train_config, names=None, rec
                 )
     for path in [path for path, _, _ in written] + [state]:
         check_writable(path, create_folders=True)
-    pairs = read_tsv(data)
+    cleaning = None
+    if clean:  # the model holds max_len - 1 bytes a side; 60, the cleaner's default, fits the default model
+        pairs, cleaning = clean_pairs(data, max_len=max(1, min(60, config.max_len - 1)))
+        pairs = [(english, french) for english, french, *_ in pairs]
+    else:
+        pairs = read_tsv(data)
     too_long = too_long_pairs(pairs, config.max_len)
     if too_long:
         raise ValueError(
@@ -339,11 +462,17 @@ def _prepare_run(data, out, state, resume, config, train_config, names=None, rec
         )
     if resume is not None:
         load_training_state(resume, config, train_config, steps_name=n["steps"])
-    return splits, out, report, state, attention
+    text = "".join(f"{english}\t{french}\n" for english, french, *_ in pairs)
+    about = {
+        "pairs": len(pairs),
+        "pairs_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        "cleaning": None if cleaning is None else _cleaning_counts(cleaning),
+    }
+    return splits, out, report, state, attention, about
 
 
 if __name__ == "__main__":
-    # %% notebooks/08_training.ipynb, cell 37
+    # %% notebooks/08_training.ipynb, cell 42
     # What `python -m bytetrans_lib.train` runs. Inside Jupyter, sys.argv holds the kernel's own
     # flags, not ours, so in a notebook this cell does nothing.
     if "ipykernel" not in sys.modules:

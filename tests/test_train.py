@@ -352,7 +352,10 @@ def test_the_command_trains_end_to_end_deterministically_and_resumes(tmp_path):
     for param, p in outputs[0].parameters().items():  # same seed, same machine: the same model
         assert np.array_equal(p, outputs[1].parameters()[param])
     report = json.loads((tmp_path / "a.json").read_text(encoding="utf-8"))
-    assert report["history"]["step"] == [3, 6] and report["test"]["n"] == 4
+    _, _, test_pairs = bt.split_pairs(PAIRS * 3, seed=0)  # 8 English sentences, each 12 times: few to test
+    assert report["history"]["step"] == [3, 6] and report["test"]["n"] == min(
+        4, len(bt.references_by_english(test_pairs))
+    )
     assert (tmp_path / "a.state.npz").is_file()
     nine_steps = ["--steps", "9", *TINY_ARGS[2:]]  # TINY_ARGS starts with --steps 6
     longer = run_train(
@@ -416,7 +419,11 @@ def test_the_command_without_out_writes_to_runs_never_over_the_shipped_model(cli
 def test_the_help_says_where_the_model_goes_and_make_train_names_the_shipped_model():
     result = run_train("--help")
     assert result.returncode == 0
-    assert "(default:runs/bytetrans-en-fr.npz,whichgitignores;" in "".join(result.stdout.split())
+    help_text = "".join(result.stdout.split())
+    assert (
+        "(default:runs/bytetrans-en-fr.npz,orruns/bytetrans-everyday.npzwith--preseteveryday,whichgitignores;"
+        in help_text
+    )
     recipe = (ROOT / "Makefile").read_text(encoding="utf-8").split("\ntrain:", 1)[1].split("\n\n")[0]
     assert "-m bytetrans_lib.train --out data/bytetrans-en-fr.npz" in recipe
 
@@ -806,3 +813,139 @@ def test_train_and_report_scores_every_test_pair_unless_told_how_many(tmp_path):
     assert inspect.signature(bt.train_and_report).parameters["n_test"].default is None
     with pytest.raises(ValueError, match=r"n_test must be an integer >= 1 or None \(all\), got 0"):
         bt.train_and_report(tmp_path / "pairs.tsv", tmp_path / "m.npz", TINY, bt.TrainConfig(**QUICK), n_test=0)
+
+
+# ---- the everyday model: presets, cleaning on the way, a report without the data's sentences ----
+
+
+def manythings_zip(path, pairs):
+    """A zip shaped like manythings.org's download: fra.txt (3 columns) and _about.txt."""
+    import zipfile
+
+    attribution = "CC-BY 2.0 (France) Attribution: example #1 (ann) & #2 (bob)"
+    lines = "".join(f"{e}\t{f}\t{attribution}\n" for e, f in pairs)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("fra.txt", lines)
+        archive.writestr("_about.txt", "Sentence pairs from the Tatoeba Project (made up for this test).\n")
+    return path
+
+
+COUNTED = [(f"I count {n} birds.", f"Je compte {n} oiseaux.") for n in range(60)]
+
+
+def test_the_presets_are_the_course_model_and_a_larger_everyday_model_under_10_mb():
+    assert bt.PRESETS["course"] == (bt.Config(), bt.TrainConfig())
+    config, train_config = bt.PRESETS["everyday"]
+    model = bt.Transformer(config, rng=np.random.default_rng(0))
+    n_params = sum(p.size for p in model.parameters().values())
+    assert n_params > 2 * sum(
+        p.size for p in bt.Transformer(bt.Config(), rng=np.random.default_rng(0)).parameters().values()
+    )
+    assert 4 * n_params <= 10e6  # float32 weights: the checkpoint stays under 10 MB
+    assert train_config.steps > bt.TrainConfig().steps
+    assert bt.EVERYDAY_MODEL == ROOT / "data" / "bytetrans-everyday.npz"
+    assert len(bt.EVERYDAY_SENTENCES) == 10
+    assert all(accepted and all(bt.normalize_text(f) == f for f in accepted) for _, accepted in bt.EVERYDAY_SENTENCES)
+
+
+def test_the_everyday_preset_cleans_a_manythings_zip_and_its_report_holds_no_sentence_of_the_data(cli, tmp_path):
+    manythings_zip(tmp_path / "fra-eng.zip", COUNTED + COUNTED[:3])  # 3 duplicates for the cleaner to count
+    code, out, err = cli(
+        "--preset", "everyday", "--clean", "--data", "fra-eng.zip", "--no-record-attention", *TINY_ARGS
+    )
+    assert code == 0, err
+    assert "cleaned 63 lines of fra-eng.zip/fra.txt: kept 60 pairs" in out
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
+        "bytetrans-everyday.json",
+        "bytetrans-everyday.npz",
+        "bytetrans-everyday.state.npz",
+    ]
+    text = (tmp_path / "runs" / "bytetrans-everyday.json").read_text(encoding="utf-8")
+    report = json.loads(text)
+    assert report["cleaning"]["read"] == 63 and report["cleaning"]["kept"] == 60
+    assert report["cleaning"]["dropped"]["duplicate"] == 3 and report["cleaning"]["skipped"] == {
+        "fra-eng.zip": ["_about.txt"]
+    }
+    tsv = "".join(f"{e}\t{f}\n" for e, f in COUNTED).encode()
+    assert report["pairs"] == 60 and report["pairs_sha256"] == hashlib.sha256(tsv).hexdigest()  # names the data
+    assert report["config"]["d_model"] == 16  # a flag overrides the preset's setting...
+    assert report["train_config"]["peak_lr"] == bt.PRESETS["everyday"][1].peak_lr  # ...and only that one
+    assert "samples" not in report and [s["english"] for s in report["sentences"]] == [
+        e for e, _ in bt.EVERYDAY_SENTENCES
+    ]
+    assert all(
+        s["right"] == (s["translation"] in s["accepted"]) and s["in_training"] is False for s in report["sentences"]
+    )
+    assert not any(e in text or f in text for e, f in COUNTED)  # no sentence of the data in the report
+    assert {"chrf", "n_references", "exact_match", "char_accuracy"} <= set(report["test"])
+
+
+def test_training_with_clean_takes_the_original_projects_folder_and_without_it_says_so(cli, tmp_path):
+    folder = tmp_path / "versions" / "3"
+    folder.mkdir(parents=True)
+    manythings_zip(tmp_path / "z.zip", COUNTED)
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "z.zip") as archive:
+        (folder / "fra.txt").write_bytes(archive.read("fra.txt"))
+    (folder / "deu.txt").write_bytes(b"Hi.\tHallo.\n")
+    (folder / "_about.txt").write_bytes(b"about\n")
+    code, out, err = cli("--data", "versions/3", "--out", "m.npz", *TINY_ARGS)
+    assert code == 2 and error_line(err).endswith("or train with --clean")
+    code, out, err = cli("--clean", "--data", "versions/3", "--out", "m.npz", "--no-record-attention", *TINY_ARGS)
+    assert code == 0, err
+    report = json.loads((tmp_path / "m.json").read_text(encoding="utf-8"))
+    assert report["cleaning"]["files"] == ["versions/3/fra.txt"]
+    assert report["cleaning"]["skipped"] == {"versions/3": ["_about.txt", "deu.txt"]}
+    assert report["cleaning"]["read"] == report["cleaning"]["kept"] == 60 and "samples" in report
+    code, out, err = cli("--clean", "--data", "nowhere", "--out", "m2.npz", *TINY_ARGS)
+    assert code == 2 and error_line(err) == "nowhere: no such file or folder"
+
+
+def test_make_train_everyday_asks_for_the_data_and_names_the_shipped_everyday_model():
+    recipe = (ROOT / "Makefile").read_text(encoding="utf-8").split("\ntrain-everyday:", 1)[1].split("\n\n")[0]
+    assert "-m bytetrans_lib.train --preset everyday --clean --data" in recipe
+    assert "--out data/bytetrans-everyday.npz" in recipe
+    result = subprocess.run(
+        ["make", "-s", "train-everyday"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "DATA": ""},
+    )
+    assert result.returncode != 0 and "make train-everyday DATA=" in result.stdout + result.stderr
+
+
+# ---- the shipped everyday model --------------------------------------------------------------------
+
+EVERYDAY_DATA = ROOT.parent / "shared" / "data" / "tatoeba" / "fra-eng-76k.txt"  # not in the repository
+
+
+def test_the_shipped_everyday_model_is_the_preset_under_10_mb_and_its_report_quotes_no_tatoeba_sentence():
+    report = json.loads(bt.EVERYDAY_MODEL.with_suffix(".json").read_text(encoding="utf-8"))
+    config, train_config = bt.PRESETS["everyday"]
+    assert bt.EVERYDAY_MODEL.stat().st_size <= 10e6
+    assert bt.load_checkpoint(bt.EVERYDAY_MODEL).config == config
+    assert report["config"] == config.to_dict() and report["train_config"] == dataclasses.asdict(train_config)
+    assert report["train_seconds"] <= 65 * 60  # about an hour on 2 cores
+    assert "samples" not in report  # the test split's sentences are Tatoeba's: none in the report
+    assert [row["english"] for row in report["sentences"]] == [english for english, _ in bt.EVERYDAY_SENTENCES]
+    assert all(row["right"] == (row["translation"] in row["accepted"]) for row in report["sentences"])
+    assert report["test"]["n"] >= 500 and report["test"]["n_references"] > report["test"]["n"]
+    assert report["cleaning"]["read"] == 76038 and report["cleaning"]["dropped"]["truncated"] == 1
+    assert report["pairs"] == report["cleaning"]["kept"]
+
+
+def test_the_everyday_report_reproduces_from_the_data_it_names():
+    if not EVERYDAY_DATA.is_file():
+        pytest.skip(f"{EVERYDAY_DATA} not found (it sits next to the repository, not in it)")
+    report = json.loads(bt.EVERYDAY_MODEL.with_suffix(".json").read_text(encoding="utf-8"))
+    pairs, _ = bt.clean_pairs(EVERYDAY_DATA)
+    tsv = "".join(f"{english}\t{french}\n" for english, french, *_ in pairs).encode()
+    assert hashlib.sha256(tsv).hexdigest() == report["pairs_sha256"]  # the very data it was trained on
+    _, _, test_pairs = bt.split_pairs(pairs, seed=0)
+    metrics, _ = bt.evaluate_references(bt.load_checkpoint(bt.EVERYDAY_MODEL), bt.references_by_english(test_pairs))
+    assert metrics["n"] == report["test"]["n"] and metrics["n_references"] == report["test"]["n_references"]
+    for name, tolerance in [("exact_match", 0.01), ("char_accuracy", 0.01), ("chrf", 1.0)]:
+        assert abs(metrics[name] - report["test"][name]) <= tolerance, name
