@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -820,8 +821,6 @@ def test_train_and_report_scores_every_test_pair_unless_told_how_many(tmp_path):
 
 def manythings_zip(path, pairs):
     """A zip shaped like manythings.org's download: fra.txt (3 columns) and _about.txt."""
-    import zipfile
-
     attribution = "CC-BY 2.0 (France) Attribution: example #1 (ann) & #2 (bob)"
     lines = "".join(f"{e}\t{f}\t{attribution}\n" for e, f in pairs)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -884,8 +883,6 @@ def test_training_with_clean_takes_the_original_projects_folder_and_without_it_s
     folder = tmp_path / "versions" / "3"
     folder.mkdir(parents=True)
     manythings_zip(tmp_path / "z.zip", COUNTED)
-    import zipfile
-
     with zipfile.ZipFile(tmp_path / "z.zip") as archive:
         (folder / "fra.txt").write_bytes(archive.read("fra.txt"))
     (folder / "deu.txt").write_bytes(b"Hi.\tHallo.\n")
