@@ -157,6 +157,12 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "score_translations": "scoring",
     "evaluate_references": "scoring",
     # notebooks/08_training.ipynb
+    "BEAM_SIZE": "beam",
+    "BEAM_ALPHA": "beam",
+    "log_softmax": "beam",
+    "length_normalized": "beam",
+    "beam_search": "beam",
+    # notebooks/08_training.ipynb
     "TrainConfig": "loop",
     "TrainingDiverged": "loop",
     "fit": "loop",

@@ -7,7 +7,7 @@ goes, saves a training state it resumes from bit for bit, and stops if the loss 
 __all__ = ["TrainConfig", "TrainingDiverged", "fit", "load_training_state", "display_path"]
 
 
-# %% notebooks/08_training.ipynb, cell 6
+# %% notebooks/08_training.ipynb, cell 7
 import json
 import math
 import numbers
@@ -25,7 +25,7 @@ from bytetrans_lib.optim import Adam, CrossEntropyLoss, train_step, transformer_
 from bytetrans_lib.scoring import evaluate, validation_loss
 
 
-# %% notebooks/08_training.ipynb, cell 26
+# %% notebooks/08_training.ipynb, cell 27
 @dataclass
 class TrainConfig:
     """Settings of a training run (the model's sizes are in Config)."""
@@ -81,7 +81,7 @@ class TrainConfig:
         return rate
 
 
-# %% notebooks/08_training.ipynb, cell 28
+# %% notebooks/08_training.ipynb, cell 29
 class TrainingDiverged(RuntimeError):
     """The loss or the gradient became NaN or infinite; the last good checkpoint is kept."""
 
@@ -201,7 +201,7 @@ def fit(
     return history
 
 
-# %% notebooks/08_training.ipynb, cell 30
+# %% notebooks/08_training.ipynb, cell 31
 def _check_before_training(config, train_pairs, valid_pairs, train_config, state_path, resume):
     """Refuse, before fit's first step, what it cannot train: empty data, a pair too long for the
     model, a state_path it cannot write, a resume state this run cannot continue. Returns that

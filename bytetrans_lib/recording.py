@@ -16,7 +16,7 @@ __all__ = [
 ]
 
 
-# %% notebooks/08_training.ipynb, cell 7
+# %% notebooks/08_training.ipynb, cell 8
 import json
 import numbers
 import zipfile
@@ -28,7 +28,7 @@ from bytetrans_lib.checkpoint import write_atomically
 from bytetrans_lib.tokenizer import encode
 
 
-# %% notebooks/08_training.ipynb, cell 34
+# %% notebooks/08_training.ipynb, cell 35
 RECORDED_PAIRS = (  # written for the course from its lexicon; each shows something attention must do
     ("I leave the big white markets.", "Je quitte les grands marchés blancs."),  # one adjective before, one after
     ("Is the white island small?", "Est-ce que l'île blanche est petite ?"),  # elision, feminine agreement

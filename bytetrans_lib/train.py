@@ -17,7 +17,7 @@ __all__ = [
 ]
 
 
-# %% notebooks/08_training.ipynb, cell 8
+# %% notebooks/08_training.ipynb, cell 9
 import argparse
 import hashlib
 import json
@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from bytetrans_lib.batches import max_len_needed, too_long_pairs
+from bytetrans_lib.beam import BEAM_ALPHA, BEAM_SIZE, beam_search
 from bytetrans_lib.checkpoint import check_writable, save_checkpoint, write_atomically
 from bytetrans_lib.clean_dataset import clean_pairs, same_file
 from bytetrans_lib.config import Config
@@ -43,7 +44,7 @@ from bytetrans_lib.scoring import evaluate_references, references_by_english
 from bytetrans_lib.transformer import Transformer
 
 
-# %% notebooks/08_training.ipynb, cell 40
+# %% notebooks/08_training.ipynb, cell 41
 EVERYDAY_MODEL = CORPUS_PATH.parent / "bytetrans-everyday.npz"  # the second model: real Tatoeba sentences
 
 # Ten everyday sentences written for the course, each with the French translations we accept. The
@@ -74,7 +75,7 @@ PRESETS = {
 }
 
 
-# %% notebooks/08_training.ipynb, cell 41
+# %% notebooks/08_training.ipynb, cell 42
 DEFAULT_MODEL = CORPUS_PATH.parent / "bytetrans-en-fr.npz"  # the checkpoint the course ships
 DEFAULT_OUT = Path("runs") / DEFAULT_MODEL.name  # where the command writes without --out (git-ignored)
 
@@ -91,6 +92,7 @@ def train_and_report(
     record_attention=True,
     clean=False,
     sentences=None,
+    beam=None,
     on_eval=None,
     progress=None,
     log=print,
@@ -107,13 +109,18 @@ def train_and_report(
     With clean=True, `data` is manythings.org's download (a file, zip or folder, as clean_pairs
     takes it), cleaned on the way; the report keeps the cleaning's counts. With `sentences`
     ((english, (accepted French, ...)) pairs such as EVERYDAY_SENTENCES), the report shows their
-    translations instead of test pairs, so that it holds no sentence of the data. Everything
+    translations instead of test pairs, so that it holds no sentence of the data. With beam=k >= 2,
+    the test sentences (and `sentences`) are also translated by beam_search with a beam of k, and
+    the report's "test_beam" holds those scores beside the greedy ones of "test". Everything
     _prepare_run checks is refused before training starts: `out` must end in .npz, every pair
     must fit config.max_len, and so on. The report is written atomically, like the model.
     Returns the report (a dict).
     """
     if n_test is not None and (isinstance(n_test, bool) or not isinstance(n_test, numbers.Integral) or n_test < 1):
         raise ValueError(f"train_and_report: n_test must be an integer >= 1 or None (all), got {n_test!r}")
+    if beam is not None and (isinstance(beam, bool) or not isinstance(beam, numbers.Integral) or beam < 1):
+        raise ValueError(f"train_and_report: beam must be an integer >= 1 or None (greedy only), got {beam!r}")
+    beam = beam if beam is not None and beam > 1 else None  # a beam of 1 is greedy decoding
     data = Path(data)
     (train_pairs, valid_pairs, test_pairs), out, report_path, state, attention, about = _prepare_run(
         data, out, state, resume, config, train_config, record_attention=record_attention, clean=clean
@@ -165,14 +172,18 @@ def train_and_report(
         "history": history,
         "train_seconds": round(train_seconds, 1),
         "test": test_metrics,
+        "test_beam": None,
         "seconds": round(time.perf_counter() - started, 1),
         "attention_recording": attention.name if recorder is not None else None,
     }
+    if beam is not None:
+        beam_metrics, _ = evaluate_references(model, tested, beam=beam, alpha=BEAM_ALPHA)
+        report["test_beam"] = {"beam": beam, "alpha": BEAM_ALPHA, **beam_metrics}
     if sentences is None:  # the first test sentences, with their first reference
         report["samples"] = [[e, refs[0], h] for (e, refs), h in zip(tested.items(), hypotheses)][:30]
     else:
-        report["sentences"] = translate_sentences(model, sentences, train_pairs)
-    report["seconds"] = round(time.perf_counter() - started, 1)
+        report["sentences"] = translate_sentences(model, sentences, train_pairs, beam=beam)
+    report["seconds"] = round(time.perf_counter() - started, 1)  # with the tests
     text = json.dumps(report, indent=1, ensure_ascii=False) + "\n"
     write_atomically(report_path, lambda f: f.write(text.encode("utf-8")), create_folders=True)
     log(
@@ -181,6 +192,12 @@ def train_and_report(
         f"{test_metrics['n']:,} sentences ({test_metrics['n_references']:,} references); training "
         f"{train_seconds / 60:.1f} min, total {report['seconds'] / 60:.1f} min"
     )
+    if beam is not None:
+        scores = report["test_beam"]
+        log(
+            f"test, beam search ({beam}): exact match {scores['exact_match']:.1%}, character accuracy "
+            f"{scores['char_accuracy']:.1%}, chrF {scores['chrf']:.1f}"
+        )
     log(f"model written to {display_path(out)}, report to {display_path(report_path)}")
     if recorder is not None:
         log(
@@ -203,13 +220,14 @@ def _cleaning_counts(cleaning):
     }
 
 
-def translate_sentences(model, sentences, train_pairs=()):
+def translate_sentences(model, sentences, train_pairs=(), beam=None):
     """What `model` writes for each (english, (accepted French, ...)) of `sentences`: a list of
     {"english", "translation", "right" (one of the accepted), "accepted", "in_training" (the
-    English was among `train_pairs`' English sentences)}."""
+    English was among `train_pairs`' English sentences)}, and with beam=k >= 2 "beam_translation"
+    and "beam_right", the same by beam_search."""
     seen = {english for english, *_ in train_pairs}
     translations = translate(model, [english for english, _ in sentences])
-    return [
+    rows = [
         {
             "english": english,
             "translation": translation,
@@ -219,6 +237,11 @@ def translate_sentences(model, sentences, train_pairs=()):
         }
         for (english, accepted), translation in zip(sentences, translations)
     ]
+    if beam is not None and beam > 1:
+        for row in rows:
+            row["beam_translation"] = beam_search(model, row["english"], beam, BEAM_ALPHA)[0]
+            row["beam_right"] = row["beam_translation"] in row["accepted"]
+    return rows
 
 
 def terminal_progress(step, steps, loss, tokens_per_second, width=30):
@@ -281,6 +304,14 @@ def train_cli(argv=None):
         default=True,
         help="record the attention maps of six sentences at ten steps into OUT.attention.npz (default: on)",
     )
+    parser.add_argument(
+        "--beam",
+        type=int,
+        default=None,
+        help=f"also score the test sentences translated by beam search with a beam of K (notebook 08, section "
+        f"4; default {BEAM_SIZE} with --preset everyday, none with course; 1: greedy decoding only)",
+        metavar="K",
+    )
     for f in fields(TrainConfig):  # None: the preset's value
         parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=None)
     model_keys = ["d_model", "n_heads", "n_encoder_layers", "n_decoder_layers", "d_ff", "max_len"]
@@ -299,6 +330,8 @@ def train_cli(argv=None):
         print(f"{parser.prog}: error: {message}", file=sys.stderr)
         return 2
 
+    if args.beam is not None and args.beam < 1:
+        return refuse(f"argument --beam must be >= 1, got {args.beam}")
     if args.n_test is not None and args.n_test < 1:
         return refuse(f"argument --n-test must be >= 1, got {args.n_test}")
     try:
@@ -342,12 +375,13 @@ def train_cli(argv=None):
         record_attention=args.record_attention,
         clean=args.clean,
         sentences=EVERYDAY_SENTENCES if everyday else None,
+        beam=args.beam if args.beam is not None else (BEAM_SIZE if everyday else None),
         progress=terminal_progress if sys.stderr.isatty() else None,
     )
     return 0
 
 
-# %% notebooks/08_training.ipynb, cell 44
+# %% notebooks/08_training.ipynb, cell 45
 def _prepare_run(data, out, state, resume, config, train_config, names=None, record_attention=True, clean=False):
     """Check a run before it trains: ((train, valid, test) pairs, model, report, state and attention paths,
     and what the report says of the data: {"pairs": how many, "pairs_sha256": the hash of the pairs as a
@@ -472,7 +506,7 @@ def _prepare_run(data, out, state, resume, config, train_config, names=None, rec
 
 
 if __name__ == "__main__":
-    # %% notebooks/08_training.ipynb, cell 42
+    # %% notebooks/08_training.ipynb, cell 43
     # What `python -m bytetrans_lib.train` runs. Inside Jupyter, sys.argv holds the kernel's own
     # flags, not ours, so in a notebook this cell does nothing.
     if "ipykernel" not in sys.modules:

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from bytetrans_lib import loop
+from bytetrans_lib import beam, loop
 from bytetrans_lib.optim import transformer_lr
 from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, encode
 
@@ -80,7 +80,29 @@ class _LrNoGuard(loop.TrainConfig):  # divides by cooldown * steps even when coo
         return rate * min(1.0, (self.steps - step + 1) / (self.cooldown * self.steps))
 
 
-STUBS = {"08.1": _raises, "08.2": _raises, "08.3": _StubTrainConfig}
+def _beam_greedy(model, text, beam_size=4, alpha=0.6, max_len=None):  # ignores the beam: greedy decoding
+    return beam.beam_search(model, text, 1, alpha, max_len)
+
+
+def _beam_unnormalized(model, text, beam_size=4, alpha=0.6, max_len=None):  # returns log p, not log p / n**alpha
+    translation, score = beam.beam_search(model, text, beam_size, alpha, max_len)
+    return translation, score * (len(encode(translation)) + 1) ** alpha
+
+
+def _beam_cache_left_behind(model, text, beam_size=4, alpha=0.6, max_len=None):  # never moves the cache's rows
+    keep_rows = beam._keep_rows
+    beam._keep_rows = lambda cache, rows: None
+    try:
+        return beam.beam_search(model, text, beam_size, alpha, max_len)
+    finally:
+        beam._keep_rows = keep_rows
+
+
+def _beam_translation_only(model, text, beam_size=4, alpha=0.6, max_len=None):  # forgets the score
+    return beam.beam_search(model, text, beam_size, alpha, max_len)[0]
+
+
+STUBS = {"08.1": _raises, "08.2": _raises, "08.3": _StubTrainConfig, "08.4": _raises}
 
 BUGS = [
     (
@@ -98,4 +120,12 @@ BUGS = [
     ("08.3", _LrZeroAtTheEnd, "lr(step=100) is 0 at the last of 100 steps"),
     ("08.3", _LrAlwaysCooling, "before the cool-down (the first 70% of the steps) the rate is transformer_lr's"),
     ("08.3", _LrNoGuard, "lr divided by zero with cooldown=0"),
+    ("08.4", _beam_translation_only, "returned str: expected a tuple (translation, score)"),
+    ("08.4", _beam_unnormalized, "the score must be log p / "),
+    (
+        "08.4",
+        _beam_greedy,
+        "beam_search(everyday, 'Where is the station?', beam=4, alpha=0.6) gave 'Où est le procure ?'",
+    ),
+    ("08.4", _beam_cache_left_behind, "carry its cached keys and values along (_keep_rows)"),
 ]

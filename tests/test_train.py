@@ -494,6 +494,7 @@ def test_the_command_refuses_outputs_it_cannot_write_before_training(cli, tmp_pa
         (["--peak-lr", "0"], "argument --peak-lr must be > 0"),
         (["--n-eval", "0"], "argument --n-eval must be >= 1"),
         (["--n-test", "0"], "argument --n-test must be >= 1"),
+        (["--beam", "0"], "argument --beam must be >= 1"),
     ],
 )
 def test_the_command_refuses_settings_that_would_silently_misbehave(cli, tmp_path, args, message):
@@ -877,6 +878,10 @@ def test_the_everyday_preset_cleans_a_manythings_zip_and_its_report_holds_no_sen
     )
     assert not any(e in text or f in text for e, f in COUNTED)  # no sentence of the data in the report
     assert {"chrf", "n_references", "exact_match", "char_accuracy"} <= set(report["test"])
+    # the everyday preset also scores beam search's translations, beside greedy decoding's
+    beam = report["test_beam"]
+    assert beam["beam"] == bt.BEAM_SIZE and beam["alpha"] == bt.BEAM_ALPHA and beam["n"] == report["test"]["n"]
+    assert all(s["beam_right"] == (s["beam_translation"] in s["accepted"]) for s in report["sentences"])
 
 
 def test_training_with_clean_takes_the_original_projects_folder_and_without_it_says_so(cli, tmp_path):
@@ -895,6 +900,7 @@ def test_training_with_clean_takes_the_original_projects_folder_and_without_it_s
     assert report["cleaning"]["files"] == ["versions/3/fra.txt"]
     assert report["cleaning"]["skipped"] == {"versions/3": ["_about.txt", "deu.txt"]}
     assert report["cleaning"]["read"] == report["cleaning"]["kept"] == 60 and "samples" in report
+    assert report["test_beam"] is None  # the course's preset decodes greedily only, unless told --beam
     code, out, err = cli("--clean", "--data", "nowhere", "--out", "m2.npz", *TINY_ARGS)
     assert code == 2 and error_line(err) == "nowhere: no such file or folder"
 
@@ -932,6 +938,10 @@ def test_the_shipped_everyday_model_is_the_preset_under_10_mb_and_its_report_quo
     assert report["test"]["n"] >= 500 and report["test"]["n_references"] > report["test"]["n"]
     assert report["cleaning"]["read"] == 76038 and report["cleaning"]["dropped"]["truncated"] == 1
     assert report["pairs"] == report["cleaning"]["kept"]
+    beam = report["test_beam"]  # the command's default for --preset everyday
+    assert beam["beam"] == bt.BEAM_SIZE and beam["alpha"] == bt.BEAM_ALPHA
+    assert (beam["n"], beam["n_references"]) == (report["test"]["n"], report["test"]["n_references"])
+    assert all(row["beam_right"] == (row["beam_translation"] in row["accepted"]) for row in report["sentences"])
 
 
 def test_the_everyday_report_reproduces_from_the_data_it_names():
@@ -946,3 +956,12 @@ def test_the_everyday_report_reproduces_from_the_data_it_names():
     assert metrics["n"] == report["test"]["n"] and metrics["n_references"] == report["test"]["n_references"]
     for name, tolerance in [("exact_match", 0.01), ("char_accuracy", 0.01), ("chrf", 1.0)]:
         assert abs(metrics[name] - report["test"][name]) <= tolerance, name
+    beam = report["test_beam"]
+    metrics, _ = bt.evaluate_references(
+        bt.load_checkpoint(bt.EVERYDAY_MODEL),
+        bt.references_by_english(test_pairs),
+        beam=beam["beam"],
+        alpha=beam["alpha"],
+    )
+    for name, tolerance in [("exact_match", 0.01), ("char_accuracy", 0.01), ("chrf", 1.0)]:
+        assert abs(metrics[name] - beam[name]) <= tolerance, name

@@ -1,8 +1,9 @@
-"""Checks of notebook 08's exercises (training): encode_pairs, edit_distance, TrainConfig.lr."""
+"""Checks of notebook 08's exercises (training): encode_pairs, edit_distance, TrainConfig.lr, beam_search."""
 
 import numpy as np
 
-from bytetrans_lib import batches, loop, scoring
+from bytetrans_lib import batches, beam, checkpoint, decoding, loop, scoring, train
+from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, encode, encode_batch
 from bytetrans_lib.exercises import Wrong, exercise, report
 
 PAIRS = [
@@ -107,3 +108,50 @@ def check_train_config_lr(TrainConfig):
             f"with cooldown=0, lr(step={first}) is {got[first - 1]:.6g}, expected {expected[first - 1]:.6g}: "
             "without a cool-down the rate is transformer_lr's"
         )
+
+
+def _log_prob(model, english, french):
+    """log p(french + EOS | english) by teacher forcing, and the number of ids it scores."""
+    ids = encode(french)
+    tgt_in, tgt_out = np.concatenate([[BOS_ID], ids])[None], np.concatenate([ids, [EOS_ID]])
+    step = beam.log_softmax(model.forward(encode_batch([english], eos=True), tgt_in)[0].astype(np.float64))
+    return step[np.arange(len(tgt_out)), tgt_out].sum(), len(tgt_out)
+
+
+# sentences the everyday model translates differently with a beam than greedily, or the same
+BEAM_SENTENCES = ["Where is the station?", "Good morning.", "We are late."]
+
+
+@exercise("08.4", "beam_search", reference=lambda: beam.beam_search, uses="the library's beam_search")
+def check_beam_search(beam_search):
+    model = checkpoint.load_checkpoint(train.EVERYDAY_MODEL)
+    for sentence in BEAM_SENTENCES:
+        greedy = decoding.translate(model, [sentence])[0]
+        for k, alpha in [(1, 0.6), (4, 0.6), (4, 0.0), (2, 1.0)]:
+            got = beam_search(model, sentence, k, alpha)
+            call = f"beam_search(everyday, {sentence!r}, beam={k}, alpha={alpha})"
+            if not isinstance(got, tuple) or len(got) != 2 or not isinstance(got[0], str):
+                raise Wrong(f"{call} returned {type(got).__name__}: expected a tuple (translation, score)")
+            translation, score = got
+            expected, expected_score = beam.beam_search(model, sentence, k, alpha)
+            log_p, n = _log_prob(model, sentence, translation)
+            if not np.isclose(score, beam.length_normalized(log_p, n, alpha), rtol=1e-4, atol=1e-5):
+                raise Wrong(
+                    f"{call} scored {translation!r} {score:.6g}, but the model gives it log p = {log_p:.6g} over {n} "
+                    f"ids (EOS included): the score must be log p / {n}**{alpha} = "
+                    f"{beam.length_normalized(log_p, n, alpha):.6g}. Add each step's log-probability to the "
+                    "candidate it extends, and carry its cached keys and values along (_keep_rows)"
+                )
+            if k == 1 and translation != greedy:
+                raise Wrong(
+                    f"{call} gave {translation!r}, greedy decoding gives {greedy!r}: with a beam of 1 the search "
+                    "keeps only the likeliest extension, as greedy decoding does"
+                )
+            if translation != expected:
+                better = "higher" if expected_score > score else "lower"
+                raise Wrong(
+                    f"{call} gave {translation!r} (score {score:.4f}), expected {expected!r} (score "
+                    f"{expected_score:.4f}, {better}): at every step keep the {k} likeliest of all {k} x 260 "
+                    "extensions, set those ending with EOS aside as complete, and stop only when the best complete "
+                    "score beats every live candidate's log p / max_len**alpha"
+                )
