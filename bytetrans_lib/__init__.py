@@ -161,6 +161,7 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "BEAM_ALPHA": "beam",
     "log_softmax": "beam",
     "length_normalized": "beam",
+    "sentence_log_prob": "beam",
     "beam_search": "beam",
     # notebooks/08_training.ipynb
     "TrainConfig": "loop",

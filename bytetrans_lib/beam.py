@@ -3,7 +3,7 @@
 
 Beam search: translating a sentence while keeping the likeliest few partial translations, not one."""
 
-__all__ = ["BEAM_SIZE", "BEAM_ALPHA", "log_softmax", "length_normalized", "beam_search"]
+__all__ = ["BEAM_SIZE", "BEAM_ALPHA", "log_softmax", "length_normalized", "sentence_log_prob", "beam_search"]
 
 
 # %% notebooks/08_training.ipynb, cell 6
@@ -31,6 +31,16 @@ def length_normalized(log_p, length, alpha=BEAM_ALPHA):
     """The score that compares translations of different lengths: log_p / length**alpha, where
     length counts the ids written, EOS included."""
     return log_p / length**alpha
+
+
+def sentence_log_prob(model, english, french):
+    """(log p(french + EOS | english), number of ids scored) under `model`, by teacher forcing: one
+    forward pass, no search. What the sums of a search that wrote `french` must come to."""
+    ids = encode(french)
+    src = encode(english, eos=True)[None]  # (1, T_src)
+    tgt_in, tgt_out = np.concatenate([[BOS_ID], ids])[None], np.concatenate([ids, [EOS_ID]])  # (1, T), (T,)
+    step = log_softmax(model.forward(src, tgt_in)[0].astype(np.float64))  # (T, V)
+    return float(step[np.arange(len(tgt_out)), tgt_out].sum()), len(tgt_out)
 
 
 def beam_search(model, text, beam=BEAM_SIZE, alpha=BEAM_ALPHA, max_len=None):

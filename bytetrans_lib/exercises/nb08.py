@@ -3,7 +3,6 @@
 import numpy as np
 
 from bytetrans_lib import batches, beam, checkpoint, decoding, loop, scoring, train
-from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, encode, encode_batch
 from bytetrans_lib.exercises import Wrong, exercise, report
 
 PAIRS = [
@@ -110,14 +109,6 @@ def check_train_config_lr(TrainConfig):
         )
 
 
-def _log_prob(model, english, french):
-    """log p(french + EOS | english) by teacher forcing, and the number of ids it scores."""
-    ids = encode(french)
-    tgt_in, tgt_out = np.concatenate([[BOS_ID], ids])[None], np.concatenate([ids, [EOS_ID]])
-    step = beam.log_softmax(model.forward(encode_batch([english], eos=True), tgt_in)[0].astype(np.float64))
-    return step[np.arange(len(tgt_out)), tgt_out].sum(), len(tgt_out)
-
-
 # sentences the everyday model translates differently with a beam than greedily, or the same
 BEAM_SENTENCES = ["Where is the station?", "Good morning.", "We are late."]
 
@@ -134,7 +125,7 @@ def check_beam_search(beam_search):
                 raise Wrong(f"{call} returned {type(got).__name__}: expected a tuple (translation, score)")
             translation, score = got
             expected, expected_score = beam.beam_search(model, sentence, k, alpha)
-            log_p, n = _log_prob(model, sentence, translation)
+            log_p, n = beam.sentence_log_prob(model, sentence, translation)
             if not np.isclose(score, beam.length_normalized(log_p, n, alpha), rtol=1e-4, atol=1e-5):
                 raise Wrong(
                     f"{call} scored {translation!r} {score:.6g}, but the model gives it log p = {log_p:.6g} over {n} "
