@@ -5,6 +5,7 @@ The dirty inputs are written by the tests themselves, byte by byte, into tmp_pat
 """
 
 import hashlib
+import json
 import os
 import runpy
 import stat
@@ -32,6 +33,7 @@ from bytetrans_lib import (
 
 REAL = ROOT.parent / "shared" / "data" / "tatoeba" / "fra-eng.tsv"
 REAL_SHA256 = "d952b56a181da5270b7bb4ded3f3bbe61e67a9b1de0e0fbc1d46438c71fb55a7"  # from its SOURCE.md
+RECORDED_5K = ROOT / "data" / "tatoeba-5k-cleaning.json"  # its counts, as notebook 07 prints them
 ATTR = "CC-BY 2.0 (France) Attribution: example #1 (ann) & #2 (bob)"  # made up, in the real format
 
 
@@ -757,11 +759,22 @@ def test_the_real_5000_tatoeba_pairs_clean_as_documented():
         assert not any(ch in english + french for ch in FRENCH_SPACES)
         assert unicodedata.is_normalized("NFC", french) and len(french.encode()) <= 60
     if hashlib.sha256(REAL.read_bytes()).hexdigest() == REAL_SHA256:  # the file SOURCE.md describes
-        # The numbers notebook 07 quotes: 44 duplicates are spacing variants of an earlier pair,
-        # 6 differ from one only by ’ for '.
+        # The numbers notebook 07 prints from data/tatoeba-5k-cleaning.json and its prose quotes: 44
+        # duplicates are spacing variants of an earlier pair, 6 differ from one only by ’ for '.
+        recorded = json.loads(RECORDED_5K.read_text(encoding="utf-8"))
+        assert (report.read, report.kept, report.dropped) == (recorded["read"], recorded["kept"], recorded["dropped"])
         assert report.kept == 4949
         assert dropped(report) == {"too_long": 1, "duplicate": 50}
         assert not any("’" in english + french for english, french, _ in pairs)
+
+
+def test_the_recorded_counts_of_the_5000_pairs_name_their_file_and_hold_only_numbers():
+    """What notebook 07 prints on every machine, with or without the file (which is not ours to ship)."""
+    recorded = json.loads(RECORDED_5K.read_text(encoding="utf-8"))
+    assert recorded["file"] == REAL.name and recorded["sha256"] == REAL_SHA256
+    assert set(recorded["dropped"]) == set(DROP_REASONS)
+    assert recorded["read"] == recorded["kept"] + sum(recorded["dropped"].values())
+    assert set(recorded) == {"file", "sha256", "read", "kept", "dropped"}  # no sentence of the data
 
 
 # --- issue 13, second probe: what the cleaner must not keep, and what it must not destroy ----------
