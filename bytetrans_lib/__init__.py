@@ -166,6 +166,7 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     # notebooks/08_training.ipynb
     "TrainConfig": "loop",
     "TrainingDiverged": "loop",
+    "eval_line": "loop",
     "fit": "loop",
     "load_training_state": "loop",
     "display_path": "loop",
@@ -185,6 +186,8 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "DEFAULT_MODEL": "train",
     "DEFAULT_OUT": "train",
     "train_and_report": "train",
+    "split_line": "train",
+    "result_lines": "train",
     "translate_sentences": "train",
     "terminal_progress": "train",
     "train_cli": "train",

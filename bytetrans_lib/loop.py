@@ -4,7 +4,7 @@
 The training loop: `fit` trains a model on pairs with the settings of a `TrainConfig`, evaluates it as it
 goes, saves a training state it resumes from bit for bit, and stops if the loss diverges."""
 
-__all__ = ["TrainConfig", "TrainingDiverged", "fit", "load_training_state", "display_path"]
+__all__ = ["TrainConfig", "TrainingDiverged", "eval_line", "fit", "load_training_state", "display_path"]
 
 
 # %% notebooks/08_training.ipynb, cell 7
@@ -84,6 +84,18 @@ class TrainConfig:
 # %% notebooks/08_training.ipynb, cell 29
 class TrainingDiverged(RuntimeError):
     """The loss or the gradient became NaN or infinite; the last good checkpoint is kept."""
+
+
+def eval_line(history, i, train_config, d_model):
+    """The line fit logs at its i-th evaluation, made from the history alone: a report's history
+    gives back the log of its run (tests/test_train.py checks notebook 08's shown run this way)."""
+    step = history["step"][i]
+    return (
+        f"step {step:>5}/{train_config.steps}  train loss {history['train_loss'][i]:.3f}  "
+        f"valid loss {history['valid_loss'][i]:.3f}  exact {history['exact_match'][i]:6.1%}  "
+        f"chars {history['char_accuracy'][i]:6.1%}  {history['tokens_per_second'][i]:,} tok/s  "
+        f"lr {train_config.lr(step, d_model):.1e}  {history['seconds'][i]:.0f} s"
+    )
 
 
 def fit(
@@ -186,12 +198,7 @@ def fit(
                 history["exact_match"].append(metrics["exact_match"])
                 history["char_accuracy"].append(metrics["char_accuracy"])
                 history["tokens_per_second"].append(round(tokens / seconds))
-                log(
-                    f"step {step:>5}/{tc.steps}  train loss {history['train_loss'][-1]:.3f}  "
-                    f"valid loss {history['valid_loss'][-1]:.3f}  exact {metrics['exact_match']:6.1%}  "
-                    f"chars {metrics['char_accuracy']:6.1%}  {history['tokens_per_second'][-1]:,} tok/s  "
-                    f"lr {optimizer.lr:.1e}  {history['seconds'][-1]:.0f} s"
-                )
+                log(eval_line(history, -1, tc, config.d_model))
                 if state_path is not None:
                     save_checkpoint(model, state_path, extra=_training_state(optimizer, step, history, tc, record))
                     last_good = step

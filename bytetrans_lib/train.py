@@ -11,6 +11,8 @@ __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_OUT",
     "train_and_report",
+    "split_line",
+    "result_lines",
     "translate_sentences",
     "terminal_progress",
     "train_cli",
@@ -131,10 +133,7 @@ def train_and_report(
     for path in (out, state):
         path.parent.mkdir(parents=True, exist_ok=True)  # runs/ on a first run
     model = Transformer(config, rng=np.random.default_rng(train_config.seed))
-    log(
-        f"{len(train_pairs):,} training pairs, {len(valid_pairs):,} validation, {len(test_pairs):,} "
-        f"test; {sum(p.size for p in model.parameters().values()):,} parameters"
-    )
+    log(split_line((train_pairs, valid_pairs, test_pairs), sum(p.size for p in model.parameters().values())))
     recorder = None
     if record_attention:  # the recorded sentences the model can hold (all six at max_len 64)
         too_long = too_long_pairs(RECORDED_PAIRS, config.max_len)
@@ -186,26 +185,43 @@ def train_and_report(
     report["seconds"] = round(time.perf_counter() - started, 1)  # with the tests
     text = json.dumps(report, indent=1, ensure_ascii=False) + "\n"
     write_atomically(report_path, lambda f: f.write(text.encode("utf-8")), create_folders=True)
-    log(
-        f"test: exact match {test_metrics['exact_match']:.1%} (any reference), character accuracy "
-        f"{test_metrics['char_accuracy']:.1%} (closest reference), chrF {test_metrics['chrf']:.1f} on "
-        f"{test_metrics['n']:,} sentences ({test_metrics['n_references']:,} references); training "
-        f"{train_seconds / 60:.1f} min, total {report['seconds'] / 60:.1f} min"
-    )
-    if beam is not None:
-        scores = report["test_beam"]
-        log(
-            f"test, beam search ({beam}): exact match {scores['exact_match']:.1%}, character accuracy "
-            f"{scores['char_accuracy']:.1%}, chrF {scores['chrf']:.1f}"
-        )
-    log(f"model written to {display_path(out)}, report to {display_path(report_path)}")
-    if recorder is not None:
-        log(
-            f"attention of {len(recorder.pairs)} sentences at steps {recorder.recorded} written to {display_path(attention)}"
-        )
-    elif attention.exists():
+    recorded = (len(recorder.pairs), recorder.recorded) if recorder is not None else None
+    for line in result_lines(report, out, report_path, attention, recorded):
+        log(line)
+    if recorder is None and attention.exists():
         log(f"attention not recorded; {display_path(attention)} is an earlier run's, left as it was")
     return report
+
+
+def split_line(split, n_parameters):
+    """The line a run logs before its first step: the sizes of its (train, valid, test) split and
+    of its model."""
+    n_train, n_valid, n_test = (len(pairs) for pairs in split)
+    return f"{n_train:,} training pairs, {n_valid:,} validation, {n_test:,} test; {n_parameters:,} parameters"
+
+
+def result_lines(report, out, report_path, attention, recorded=None):
+    """The lines a run logs after training, made from its report alone, like fit's eval_line from
+    the history (so tests/test_train.py can check that notebook 08 shows what today's code prints):
+    the test scores, greedy and by beam search, and the files written. recorded: (number of
+    sentences, recorded steps) when the run recorded attention."""
+    test, beam = report["test"], report["test_beam"]
+    lines = [
+        f"test: exact match {test['exact_match']:.1%} (any reference), character accuracy "
+        f"{test['char_accuracy']:.1%} (closest reference), chrF {test['chrf']:.1f} on {test['n']:,} sentences "
+        f"({test['n_references']:,} references); training {report['train_seconds'] / 60:.1f} min, "
+        f"total {report['seconds'] / 60:.1f} min"
+    ]
+    if beam is not None:
+        lines.append(
+            f"test, beam search ({beam['beam']}): exact match {beam['exact_match']:.1%}, character accuracy "
+            f"{beam['char_accuracy']:.1%}, chrF {beam['chrf']:.1f}"
+        )
+    lines.append(f"model written to {display_path(out)}, report to {display_path(report_path)}")
+    if recorded is not None:
+        n_sentences, steps = recorded
+        lines.append(f"attention of {n_sentences} sentences at steps {steps} written to {display_path(attention)}")
+    return lines
 
 
 def _cleaning_counts(cleaning):

@@ -297,3 +297,42 @@ def test_write_replaces_modules_atomically_and_leaves_no_partial_file(project):
     make_notebook(project / "notebooks", "01_a.ipynb", "#| default_exp alpha", "#| export\nX = 1")
     exporter.write(exporter.build(project / "notebooks", project), project / "lib")
     assert sorted(p.name for p in (project / "lib").iterdir()) == ["__init__.py", "alpha.py"]
+
+
+# ---- issue 28: what the notebooks and the README say is exported is what the exporter writes ---
+
+NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
+
+
+def exported_modules():
+    """{notebook file name: set of the modules the exporter writes from it}"""
+    return {
+        path.name: {m.name for m in exporter.read_notebook(path)}
+        for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    }
+
+
+def test_the_readme_course_table_names_the_modules_each_notebook_exports():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| \[(\d\d_\w+)\]\(notebooks/\1\.ipynb\) \|[^|]*\| ([^|]*) \|", readme, re.M)
+    named = {f"{nb}.ipynb": set(re.findall(r"`(?:bytetrans_lib)?\.(\w+)`", column)) for nb, column in rows}
+    assert named == {nb: modules for nb, modules in exported_modules().items() if modules}
+
+
+def test_a_notebook_that_says_how_many_modules_it_exports_counts_and_names_them_right():
+    said = 0
+    for name, modules in exported_modules().items():
+        nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+        for number, cell in enumerate(nb.cells, start=1):
+            if cell.cell_type != "markdown":
+                continue
+            for m in re.finditer(r"exports (\w+) modules", cell.source):
+                said += 1
+                assert NUMBER_WORDS.get(m.group(1)) == len(modules), f"{name}, cell {number}: {m.group(0)}"
+                # the paragraph that says it names each one, as `module` or `bytetrans_lib.module`
+                rest = cell.source[m.start() :].split("\n\n")
+                table = rest[1] if len(rest) > 1 and rest[1].startswith("|") else ""  # a table right after it
+                paragraph = rest[0] + "\n" + table
+                mentioned = set(re.findall(r"`(?:bytetrans_lib\.)?(\w+)`", paragraph))
+                assert modules <= mentioned, f"{name}, cell {number}: {sorted(modules - mentioned)} not named"
+    assert said >= 3  # notebooks 05, 07 and 08 say it

@@ -965,3 +965,64 @@ def test_the_everyday_report_reproduces_from_the_data_it_names():
     )
     for name, tolerance in [("exact_match", 0.01), ("char_accuracy", 0.01), ("chrf", 1.0)]:
         assert abs(metrics[name] - beam[name]) <= tolerance, name
+
+
+# ---- issue 28: what the notebook shows is what today's code prints -----------------------------
+
+
+def test_the_log_lines_are_made_from_the_history_and_the_report_alone(tmp_path):
+    """eval_line and result_lines give back exactly what a run logged, from what it saved."""
+    bt.write_tsv(PAIRS * 3, tmp_path / "pairs.tsv")
+    config = dataclasses.replace(TINY, max_len=64)  # long enough for every recorded sentence
+    lines = []
+    report = bt.train_and_report(
+        tmp_path / "pairs.tsv", tmp_path / "m.npz", config, bt.TrainConfig(**QUICK), beam=2, log=lines.append
+    )
+    recording = bt.load_recording(tmp_path / "m.attention.npz")
+    tc = bt.TrainConfig.from_dict(report["train_config"])
+    split = bt.split_pairs(PAIRS * 3, seed=0)
+    n_parameters = sum(p.size for p in bt.Transformer(config, rng=np.random.default_rng(0)).parameters().values())
+    expected = [bt.split_line(split, n_parameters)]
+    expected += [bt.eval_line(report["history"], i, tc, config.d_model) for i in range(len(report["history"]["step"]))]
+    recorded = (len(recording["pairs"]), recording["steps"])
+    expected += bt.result_lines(report, tmp_path / "m.npz", tmp_path / "m.json", tmp_path / "m.attention.npz", recorded)
+    assert lines == expected
+    assert lines[-4].startswith("test: exact match") and lines[-3].startswith("test, beam search (2)")
+
+
+def notebook_outputs(path, marker):
+    """The text lines printed by the cell of notebook `path` whose source contains `marker`."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    (cell,) = [c for c in nb["cells"] if c["cell_type"] == "code" and marker in "".join(c["source"])]
+    text = "".join("".join(o["text"]) for o in cell["outputs"] if o.get("output_type") == "stream")
+    return text.splitlines()
+
+
+def test_notebook_08_shows_the_shipped_run_line_for_line_as_todays_code_prints_it_from_its_report():
+    """The training cell's output is exempt from nbval (it shows a run of minutes): this holds it to
+    the shipped report instead, so an output left by older code, or by another run, fails here."""
+    report = json.loads(bt.DEFAULT_MODEL.with_suffix(".json").read_text(encoding="utf-8"))
+    config, tc = bt.Config.from_dict(report["config"]), bt.TrainConfig.from_dict(report["train_config"])
+    recording = bt.load_recording(bt.DEFAULT_MODEL.with_suffix(".attention.npz"))
+    split = bt.split_pairs(bt.read_tsv(bt.CORPUS_PATH), seed=0)
+    model = bt.load_checkpoint(bt.DEFAULT_MODEL)
+    expected = [bt.split_line(split, sum(p.size for p in model.parameters().values()))]
+    expected += [bt.eval_line(report["history"], i, tc, config.d_model) for i in range(len(report["history"]["step"]))]
+    expected += bt.result_lines(
+        report,
+        bt.DEFAULT_MODEL,
+        bt.DEFAULT_MODEL.with_suffix(".json"),
+        bt.DEFAULT_MODEL.with_suffix(".attention.npz"),
+        (len(recording["pairs"]), recording["steps"]),
+    )
+    shown = notebook_outputs(ROOT / "notebooks" / "08_training.ipynb", "FULL_TRAINING = ")
+    assert shown == expected
+
+
+def test_both_shipped_reports_are_in_the_format_todays_code_writes(tmp_path):
+    bt.write_tsv(PAIRS * 3, tmp_path / "pairs.tsv")
+    today = bt.train_and_report(tmp_path / "pairs.tsv", tmp_path / "m.npz", TINY, bt.TrainConfig(**QUICK), log=quiet)
+    for path, translations in [(bt.DEFAULT_MODEL, "samples"), (bt.EVERYDAY_MODEL, "sentences")]:
+        shipped = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+        assert set(shipped) == set(today) - {"samples"} | {translations}, path.name
+        assert set(shipped["test"]) == set(today["test"]) and set(shipped["history"]) == set(today["history"])
