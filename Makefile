@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: lab explore test test-browser bench export check-export execute demo train train-everyday exercises progress clean help
+.PHONY: lab explore test test-browser bench export check-export readme execute demo train train-everyday exercises progress clean help
 
 help:
 	@echo "make lab        open the course in JupyterLab (creates .venv on first use)"
@@ -18,10 +18,11 @@ help:
 	@echo "make progress   run your exercise notebooks and print which exercises are done, wrong or not started"
 	@echo "make execute    re-run every notebook top to bottom in a fresh kernel, in place"
 	@echo "make demo       the untrained model's shape table and greedy decode (notebook 05)"
-	@echo "make train      train the course's model on the embedded corpus (8-9 min on 2 cores),"
+	@echo "make train      train the course's model on the embedded corpus (8-10 min on 2 cores),"
 	@echo "                writing data/bytetrans-en-fr.npz and its report (notebook 08)"
 	@echo "make train-everyday DATA=fra-eng.zip   train the everyday model on real Tatoeba pairs,"
 	@echo "                writing data/bytetrans-everyday.npz and its report (notebook 08, section 4)"
+	@echo "make readme     rewrite the README's figures of the shipped models from their reports (after training)"
 	@echo "make bench      time a training step (and PyTorch's, if installed) and decoding: benchmarks/README.md"
 	@echo "make clean      remove .venv"
 
@@ -66,6 +67,10 @@ export: $(STAMP)
 
 check-export: $(STAMP)
 	$(BIN)/python -m bytetrans_lib.exporter --check
+
+# The README's tables of the shipped runs come from their reports (tools/readme_figures.py).
+readme: $(STAMP)
+	$(BIN)/python tools/readme_figures.py
 
 # The exercise edition: notebooks/ with each solution replaced by a stub (bytetrans_lib/exercises/).
 exercises: $(STAMP)
