@@ -85,8 +85,10 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     # notebooks/05_transformer.ipynb
     "check_writable": "checkpoint",
     "write_atomically": "checkpoint",
+    "write_together": "checkpoint",
     "CHECKPOINT_FORMAT": "checkpoint",
     "save_checkpoint": "checkpoint",
+    "checkpoint_writer": "checkpoint",
     "load_checkpoint": "checkpoint",
     # notebooks/06_adam.ipynb
     "CrossEntropyLoss": "optim",
@@ -175,6 +177,7 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "RECORDED_KINDS": "recording",
     "RECORDING_FORMAT": "recording",
     "PER": "recording",
+    "MAX_RECORDING_BYTES": "recording",
     "recording_steps": "recording",
     "AttentionRecorder": "recording",
     "is_recording": "recording",
@@ -191,6 +194,8 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "translate_sentences": "train",
     "terminal_progress": "train",
     "train_cli": "train",
+    "MAX_REPORT_BYTES": "train",
+    "file_kind": "train",
     # notebooks/09_attention_maps.ipynb
     "KINDS": "viz",
     "attention_maps": "viz",

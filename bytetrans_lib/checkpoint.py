@@ -3,13 +3,25 @@
 
 Saving and loading a model as one .npz file, and writing files without ever losing one."""
 
-__all__ = ["check_writable", "write_atomically", "CHECKPOINT_FORMAT", "save_checkpoint", "load_checkpoint"]
+__all__ = [
+    "check_writable",
+    "write_atomically",
+    "write_together",
+    "CHECKPOINT_FORMAT",
+    "save_checkpoint",
+    "checkpoint_writer",
+    "load_checkpoint",
+]
 
 
 # %% notebooks/05_transformer.ipynb, cell 9
+import contextlib
 import json
+import math
 import os
+import signal
 import tempfile
+import threading
 import zipfile
 from pathlib import Path
 
@@ -66,26 +78,105 @@ def check_writable(path, caller=None, *, create_folders=False):
 
 def write_atomically(path, write, caller=None, *, create_folders=False):
     """Write a file with write(f), f a binary file object, so that `path` holds either its old
-    content or the whole new one, never half: the bytes go to a temporary file of a unique name
-    in the same folder, which is then renamed over `path`. check_writable(path) first; the
-    temporary file never outlives the call. Returns the path written."""
-    path = check_writable(path, caller, create_folders=create_folders)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    content or the whole new one, never half: write_together with one file. Returns the path
+    written."""
+    return write_together([(path, write)], caller, create_folders=create_folders)[0]
+
+
+def write_together(writes, caller=None, *, create_folders=False):
+    """Write several files that belong together (a model and its report), each with write(f), f a
+    binary file object, so that either all of them change or none does.
+
+    Every path is checked by check_writable first; then each file's bytes go to a temporary file
+    of a unique name in its folder, flushed to disk, and only when all are written are they renamed
+    over their paths, one after the other, with Ctrl-C, SIGTERM and SIGHUP held back until the last
+    rename is done. An error or a signal before that removes every temporary file and leaves every
+    path as it was; a signal then ends the process as it would have. writes: [(path, write), ...].
+    Returns the paths written (a link's target, as check_writable gives it)."""
+    paths = [check_writable(path, caller, create_folders=create_folders) for path, _ in writes]
+    same = [p for i, p in enumerate(paths) if p in paths[:i]]  # check_writable resolved the links
+    if same:
+        raise ValueError(f"{caller + ': ' if caller else ''}{same[0]} would be written twice")
     umask = os.umask(0)
     os.umask(umask)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = []
+    with _signals_end_writes():
+        try:
+            for path, (_, write) in zip(paths, writes):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with _signals_held():  # so that the temporary file is always on the list to remove
+                    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+                    temporary.append(tmp)
+                try:
+                    with os.fdopen(fd, "wb") as f:
+                        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's file is private (0600); ours are not
+                        write(f)
+                        f.flush()
+                        os.fsync(f.fileno())
+                except OSError as e:  # a full disk, "File too large": say which file
+                    message = f"{caller + ': ' if caller else ''}cannot write {path}: {e.strerror or e}"
+                    raise (OSError(e.errno, message) if e.errno else OSError(message)) from None
+            with _signals_held():  # all the files change, or (if an error stops a rename) the rest do not
+                for tmp, path in zip(temporary, paths):
+                    os.replace(tmp, path)
+        except BaseException:
+            for tmp in temporary:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+            raise
+    return paths
+
+
+_ENDING = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
+
+
+class _Ended(BaseException):
+    """A SIGTERM or SIGHUP received while files were being written."""
+
+    def __init__(self, signum):
+        super().__init__(f"ended by signal {signum}")
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _signals_end_writes():
+    """While files are written: SIGTERM and SIGHUP, which would end the process at once, raise
+    _Ended instead (as Ctrl-C raises KeyboardInterrupt), so that write_together removes its
+    temporary files; then the signal is sent again, and ends the process as it would have. Only a
+    signal that would end the process is changed (not one ignored, as under nohup, nor one a
+    program handles itself), and only in the main thread, the one Python runs signal handlers in."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def ended(signum, frame):
+        raise _Ended(signum)
+
+    changed = {s: signal.signal(s, ended) for s in _ENDING[1:] if signal.getsignal(s) is signal.SIG_DFL}
     try:
-        with os.fdopen(fd, "wb") as f:
-            os.chmod(tmp, 0o666 & ~umask)  # mkstemp's file is private (0600); ours are ordinary files
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        yield
+    except _Ended as e:
+        for s, handler in changed.items():
+            signal.signal(s, handler)
+        changed = {}
+        signal.raise_signal(e.signum)  # ends the process (SIG_DFL)
         raise
-    return path
+    finally:
+        for s, handler in changed.items():
+            signal.signal(s, handler)
+
+
+@contextlib.contextmanager
+def _signals_held():
+    """Ctrl-C, SIGTERM and SIGHUP wait until the block is done (where the platform can hold them)."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, _ENDING)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 # %% notebooks/05_transformer.ipynb, cell 68
@@ -228,25 +319,31 @@ def save_checkpoint(model, path, extra=None):
     The file is written next to `path` under a temporary name and then renamed over it, so
     an interrupted save leaves any previous checkpoint at `path` intact.
     """
-    if not isinstance(model, Transformer):
-        raise TypeError(f"save_checkpoint needs a Transformer as model, got {type(model).__name__}")
     _as_path(path, "save_checkpoint")  # a str or a Path; kept as given, final "/" included
+    write_atomically(path, checkpoint_writer(model, extra, "save_checkpoint"), "save_checkpoint")
+
+
+def checkpoint_writer(model, extra=None, caller="checkpoint_writer"):
+    """The write(f) that stores `model` (and `extra`) as a checkpoint, after all of save_checkpoint's
+    checks: for write_together, which saves a model at once with the files that belong to it."""
+    if not isinstance(model, Transformer):
+        raise TypeError(f"{caller} needs a Transformer as model, got {type(model).__name__}")
     if extra is not None and not isinstance(extra, dict):
-        raise TypeError(f"save_checkpoint: extra must be a dict name -> array, got {type(extra).__name__}")
-    _check_model_matches_config(model, "save_checkpoint")
+        raise TypeError(f"{caller}: extra must be a dict name -> array, got {type(extra).__name__}")
+    _check_model_matches_config(model, caller)
     arrays = {}
     for name, value in model.parameters().items():
         if not np.isfinite(value).all():
             raise ValueError(
-                f"save_checkpoint: parameter {name} holds NaN or infinite values; "
+                f"{caller}: parameter {name} holds NaN or infinite values; "
                 "such a checkpoint could not be loaded, so nothing was written"
             )
         arrays[f"param/{name}"] = value
     for name, value in (extra or {}).items():
-        arrays[f"extra/{name}"] = _check_extra(name, value, "save_checkpoint")
+        arrays[f"extra/{name}"] = _check_extra(name, value, caller)
     arrays["format"] = np.array(CHECKPOINT_FORMAT)
     arrays["config"] = np.array(json.dumps(model.config.to_dict()))
-    write_atomically(path, lambda f: np.savez(f, **arrays), "save_checkpoint")
+    return lambda f: np.savez(f, **arrays)
 
 
 # %% notebooks/05_transformer.ipynb, cell 71
@@ -278,6 +375,15 @@ def _array_headers(archive):
     return headers
 
 
+def _short_text(path, archive, headers, key, limit=100_000):
+    """The text stored under `key` of an open archive, read only after its header says it is one
+    string of at most `limit` characters (a compressed entry can be small on disk and huge read)."""
+    shape, dtype = headers[key]
+    if shape != () or dtype.kind != "U" or dtype.itemsize > 4 * limit:
+        raise ValueError(f"{path}: its {key} should be a short text, got an array of shape {shape} and dtype {dtype}")
+    return str(_reading(path, archive.__getitem__, key))
+
+
 def load_checkpoint(path, return_extra=False):
     """A Transformer rebuilt from a file written by save_checkpoint; clear errors otherwise.
 
@@ -288,7 +394,8 @@ def load_checkpoint(path, return_extra=False):
     model is built last. A compressed file can be tiny and still describe a large model, so the
     file's size bounds nothing; the config's parameter budget does: loading holds at most a few
     copies of MAX_PARAMETERS numbers (the values read, then the model and its gradients).
-    With return_extra=True, returns (model, extra) where extra is the dict given to save_checkpoint.
+    With return_extra=True, returns (model, extra) where extra is the dict given to save_checkpoint;
+    the extras' declared sizes are checked first against what a training state can need.
     """
     path = _as_path(path, "load_checkpoint")
 
@@ -303,15 +410,7 @@ def load_checkpoint(path, return_extra=False):
         )
     with _reading(path, np.load, path, allow_pickle=False) as archive:
         headers = _reading(path, _array_headers, archive)
-        texts = {}
-        for key in ("format", "config"):
-            if key in headers:
-                shape, dtype = headers[key]
-                if shape != () or dtype.kind != "U" or dtype.itemsize > 4 * 100_000:
-                    raise ValueError(
-                        f"{path}: its {key} should be a short text, got an array of shape {shape} and dtype {dtype}"
-                    )
-                texts[key] = str(_reading(path, archive.__getitem__, key))
+        texts = {key: _short_text(path, archive, headers, key) for key in ("format", "config") if key in headers}
         if texts.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"{path} is not a bytetrans checkpoint (no '{CHECKPOINT_FORMAT}' marker)")
         if "config" not in texts:
@@ -339,15 +438,17 @@ def load_checkpoint(path, return_extra=False):
             values[name] = _reading(path, archive.__getitem__, f"param/{name}")
             if not np.isfinite(values[name]).all():
                 raise ValueError(f"{path}: tensor {name} holds NaN or infinite values")
-        extra = (
-            {
-                key[len("extra/") :]: _reading(path, archive.__getitem__, key)
-                for key in headers
-                if key.startswith("extra/")
-            }
-            if return_extra
-            else None
-        )
+        extra = None
+        if return_extra:  # declared sizes first: a training state holds about three copies of the model
+            extras = [key for key in headers if key.startswith("extra/")]
+            declared = sum(math.prod(headers[key][0]) * headers[key][1].itemsize for key in extras)
+            budget = 4 * sum(value.nbytes for value in values.values()) + 2**26
+            if declared > budget:
+                raise ValueError(
+                    f"{path}: its extra arrays would take {declared:,} bytes once read, more than the "
+                    f"{budget:,} a training state of this model can need: refused before reading them"
+                )
+            extra = {key[len("extra/") :]: _reading(path, archive.__getitem__, key) for key in extras}
     model = Transformer(config, rng=np.random.default_rng(0))
     for name, p in model.parameters().items():
         p[...] = values[name]  # shapes checked above

@@ -9,6 +9,7 @@ __all__ = [
     "RECORDED_KINDS",
     "RECORDING_FORMAT",
     "PER",
+    "MAX_RECORDING_BYTES",
     "recording_steps",
     "AttentionRecorder",
     "is_recording",
@@ -18,13 +19,14 @@ __all__ = [
 
 # %% notebooks/08_training.ipynb, cell 8
 import json
+import math
 import numbers
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from bytetrans_lib.checkpoint import write_atomically
+from bytetrans_lib.checkpoint import _array_headers, _short_text, write_atomically
 from bytetrans_lib.tokenizer import encode
 
 
@@ -40,6 +42,7 @@ RECORDED_PAIRS = (  # written for the course from its lexicon; each shows someth
 RECORDED_KINDS = ("encoder self", "decoder self", "cross")  # (queries, keys): src/src, tgt/tgt, tgt/src
 RECORDING_FORMAT = "bytetrans-attention-recording-1"
 PER = 1000  # the maps are kept in thousandths: all that a picture shows, and a small file
+MAX_RECORDING_BYTES = 2**28  # 256 MiB read: a compressed file can declare far more than it holds
 
 
 def recording_steps(steps):
@@ -110,21 +113,30 @@ class AttentionRecorder:
             for kind in RECORDED_KINDS:
                 maps[kind] = list(state[f"{i}/{kind}"]) if self.recorded else []
 
-    def save(self, path):
-        """Write the recording to `path` (.npz, atomically): the pairs, the steps and the maps."""
+    def writer(self):
+        """The write(f) that stores the recording: the pairs, the steps and the maps (.npz)."""
         arrays = {
             "format": np.array(RECORDING_FORMAT),
             "pairs": np.array(json.dumps(self.pairs, ensure_ascii=False)),
             **self.state_dict(),
         }
-        return write_atomically(path, lambda f: np.savez_compressed(f, **arrays), create_folders=True)
+        return lambda f: np.savez_compressed(f, **arrays)
+
+    def save(self, path):
+        """Write the recording to `path` (.npz, atomically); train_and_report writes it with
+        write_together instead, at once with the model it belongs to."""
+        return write_atomically(path, self.writer(), create_folders=True)
 
 
 def is_recording(path):
-    """True if `path` is a file saved by AttentionRecorder.save (its format marker says so)."""
+    """True if `path` is a file saved by AttentionRecorder.save (its format marker says so);
+    only the arrays' headers and the short marker are read."""
     try:
+        if not Path(path).is_file():
+            return False
         with np.load(path, allow_pickle=False) as archive:
-            return "format" in archive.files and str(archive["format"]) == RECORDING_FORMAT
+            headers = _array_headers(archive)
+            return "format" in headers and _short_text(path, archive, headers, "format") == RECORDING_FORMAT
     except (OSError, ValueError, EOFError, zipfile.BadZipFile):
         return False
 
@@ -144,25 +156,43 @@ def load_recording(path):
             f"{path}: no attention recording here (a run records one beside its model unless "
             "it is trained with --no-record-attention)"
         )
+    if not is_recording(path):
+        raise ValueError(f"{path} is not an attention recording (no {RECORDING_FORMAT!r} marker)")
     with np.load(path, allow_pickle=False) as archive:
-        if "format" not in archive.files or str(archive["format"]) != RECORDING_FORMAT:
-            raise ValueError(f"{path} is not an attention recording (no {RECORDING_FORMAT!r} marker)")
+        headers = _array_headers(archive)  # every shape is checked before its array is read
+        steps_shape = headers["steps"][0] if "steps" in headers else None
+        if steps_shape is None or len(steps_shape) != 1 or not 1 <= steps_shape[0] <= 1000:
+            raise ValueError(f"{path}: its steps should be a list of 1 to 1000 steps, got shape {steps_shape}")
         steps = [int(s) for s in archive["steps"]]
-        pairs = [tuple(pair) for pair in json.loads(str(archive["pairs"]))]
-        maps = []
+        try:
+            pairs = [tuple(pair) for pair in json.loads(_short_text(path, archive, headers, "pairs"))]
+        except (KeyError, TypeError, json.JSONDecodeError):
+            pairs = None
+        if not pairs or not all(len(p) == 2 and all(isinstance(t, str) for t in p) for p in pairs):
+            raise ValueError(f"{path}: its pairs should be a JSON list of [english, french], at least one")
+        shapes = []  # per pair, kind -> (S, L, H, T_q, T_kv), from the headers
         for i, (english, french) in enumerate(pairs):
             T_src, T_tgt = len(encode(english, eos=True)), len(encode(french, bos=True))
-            shapes = {"encoder self": (T_src, T_src), "decoder self": (T_tgt, T_tgt), "cross": (T_tgt, T_src)}
-            maps.append({})
-            for kind, (T_q, T_kv) in shapes.items():
+            sizes = {"encoder self": (T_src, T_src), "decoder self": (T_tgt, T_tgt), "cross": (T_tgt, T_src)}
+            shapes.append({})
+            for kind, (T_q, T_kv) in sizes.items():
                 key = f"{i}/{kind}"
-                if key not in archive.files:
+                if key not in headers:
                     raise ValueError(f"{path}: the maps {key!r} are missing")
-                array = archive[key].astype(np.float32) / PER
-                if array.ndim != 5 or array.shape[0] != len(steps) or array.shape[3:] != (T_q, T_kv):
+                shape = headers[key][0]
+                if len(shape) != 5 or shape[0] != len(steps) or shape[3:] != (T_q, T_kv):
                     raise ValueError(
-                        f"{path}: {key!r} has shape {array.shape}, expected ({len(steps)}, layers, heads, "
+                        f"{path}: {key!r} has shape {shape}, expected ({len(steps)}, layers, heads, "
                         f"{T_q}, {T_kv}) for {len(steps)} steps and the pair {english!r} / {french!r}"
                     )
-                maps[-1][kind] = array
+                shapes[-1][kind] = shape
+        declared = sum(4 * math.prod(shape) for kinds in shapes for shape in kinds.values())  # read as float32
+        if declared > MAX_RECORDING_BYTES:
+            raise ValueError(
+                f"{path}: its maps would take {declared:,} bytes once read, more than the "
+                f"{MAX_RECORDING_BYTES:,} a recording may (refused before reading them)"
+            )
+        maps = [
+            {kind: archive[f"{i}/{kind}"].astype(np.float32) / PER for kind in kinds} for i, kinds in enumerate(shapes)
+        ]
     return {"steps": steps, "pairs": pairs, "maps": maps}

@@ -16,6 +16,8 @@ __all__ = [
     "translate_sentences",
     "terminal_progress",
     "train_cli",
+    "MAX_REPORT_BYTES",
+    "file_kind",
 ]
 
 
@@ -28,6 +30,7 @@ import os
 import re
 import sys
 import time
+import zipfile
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -35,13 +38,20 @@ import numpy as np
 
 from bytetrans_lib.batches import max_len_needed, too_long_pairs
 from bytetrans_lib.beam import BEAM_ALPHA, BEAM_SIZE, beam_search
-from bytetrans_lib.checkpoint import check_writable, save_checkpoint, write_atomically
+from bytetrans_lib.checkpoint import (
+    CHECKPOINT_FORMAT,
+    _array_headers,
+    _short_text,
+    check_writable,
+    checkpoint_writer,
+    write_together,
+)
 from bytetrans_lib.clean_dataset import clean_pairs, same_file
 from bytetrans_lib.config import Config
 from bytetrans_lib.data import CORPUS_PATH, read_tsv, split_pairs
 from bytetrans_lib.decoding import translate
-from bytetrans_lib.loop import TrainConfig, display_path, fit, load_training_state
-from bytetrans_lib.recording import RECORDED_PAIRS, AttentionRecorder, is_recording, recording_steps
+from bytetrans_lib.loop import TrainConfig, TrainingDiverged, display_path, fit, load_training_state
+from bytetrans_lib.recording import RECORDED_PAIRS, RECORDING_FORMAT, AttentionRecorder, recording_steps
 from bytetrans_lib.scoring import evaluate_references, references_by_english
 from bytetrans_lib.transformer import Transformer
 
@@ -115,7 +125,10 @@ def train_and_report(
     the test sentences (and `sentences`) are also translated by beam_search with a beam of k, and
     the report's "test_beam" holds those scores beside the greedy ones of "test". Everything
     _prepare_run checks is refused before training starts: `out` must end in .npz, every pair
-    must fit config.max_len, and so on. The report is written atomically, like the model.
+    must fit config.max_len, no file may be replaced that is not what a run writes there, and
+    so on. The model, its report and its recording are written together after the scoring
+    (write_together): all of them change, or, if the run is stopped or fails before, none does,
+    and the training state saved at the last step holds the trained model.
     Returns the report (a dict).
     """
     if n_test is not None and (isinstance(n_test, bool) or not isinstance(n_test, numbers.Integral) or n_test < 1):
@@ -158,33 +171,44 @@ def train_and_report(
         log=log,
     )
     train_seconds = time.perf_counter() - started
-    save_checkpoint(model, out)
-    if recorder is not None:
-        recorder.save(attention)
-    tested = dict(list(references_by_english(test_pairs).items())[:n_test])
-    test_metrics, hypotheses = evaluate_references(model, tested)
-    report = {
-        "data": data.name,
-        **about,
-        "config": config.to_dict(),
-        "train_config": asdict(train_config),
-        "history": history,
-        "train_seconds": round(train_seconds, 1),
-        "test": test_metrics,
-        "test_beam": None,
-        "seconds": round(time.perf_counter() - started, 1),
-        "attention_recording": attention.name if recorder is not None else None,
-    }
-    if beam is not None:
-        beam_metrics, _ = evaluate_references(model, tested, beam=beam, alpha=BEAM_ALPHA)
-        report["test_beam"] = {"beam": beam, "alpha": BEAM_ALPHA, **beam_metrics}
-    if sentences is None:  # the first test sentences, with their first reference
-        report["samples"] = [[e, refs[0], h] for (e, refs), h in zip(tested.items(), hypotheses)][:30]
-    else:
-        report["sentences"] = translate_sentences(model, sentences, train_pairs, beam=beam)
-    report["seconds"] = round(time.perf_counter() - started, 1)  # with the tests
-    text = json.dumps(report, indent=1, ensure_ascii=False) + "\n"
-    write_atomically(report_path, lambda f: f.write(text.encode("utf-8")), create_folders=True)
+    try:  # score first, then write the model, its report and its recording together: all or none
+        tested = dict(list(references_by_english(test_pairs).items())[:n_test])
+        test_metrics, hypotheses = evaluate_references(model, tested)
+        report = {
+            "data": data.name,
+            **about,
+            "config": config.to_dict(),
+            "train_config": asdict(train_config),
+            "history": history,
+            "train_seconds": round(train_seconds, 1),
+            "test": test_metrics,
+            "test_beam": None,
+            "seconds": round(time.perf_counter() - started, 1),
+            "attention_recording": attention.name if recorder is not None else None,
+        }
+        if beam is not None:
+            beam_metrics, _ = evaluate_references(model, tested, beam=beam, alpha=BEAM_ALPHA)
+            report["test_beam"] = {"beam": beam, "alpha": BEAM_ALPHA, **beam_metrics}
+        if sentences is None:  # the first test sentences, with their first reference
+            report["samples"] = [[e, refs[0], h] for (e, refs), h in zip(tested.items(), hypotheses)][:30]
+        else:
+            report["sentences"] = translate_sentences(model, sentences, train_pairs, beam=beam)
+        report["seconds"] = round(time.perf_counter() - started, 1)  # with the tests
+        text = json.dumps(report, indent=1, ensure_ascii=False) + "\n"
+        writes = [
+            (out, checkpoint_writer(model, caller="train_and_report")),
+            (report_path, lambda f: f.write(text.encode("utf-8"))),
+        ]
+        if recorder is not None:
+            writes.append((attention, recorder.writer()))
+        write_together(writes, "train_and_report", create_folders=True)
+    except BaseException:  # Ctrl-C while scoring, a beam too wide for memory, a full disk
+        log(
+            f"stopped after training, before the model was saved: {display_path(out)} and the files beside it "
+            f"are as they were; the trained weights are in {display_path(state)} (step {history['step'][-1]}), "
+            f"and resuming from it scores and saves them without training again"
+        )
+        raise
     recorded = (len(recorder.pairs), recorder.recorded) if recorder is not None else None
     for line in result_lines(report, out, report_path, attention, recorded):
         log(line)
@@ -357,7 +381,7 @@ def train_cli(argv=None):
         flag = re.sub(r"TrainConfig\.(\w+)", lambda m: "argument --" + m.group(1).replace("_", "-"), str(e))
         return refuse(flag)
     try:
-        _prepare_run(
+        *_, state, _, _ = _prepare_run(
             args.data,
             args.out,
             args.state,
@@ -380,20 +404,33 @@ def train_cli(argv=None):
     except (OSError, ValueError) as e:
         return refuse(e)
     # the progress bar only where someone watches: a terminal, not a log file or a pipe
-    train_and_report(
-        args.data,
-        args.out,
-        config,
-        train_config,
-        state=args.state,
-        resume=args.resume,
-        n_test=args.n_test,
-        record_attention=args.record_attention,
-        clean=args.clean,
-        sentences=EVERYDAY_SENTENCES if everyday else None,
-        beam=args.beam if args.beam is not None else (BEAM_SIZE if everyday else None),
-        progress=terminal_progress if sys.stderr.isatty() else None,
-    )
+    try:
+        train_and_report(
+            args.data,
+            args.out,
+            config,
+            train_config,
+            state=args.state,
+            resume=args.resume,
+            n_test=args.n_test,
+            record_attention=args.record_attention,
+            clean=args.clean,
+            sentences=EVERYDAY_SENTENCES if everyday else None,
+            beam=args.beam if args.beam is not None else (BEAM_SIZE if everyday else None),
+            progress=terminal_progress if sys.stderr.isatty() else None,
+        )
+    except KeyboardInterrupt:  # Ctrl-C: what is kept, in one line, instead of a traceback
+        print(
+            f"{parser.prog}: interrupted; the training state {display_path(state)} holds the last evaluation "
+            f"(if one was reached): --resume {display_path(state)} continues from it",
+            file=sys.stderr,
+        )
+        return 130
+    except (TrainingDiverged, MemoryError, OSError) as e:  # a failed run, in one line
+        print(
+            f"{parser.prog}: error: {type(e).__name__ + ': ' if isinstance(e, MemoryError) else ''}{e}", file=sys.stderr
+        )
+        return 1
     return 0
 
 
@@ -440,6 +477,12 @@ def _prepare_run(data, out, state, resume, config, train_config, names=None, rec
         raise IsADirectoryError(
             f"{n['out']} {typed} names a folder: give a file in it, such as {(out / DEFAULT_MODEL.name).as_posix()}"
         )
+    for suffix, what in ((".state.npz", "a training state"), (".attention.npz", "an attention recording")):
+        if out.name.endswith(suffix):  # X.state.npz is X.npz's state: a model of that name would be confused
+            raise ValueError(
+                f"{n['out']} {out} is named as {what} of {out.name[: -len(suffix)]}.npz is: give the model a "
+                f"name of its own, such as {out.with_name(out.name[: -len(suffix)] + '-2.npz')}"
+            )
     report = out.with_suffix(".json")
     state = Path(state) if state else out.with_name(out.stem + ".state.npz")
     attention = out.with_name(out.stem + ".attention.npz")  # written only when attention is recorded
@@ -463,6 +506,10 @@ def _prepare_run(data, out, state, resume, config, train_config, names=None, rec
     ):
         if same_file(state, other):
             raise ValueError(f"{n['state']} {state} is {what}: give the training state a name of its own")
+    if not state.name.endswith(".npz"):
+        raise ValueError(f"{n['state']} {state} must end in .npz (a training state is a checkpoint)")
+    if state.name.endswith(".attention.npz"):
+        raise ValueError(f"{n['state']} {state} is named as an attention recording is: give it a name of its own")
     written = [  # what the run writes besides its state: (path, what it is, what would write it)
         (out, f"the model {n['out']} {out}", "saving the model"),
         (report, f"the report {report}", "writing the report"),
@@ -473,11 +520,6 @@ def _prepare_run(data, out, state, resume, config, train_config, names=None, rec
                 raise ValueError(
                     f"the attention recording {attention} would overwrite {what}: give {n['out']} another name"
                 )
-        if attention.exists() and not is_recording(attention):  # such as a model named *.attention.npz
-            raise ValueError(
-                f"{attention}, where the attention recording goes, is another kind of file: recording "
-                f"attention would replace it; give {n['out']} another name, or train with {n['no_record']}"
-            )
         written.append((attention, f"the attention recording {attention}", "recording attention"))
     if resume is not None:  # resuming from `state` itself is the normal way to continue
         for other, what, writing in written:
@@ -488,6 +530,19 @@ def _prepare_run(data, out, state, resume, config, train_config, names=None, rec
                 )
     for path in [path for path, _, _ in written] + [state]:
         check_writable(path, create_folders=True)
+    # Only what a run writes is written over: a model where the model goes, a report where the report goes...
+    for path, kind, what in [
+        (out, "model", f"{n['out']} {out}"),
+        (report, "report", f"the report {report}"),
+        (state, "training state", f"{n['state']} {state}"),
+    ] + ([(attention, "attention recording", f"the attention recording {attention}")] if record_attention else []):
+        found = file_kind(path)
+        if found not in (None, kind):
+            raise FileExistsError(
+                f"{what} is {_A.get(found, found)}: training would replace it with {_A[kind]}; give {n['out']} another name"
+                + (f" or {n['state']} another file" if kind == "training state" else "")
+                + (f", or train with {n['no_record']}" if kind == "attention recording" else "")
+            )
     cleaning = None
     if clean:  # the model holds max_len - 1 bytes a side; 60, the cleaner's default, fits the default model
         pairs, cleaning = clean_pairs(data, max_len=max(1, min(60, config.max_len - 1)))
@@ -519,6 +574,49 @@ def _prepare_run(data, out, state, resume, config, train_config, names=None, rec
         "cleaning": None if cleaning is None else _cleaning_counts(cleaning),
     }
     return splits, out, report, state, attention, about
+
+
+MAX_REPORT_BYTES = 2**25  # 32 MiB: a report holds a history and a few dozen sentences, far less
+_A = {
+    "model": "a model",
+    "training state": "a training state",
+    "attention recording": "an attention recording",
+    "report": "a report",
+}
+
+
+def file_kind(path):
+    """What the file at `path` is, so that a run writes over nothing but its own earlier output:
+    None (no file), "model", "training state", "attention recording", "report" (a JSON report of
+    a run: config, train_config, history), or a description of any other file. Reads at most the
+    arrays' headers and their short format marker, or one report."""
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return None
+    if not path.is_file():
+        return "not a regular file (a folder, a device, a pipe or a socket)"
+    with open(path, "rb") as f:
+        start = f.read(4)
+    if start == b"PK\x03\x04":  # a zip archive, as np.savez writes
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                headers = _array_headers(archive)
+                marker = _short_text(path, archive, headers, "format") if "format" in headers else None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+            return "a zip archive that is not a bytetrans file"
+        if marker == CHECKPOINT_FORMAT:
+            return "training state" if "extra/step" in headers else "model"
+        if marker == RECORDING_FORMAT:
+            return "attention recording"
+        return "a .npz archive that is not a bytetrans file"
+    if path.stat().st_size <= MAX_REPORT_BYTES:
+        try:
+            report = json.loads(path.read_bytes())
+            if isinstance(report, dict) and {"config", "train_config", "history"} <= set(report):
+                return "report"
+        except (ValueError, RecursionError):  # not JSON (UnicodeDecodeError is a ValueError)
+            pass
+    return "a file that is not a bytetrans model, training state, recording or report"
 
 
 if __name__ == "__main__":

@@ -627,37 +627,41 @@ def test_train_and_report_refuses_an_out_that_is_not_a_npz_file(tmp_path):
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="finds the report's file by /proc/self/fd (Linux)")
-def test_a_disk_error_while_writing_the_report_leaves_the_previous_report_whole(tmp_path, monkeypatch):
+def test_a_disk_error_while_writing_the_report_leaves_the_previous_model_and_report_whole(tmp_path, monkeypatch):
     bt.write_tsv(PAIRS * 3, tmp_path / "pairs.tsv")
-    (tmp_path / "m.json").write_text('{"the previous": "report"}\n', encoding="utf-8")
+    args = (tmp_path / "pairs.tsv", tmp_path / "m.npz", TINY)
+    bt.train_and_report(*args, bt.TrainConfig(**QUICK), n_test=2, log=quiet)  # the previous run
+    before = {name: (tmp_path / name).read_bytes() for name in ["m.npz", "m.json", "m.attention.npz"]}
     real_fsync = os.fsync
 
-    def full_disk_for_the_report(fd):  # the model and the state are saved; the report's bytes fail
+    def full_disk_for_the_report(fd):  # the state is saved; the report's bytes fail
         if ".json." in os.readlink(f"/proc/self/fd/{fd}"):
             raise OSError(28, "No space left on device")
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", full_disk_for_the_report)
-    with pytest.raises(OSError, match="No space left"):
-        bt.train_and_report(
-            tmp_path / "pairs.tsv", tmp_path / "m.npz", TINY, bt.TrainConfig(**QUICK), n_test=2, log=quiet
-        )
-    assert (tmp_path / "m.json").read_text(encoding="utf-8") == '{"the previous": "report"}\n'
+    lines = []
+    with pytest.raises(OSError, match=r"train_and_report: cannot write .*m\.json: No space left on device"):
+        bt.train_and_report(*args, bt.TrainConfig(**{**QUICK, "seed": 1}), n_test=2, log=lines.append)
+    assert {name: (tmp_path / name).read_bytes() for name in before} == before  # all three, as they were
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "m.attention.npz",
         "m.json",
         "m.npz",
         "m.state.npz",
         "pairs.tsv",
-    ]
+    ]  # no temporary file
+    assert lines[-1].startswith("stopped after training, before the model was saved:")
+    _, extra = bt.load_checkpoint(tmp_path / "m.state.npz", return_extra=True)
+    assert int(extra["step"]) == QUICK["steps"]  # the trained weights are kept, to resume from
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
         (
-            ["--out", "a.state.npz", "--resume", "a.state.npz"],
-            "--resume a.state.npz is the model --out a.state.npz: saving the model would replace the training state",
+            ["--out", "a.npz", "--resume", "a.npz"],
+            "--resume a.npz is the model --out a.npz: saving the model would replace the training state",
         ),
         (
             ["--out", "b.npz", "--resume", "b.json"],

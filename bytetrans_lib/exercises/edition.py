@@ -21,13 +21,16 @@ import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from bytetrans_lib.checkpoint import write_atomically
+from bytetrans_lib.loop import display_path
 from bytetrans_lib.exercises import NOT_DONE, SYMBOL
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 NOTEBOOKS, EXERCISES = ROOT / "notebooks", ROOT / "exercises"
+MAX_NOTEBOOK_BYTES = 2**27  # 128 MiB: the course's largest notebook is a few MB
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION[ \t]*$")
 END = re.compile(r"^[ \t]*### END SOLUTION[ \t]*$")
 STATUS = re.compile(
@@ -91,8 +94,13 @@ def build(notebooks: Path = NOTEBOOKS) -> dict[str, str]:
     """File name -> text of every exercise notebook."""
     files = {}
     for path in sorted(notebooks.glob("[0-9][0-9]_*.ipynb")):
-        nb = json.loads(path.read_text(encoding="utf-8"))
-        files[path.name] = dumps(exercise_notebook(nb, f"notebooks/{path.name}"))
+        try:
+            nb = json.loads(read_text(path))
+            files[path.name] = dumps(exercise_notebook(nb, f"notebooks/{path.name}"))
+        except (ValueError, KeyError, TypeError, AttributeError) as e:  # json's errors are ValueErrors
+            if isinstance(e, EditionError):
+                raise
+            raise EditionError(f"notebooks/{path.name} is not a notebook the edition can be made from: {e!r}") from None
     return files
 
 
@@ -101,40 +109,73 @@ def differences(files: dict[str, str], folder: Path = EXERCISES) -> list[str]:
     problems = [f"exercises/{n}: missing" for n in sorted(set(files) - found)]
     problems += [f"exercises/{n}: no notebook of that name in notebooks/" for n in sorted(found - set(files))]
     for name in sorted(set(files) & found):
-        if (folder / name).read_text(encoding="utf-8") != files[name]:
+        if read_text(folder / name) != files[name]:
             problems.append(f"exercises/{name}: differs from the edition made from notebooks/{name}")
     return problems
 
 
 def edited_by_learner(path: Path) -> bool:
     """True if the exercise notebook at `path` has cells that differ from the ones `make` wrote
-    (its fingerprint no longer matches), or carries no fingerprint at all."""
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    made = nb.get("metadata", {}).get("bytetrans_exercises", {}).get("sources_sha256")
-    return made != sources_hash(nb)
+    (its fingerprint no longer matches), carries no fingerprint at all, or is not a notebook
+    any more (cut short, `{}`, `[]`): all of them may hold a learner's work."""
+    try:
+        nb = json.loads(read_text(path))
+        made = nb["metadata"]["bytetrans_exercises"]["sources_sha256"]
+        return made != sources_hash(nb)
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return True
 
 
 def write(files: dict[str, str], folder: Path = EXERCISES, *, force: bool = False) -> list[str]:
     """Write the exercise notebooks that changed. A notebook a learner has edited is never
     replaced (unless `force`): all of them are refused, by name, before anything is written.
     Never writes into notebooks/, the solved edition it is made from."""
-    if folder.resolve() == NOTEBOOKS.resolve():
-        raise FileExistsError(
-            f"{folder} is notebooks/, the solved edition this is made from: write the exercises elsewhere"
-        )
-    changed = [
-        n for n, text in files.items() if not (folder / n).exists() or (folder / n).read_text(encoding="utf-8") != text
-    ]
+    solved = NOTEBOOKS.resolve()
+    for target in [folder] + [folder / n for n in files]:  # real paths: a link may lead into notebooks/
+        real = target.resolve()
+        if real == solved or real.is_relative_to(solved):
+            shown = f"{target}, a link to {real}," if target.is_symlink() or real != target.absolute() else target
+            raise FileExistsError(
+                f"{shown} is in notebooks/, the solved edition this is made from: write the exercises elsewhere"
+            )
+    changed = [n for n, text in files.items() if not (folder / n).exists() or read_text(folder / n) != text]
     edited = [n for n in changed if (folder / n).exists() and edited_by_learner(folder / n)]
     if edited and not force:
         raise FileExistsError(
             f"make exercises would replace work in {', '.join('exercises/' + n for n in edited)}: these "
             "notebooks have cells that differ from the edition as made. Copy your work elsewhere, or "
-            "run `python -m bytetrans_lib.exercises.edition make --force` to replace them anyway"
+            "run `python -m bytetrans_lib.exercises.edition make --force` to replace them anyway (a copy "
+            "of each is kept in exercises/backups/)"
         )
     for name in changed:
+        if name in edited:  # --force: the learner's notebook is kept, under a name no other copy has
+            kept, work = backup_name(folder, name), (folder / name).read_bytes()
+            write_atomically(kept, lambda f, work=work: f.write(work), create_folders=True)
+            print(f"kept your edited {name} as {display_path(kept)}")
         write_atomically(folder / name, lambda f, text=files[name]: f.write(text.encode("utf-8")), create_folders=True)
     return changed
+
+
+def backup_name(folder: Path, name: str) -> Path:
+    """backups/NAME-YYYYmmdd-HHMMSS.ipynb in `folder`, with -2, -3... if that name is taken."""
+    stem = f"{Path(name).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, n = folder / "backups" / f"{stem}.ipynb", 1
+    while path.exists() or path.is_symlink():
+        n += 1
+        path = folder / "backups" / f"{stem}-{n}.ipynb"
+    return path
+
+
+def read_text(path: Path) -> str:
+    """A notebook's text, or an error that names it (a learner's file may be anything)."""
+    if not path.is_file():
+        raise EditionError(f"{path} is not a notebook file (a folder, a device or a pipe)")
+    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+        raise EditionError(f"{path} is {path.stat().st_size:,} bytes, larger than any notebook of the course")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise EditionError(f"{path} is not UTF-8 text, so not a notebook: {e}") from None
 
 
 def progress(folder: Path = EXERCISES, timeout: int = 600, names=None) -> list[tuple[str, str, str, str]]:
@@ -199,7 +240,11 @@ def main(argv=None) -> int:
             parser.error(f"{args.folder} is not a folder of exercise notebooks (make exercises writes exercises/)")
         print_progress(progress(args.folder))
         return 0
-    files = build()
+    try:
+        files = build()
+    except EditionError as e:
+        print(f"edition {args.command}: {e}", file=sys.stderr)
+        return 1
     if args.command == "check":
         problems = differences(files, args.folder)
         for problem in problems:
@@ -209,7 +254,7 @@ def main(argv=None) -> int:
         return 1 if problems else 0
     try:
         written = write(files, args.folder, force=args.force)
-    except (FileExistsError, OSError) as e:
+    except (OSError, ValueError) as e:  # FileExistsError is an OSError, EditionError a ValueError
         print(f"edition make: {e}", file=sys.stderr)
         return 1
     print(
