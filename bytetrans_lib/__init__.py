@@ -81,6 +81,7 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     # notebooks/05_transformer.ipynb
     "DecoderCache": "decoding",
     "decode_step": "decoding",
+    "TRANSLATE_BATCH": "decoding",
     "translate": "decoding",
     # notebooks/05_transformer.ipynb
     "check_writable": "checkpoint",
@@ -130,12 +131,15 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "CORPUS_PATH": "data",
     "CONTROL_CHARACTERS": "data",
     "write_tsv": "data",
+    "MAX_TSV_BYTES": "data",
     "read_tsv": "data",
     # notebooks/07_data.ipynb
     "raw_lines": "clean_dataset",
     "DROP_REASONS": "clean_dataset",
     "CleaningReport": "clean_dataset",
     "same_file": "clean_dataset",
+    "MAX_INPUT_BYTES": "clean_dataset",
+    "MAX_LINE_BYTES": "clean_dataset",
     "language_file": "clean_dataset",
     "clean_pairs": "clean_dataset",
     "clean_dataset_cli": "clean_dataset",
@@ -161,6 +165,8 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     # notebooks/08_training.ipynb
     "BEAM_SIZE": "beam",
     "BEAM_ALPHA": "beam",
+    "MAX_BEAM": "beam",
+    "MAX_ALPHA": "beam",
     "log_softmax": "beam",
     "length_normalized": "beam",
     "sentence_log_prob": "beam",
@@ -170,6 +176,7 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "TrainingDiverged": "loop",
     "eval_line": "loop",
     "fit": "loop",
+    "pairs_sha256": "loop",
     "load_training_state": "loop",
     "display_path": "loop",
     # notebooks/08_training.ipynb

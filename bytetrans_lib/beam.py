@@ -3,7 +3,16 @@
 
 Beam search: translating a sentence while keeping the likeliest few partial translations, not one."""
 
-__all__ = ["BEAM_SIZE", "BEAM_ALPHA", "log_softmax", "length_normalized", "sentence_log_prob", "beam_search"]
+__all__ = [
+    "BEAM_SIZE",
+    "BEAM_ALPHA",
+    "MAX_BEAM",
+    "MAX_ALPHA",
+    "log_softmax",
+    "length_normalized",
+    "sentence_log_prob",
+    "beam_search",
+]
 
 
 # %% notebooks/08_training.ipynb, cell 6
@@ -19,6 +28,8 @@ from bytetrans_lib.transformer import Transformer
 # %% notebooks/08_training.ipynb, cell 69
 BEAM_SIZE = 4  # Vaswani et al. (2017)'s beam, and the everyday model's (measured in section 4)
 BEAM_ALPHA = 0.6  # their length penalty's exponent
+MAX_BEAM = 256  # wider holds (beam, max_len) of everything and gains nothing: the search is refused
+MAX_ALPHA = 10.0  # papers use 0.6 to 1; length**200 overflows a float
 
 
 def log_softmax(logits):
@@ -47,8 +58,8 @@ def beam_search(model, text, beam=BEAM_SIZE, alpha=BEAM_ALPHA, max_len=None):
     """Translate one text, keeping the `beam` likeliest partial translations at every step.
 
     - text: a str, spelled as translate spells it (normalize_text); "" gives ("", 0.0)
-    - beam: how many candidates to keep, an int >= 1 (1 is greedy decoding)
-    - alpha: the length normalisation's exponent, >= 0 (see length_normalized)
+    - beam: how many candidates to keep, an int from 1 (greedy decoding) to MAX_BEAM
+    - alpha: the length normalisation's exponent, from 0 to MAX_ALPHA (see length_normalized)
     - max_len: the most bytes to write, as in translate (default: the largest)
     Returns (translation, score): the complete translation (one the model ended with EOS) with
     the best length_normalized score, and that score. If none is complete after max_len bytes,
@@ -58,10 +69,10 @@ def beam_search(model, text, beam=BEAM_SIZE, alpha=BEAM_ALPHA, max_len=None):
         raise TypeError(f"beam_search needs a Transformer as model, got {type(model).__name__}")
     if not isinstance(text, str):
         raise TypeError(f"beam_search translates one str, got {type(text).__name__} (use it once per sentence)")
-    if isinstance(beam, bool) or not isinstance(beam, numbers.Integral) or beam < 1:
-        raise ValueError(f"beam_search: beam must be an int >= 1, got {beam!r}")
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 <= alpha < float("inf"):
-        raise ValueError(f"beam_search: alpha must be a number >= 0, got {alpha!r}")
+    if isinstance(beam, bool) or not isinstance(beam, numbers.Integral) or not 1 <= beam <= MAX_BEAM:
+        raise ValueError(f"beam_search: beam must be an int from 1 to {MAX_BEAM}, got {beam!r}")
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 <= alpha <= MAX_ALPHA:
+        raise ValueError(f"beam_search: alpha must be a number from 0 to {MAX_ALPHA}, got {alpha!r}")
     longest = model.config.max_len - 1  # the decoder's positions, minus BOS
     max_len = longest if max_len is None else max_len
     if isinstance(max_len, bool) or not isinstance(max_len, numbers.Integral) or not 1 <= max_len <= longest:

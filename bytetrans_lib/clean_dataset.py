@@ -9,6 +9,8 @@ __all__ = [
     "DROP_REASONS",
     "CleaningReport",
     "same_file",
+    "MAX_INPUT_BYTES",
+    "MAX_LINE_BYTES",
     "language_file",
     "clean_pairs",
     "clean_dataset_cli",
@@ -141,6 +143,10 @@ def _wide_encoding(data):
 
 _ABOUT = "_about.txt"  # manythings.org's note on where the pairs come from, in every zip and folder
 _ZIP_MAGIC = b"PK\x03\x04"  # how every zip file starts
+# manythings' fra.txt is about 30 MB and its longest line under 1 KB: what is far larger is not pairs,
+# and reading it (a 500 KB zip can hold 500 MB of one line; /dev/zero never ends) would exhaust memory
+MAX_INPUT_BYTES = 2**28  # 256 MiB per file, or per file in a zip
+MAX_LINE_BYTES = 2**16  # a longer line is dropped as too long before it is decoded
 
 
 def language_file(lang: str) -> str:
@@ -222,6 +228,8 @@ def _plan(sources, lang):
             path = path / chosen[0]
         elif not path.exists():
             raise FileNotFoundError(f"{path}: no such file or folder")
+        elif not path.is_file():  # /dev/zero never ends, a named pipe waits for a writer forever
+            raise ValueError(f"{path} is not a regular file (a device, a named pipe or a socket): clean a file")
         if path.name == _ABOUT:
             raise ValueError(f"{path} is manythings.org's note on where the pairs come from, not pairs: clean {wanted}")
         is_zip = path.suffix.lower() == ".zip"
@@ -243,14 +251,24 @@ def _plan(sources, lang):
 
 def _read(item):
     """The bytes of one _Input. ValueError for a file saved as UTF-16/32 or a damaged zip."""
+    too_large = (
+        f"{item.name} is larger than {MAX_INPUT_BYTES:,} bytes, far more than any file of pairs: nothing was cleaned"
+    )
     if item.member is None:
+        if item.path is not None and item.path.stat().st_size > MAX_INPUT_BYTES:
+            raise ValueError(too_large)
         data = item.data if item.path is None else item.path.read_bytes()
     else:
         try:
             with zipfile.ZipFile(io.BytesIO(item.data) if item.path is None else item.path) as archive:
-                data = archive.read(item.member)
+                if archive.getinfo(item.member).file_size > MAX_INPUT_BYTES:  # what the zip says it holds
+                    raise ValueError(too_large)
+                with archive.open(item.member) as member:  # and what it really holds, if it says less
+                    data = member.read(MAX_INPUT_BYTES + 1)
         except (zipfile.BadZipFile, EOFError, RuntimeError, NotImplementedError) as e:  # CRC, cut off, password
             raise ValueError(f"{item.name} cannot be read from its zip ({e}): download it again") from None
+        if len(data) > MAX_INPUT_BYTES:
+            raise ValueError(too_large)
     wide = _wide_encoding(data)
     if wide:
         raise ValueError(
@@ -278,15 +296,17 @@ def clean_pairs(source, max_len: int = 60, lang: str = "fra") -> tuple[list[tupl
     - source: a file (fra.txt, or your own pairs), a manythings zip (fra-eng.zip, read as it is),
       a folder (its fra.txt, or else its fra-eng.zip; nothing else in it), a file's bytes, or a
       list of these, cleaned together (a pair repeated across them is kept once)
-    - max_len: a pair is dropped when either side is longer than this many UTF-8 bytes
+    - max_len: a pair is dropped when either side is longer than this many UTF-8 bytes (and so
+      is a line longer than MAX_LINE_BYTES, unread; a file larger than MAX_INPUT_BYTES is refused)
     - lang: the language a folder or zip gives, as manythings names it: "fra" reads fra.txt
     Returns (pairs, report): pairs are (english, french) or (english, french, attribution)
     tuples in input order; report is a CleaningReport (print it for one line per reason).
     Raises FileNotFoundError for a missing input or language file, ValueError for input that
-    cannot be pairs (a file saved as UTF-16/32, a damaged zip, manythings' _about.txt).
+    cannot be pairs (a file saved as UTF-16/32, a damaged zip, manythings' _about.txt, a device
+    or a pipe, a file larger than MAX_INPUT_BYTES).
     """
-    if isinstance(max_len, bool) or not isinstance(max_len, numbers.Integral) or max_len < 1:
-        raise ValueError(f"clean_pairs: max_len must be a positive integer, got {max_len!r}")
+    if isinstance(max_len, bool) or not isinstance(max_len, numbers.Integral) or not 1 <= max_len <= MAX_LINE_BYTES:
+        raise ValueError(f"clean_pairs: max_len must be an integer from 1 to {MAX_LINE_BYTES}, got {max_len!r}")
     sources = list(source) if isinstance(source, (list, tuple)) else [source]
     if not sources:
         raise ValueError("clean_pairs: no input given")
@@ -313,6 +333,9 @@ def clean_pairs(source, max_len: int = 60, lang: str = "fra") -> tuple[list[tupl
             where = f"{name}:{number}"
             if cut and number == len(lines):
                 report.drop("truncated", where)
+                continue
+            if len(line) > MAX_LINE_BYTES:  # no sentence pair is this long: not decoded, not normalised
+                report.drop("too_long", where)
                 continue
             try:
                 text = line.decode("utf-8")  # strict: one bad byte drops this line only

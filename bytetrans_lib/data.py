@@ -4,7 +4,7 @@
 Files of sentence pairs (english<TAB>french, the format of Tatoeba's downloads) and the
 train/validation/test split; CORPUS_PATH is the embedded corpus as shipped."""
 
-__all__ = ["split_pairs", "CORPUS_PATH", "CONTROL_CHARACTERS", "write_tsv", "read_tsv"]
+__all__ = ["split_pairs", "CORPUS_PATH", "CONTROL_CHARACTERS", "write_tsv", "MAX_TSV_BYTES", "read_tsv"]
 
 
 # %% notebooks/07_data.ipynb, cell 8
@@ -86,6 +86,9 @@ def write_tsv(pairs, path) -> int:
     return len(lines)
 
 
+MAX_TSV_BYTES = 2**28  # 256 MiB: reading more would exhaust a laptop's memory long before training
+
+
 def read_tsv(path) -> list:
     """Read a clean tab-separated file (Tatoeba/manythings.org format) as [(english, french)].
 
@@ -97,6 +100,13 @@ def read_tsv(path) -> list:
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"read_tsv: {path} is a folder, not a file")
+    if path.exists() and not path.is_file():  # /dev/zero never ends, a named pipe waits forever
+        raise ValueError(f"read_tsv: {path} is not a regular file (a device, a named pipe or a socket)")
+    if path.exists() and path.stat().st_size > MAX_TSV_BYTES:
+        raise ValueError(
+            f"read_tsv: {path} is {path.stat().st_size:,} bytes, more than the {MAX_TSV_BYTES:,} of pairs "
+            "this course can train on (manythings' whole fra.txt is about 30 MB)"
+        )
     clean_it = f"clean it first: python -m bytetrans_lib.clean_dataset {path} -o CLEANED.tsv"
     # split(b"\n"), not splitlines(), which would also cut at characters such as U+2028
     lines = path.read_bytes().removeprefix(b"\xef\xbb\xbf").split(b"\n")  # without the BOM

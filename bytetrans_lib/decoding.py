@@ -3,7 +3,7 @@
 
 Greedy decoding with a key/value cache (`decode_step`), and `translate`."""
 
-__all__ = ["DecoderCache", "decode_step", "translate"]
+__all__ = ["DecoderCache", "decode_step", "TRANSLATE_BATCH", "translate"]
 
 
 # %% notebooks/05_transformer.ipynb, cell 8
@@ -20,20 +20,22 @@ class DecoderCache:
     Per decoder layer i: `cross[i]` = the keys and values of the encoder's memory in that layer's
     cross-attention, each (B, H, T_src, Dh), computed once here; `keys[i]`, `values[i]` = the
     self-attention keys and values of the target positions so far, in buffers of
-    (B, H, max_len, Dh) of which the first `length` positions are filled. `real` (B, max_len)
+    (B, H, size, Dh) of which the first `length` positions are filled (size: the most positions
+    a decoding will feed, config.max_len by default). `real` (B, size)
     marks which of those positions hold a real byte rather than PAD: as in model.decode,
     whose target mask hides PAD keys, a PAD position is never attended to.
     """
 
-    def __init__(self, model, memory, src_mask):
+    def __init__(self, model, memory, src_mask, size=None):
         config, layers = model.config, model.decoder.layers
         B, H = memory.shape[0], config.n_heads
+        self.size = config.max_len if size is None else size  # n steps of decoding feed n positions
         self.src_mask = src_mask  # (B, 1, 1, T_src)
         self.cross = [layer.cross_attn.keys_values(memory) for layer in layers]  # (K, V) per layer
-        shape = (B, H, config.max_len, config.d_model // H)  # (B, H, max_len, Dh)
+        shape = (B, H, self.size, config.d_model // H)  # (B, H, size, Dh)
         self.keys = [np.empty(shape, dtype=memory.dtype) for _ in layers]
         self.values = [np.empty(shape, dtype=memory.dtype) for _ in layers]
-        self.real = np.zeros((B, config.max_len), dtype=bool)  # (B, max_len): key is not PAD
+        self.real = np.zeros((B, self.size), dtype=bool)  # (B, size): key is not PAD
         self.length = 0  # target positions cached so far
 
     def self_attend(self, i, attention, a):
@@ -71,20 +73,30 @@ def decode_step(model, cache, ids):
         raise ValueError(
             f"decode_step feeds one id per sentence: expected shape ({cache.src_mask.shape[0]},), got {ids.shape}"
         )
-    if t >= model.config.max_len:
-        raise ValueError(f"the cache is full: max_len={model.config.max_len} positions")
+    if t >= cache.size:
+        raise ValueError(f"the cache is full: it holds {cache.size} positions")
     y = dec.embedding.forward(ids[:, None]) + dec.positions.pe[t]  # (B, 1, C): position t only
     cache.real[:, t] = ids != PAD_ID
     for i, layer in enumerate(dec.layers):
         y = _decoder_layer_step(layer, i, cache, y)  # (B, 1, C)
     cache.length = t + 1
     hidden = dec.norm.forward(y) if dec.norm else y  # (B, 1, C)
-    return model.output.forward(hidden)[:, 0]  # (B, vocab_size)
+    logits = model.output.forward(hidden)[:, 0]  # (B, vocab_size)
+    if not np.isfinite(logits).all():  # argmax would pick id 0, a NUL, for every byte, without a word
+        raise ValueError(
+            f"decode_step: the model's logits hold NaN or infinite values at position {t}: its weights are "
+            "NaN or infinite, or so large that they overflow; nothing it writes would mean anything "
+            "(load a checkpoint that load_checkpoint accepts, or train again)"
+        )
+    return logits
 
 
 # %% notebooks/05_transformer.ipynb, cell 51
+TRANSLATE_BATCH = 256  # texts decoded at once; more are translated a batch at a time
+
+
 def translate(model, texts, max_len=None, *, use_cache=True):
-    """Greedy decoding: translate a list of strings with `model`, in one batch.
+    """Greedy decoding: translate a list of strings with `model`, TRANSLATE_BATCH at a time.
 
     - model: a Transformer
     - texts: a list (or tuple) of str; a bare str is refused, not translated letter by letter
@@ -109,6 +121,9 @@ def translate(model, texts, max_len=None, *, use_cache=True):
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise TypeError(f"translate: texts[{i}] is {type(text).__name__}, not a str")
+    if len(texts) > TRANSLATE_BATCH:  # a batch at a time: the memory of one batch, however many texts
+        batches = [texts[i : i + TRANSLATE_BATCH] for i in range(0, len(texts), TRANSLATE_BATCH)]
+        return [out for batch in batches for out in translate(model, batch, max_len, use_cache=use_cache)]
     config = model.config
     if max_len is None:
         max_len = config.max_len - 1
@@ -136,7 +151,7 @@ def translate(model, texts, max_len=None, *, use_cache=True):
     B = src.shape[0]
     tgt = np.full((B, 1), BOS_ID, dtype=np.int64)  # (B, 1): every translation starts with BOS
     done = np.zeros(B, dtype=bool)
-    cache = DecoderCache(model, memory, src_mask) if use_cache else None
+    cache = DecoderCache(model, memory, src_mask, size=max_len) if use_cache else None  # max_len steps
     for _ in range(max_len):
         if use_cache:
             logits = decode_step(model, cache, tgt[:, -1])  # (B, V): only the newest byte goes in

@@ -4,10 +4,11 @@
 The training loop: `fit` trains a model on pairs with the settings of a `TrainConfig`, evaluates it as it
 goes, saves a training state it resumes from bit for bit, and stops if the loss diverges."""
 
-__all__ = ["TrainConfig", "TrainingDiverged", "eval_line", "fit", "load_training_state", "display_path"]
+__all__ = ["TrainConfig", "TrainingDiverged", "eval_line", "fit", "pairs_sha256", "load_training_state", "display_path"]
 
 
 # %% notebooks/08_training.ipynb, cell 7
+import hashlib
 import json
 import math
 import numbers
@@ -132,7 +133,8 @@ def fit(
     resumed (one past train_config.steps included) are refused first.
     """
     tc, config = train_config, model.config
-    resumed = _check_before_training(config, train_pairs, valid_pairs, tc, state_path, resume)
+    data_sha256 = pairs_sha256([*train_pairs, *valid_pairs])  # saved in the state: a resume must use the same
+    resumed = _check_before_training(config, train_pairs, valid_pairs, tc, state_path, resume, data_sha256)
     if state_path is not None:
         Path(state_path).parent.mkdir(parents=True, exist_ok=True)
     encoded = encode_pairs(train_pairs, config.max_len)
@@ -200,7 +202,9 @@ def fit(
                 history["tokens_per_second"].append(round(tokens / seconds))
                 log(eval_line(history, -1, tc, config.d_model))
                 if state_path is not None:
-                    save_checkpoint(model, state_path, extra=_training_state(optimizer, step, history, tc, record))
+                    save_checkpoint(
+                        model, state_path, extra=_training_state(optimizer, step, history, tc, record, data_sha256)
+                    )
                     last_good = step
                 if on_eval is not None:
                     on_eval(history)
@@ -209,7 +213,7 @@ def fit(
 
 
 # %% notebooks/08_training.ipynb, cell 31
-def _check_before_training(config, train_pairs, valid_pairs, train_config, state_path, resume):
+def _check_before_training(config, train_pairs, valid_pairs, train_config, state_path, resume, data_sha256=None):
     """Refuse, before fit's first step, what it cannot train: empty data, a pair too long for the
     model, a state_path it cannot write, a resume state this run cannot continue. Returns that
     state as (model, extra), or None without `resume`."""
@@ -230,16 +234,25 @@ def _check_before_training(config, train_pairs, valid_pairs, train_config, state
             )
     if state_path is not None:
         check_writable(state_path, create_folders=True)
-    return load_training_state(resume, config, train_config) if resume is not None else None
+    return load_training_state(resume, config, train_config, data_sha256=data_sha256) if resume is not None else None
 
 
 _RESUME_MUST_MATCH = ("batch_size", "seed")  # they decide which batches come next
 
 
-def load_training_state(path, config, train_config, steps_name="steps"):
+def pairs_sha256(pairs):
+    """The SHA-256 of `pairs` written as a TSV (english<TAB>french lines): it names the data, whatever
+    file it came in."""
+    text = "".join(f"{english}\t{french}\n" for english, french, *_ in pairs)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def load_training_state(path, config, train_config, steps_name="steps", data_sha256=None, data_name="data"):
     """(model, extra) of the training state at `path`; ValueError if this run cannot continue it
-    (other sizes, batch_size or seed, or a state past train_config.steps: nothing to train).
-    steps_name: how messages call the number of steps ("--steps" for the command)."""
+    (other sizes, batch_size or seed, other training and validation pairs than the state's
+    `data_sha256` records, or a state past train_config.steps: nothing to train).
+    steps_name, data_name: how messages call the number of steps and the data ("--steps" and
+    "--data" for the command)."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: no such training state")
     resumed, extra = load_checkpoint(path, return_extra=True)
@@ -262,6 +275,12 @@ def load_training_state(path, config, train_config, steps_name="steps"):
             + ", ".join(f"{k}={this[k]}" for k in differ)
             + " (give the settings of the run that saved it)"
         )
+    saved_data = str(extra["data_sha256"]) if "data_sha256" in extra else None  # states before it had none
+    if data_sha256 is not None and saved_data is not None and saved_data != data_sha256:
+        raise ValueError(
+            f"cannot resume from {path}: the state was trained on other pairs than this run's {data_name} "
+            f"(their SHA-256 differ): resume with the {data_name} of the run that saved it, or train afresh"
+        )
     step, steps = int(extra["step"]), train_config.steps
     if step > steps:  # step == steps trains nothing either, but finishes a run: save and score
         given = f"{steps_name} {steps}" if steps_name.startswith("--") else f"{steps_name}={steps}"
@@ -272,7 +291,7 @@ def load_training_state(path, config, train_config, steps_name="steps"):
     return resumed, extra
 
 
-def _training_state(optimizer, step, history, train_config, record=None):
+def _training_state(optimizer, step, history, train_config, record=None, data_sha256=None):
     """What fit saves beside the model at every evaluation: Adam's state, the step, the history and
     the settings, all that load_training_state needs to continue the run (and the attention
     recorded so far, if `record` has a state_dict)."""
@@ -284,6 +303,8 @@ def _training_state(optimizer, step, history, train_config, record=None):
         history=np.array(json.dumps(history)),
         train_config=np.array(json.dumps(asdict(train_config))),
     )
+    if data_sha256 is not None:
+        state["data_sha256"] = np.array(data_sha256)
     return state
 
 

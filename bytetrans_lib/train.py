@@ -23,7 +23,6 @@ __all__ = [
 
 # %% notebooks/08_training.ipynb, cell 9
 import argparse
-import hashlib
 import json
 import numbers
 import os
@@ -37,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from bytetrans_lib.batches import max_len_needed, too_long_pairs
-from bytetrans_lib.beam import BEAM_ALPHA, BEAM_SIZE, beam_search
+from bytetrans_lib.beam import BEAM_ALPHA, BEAM_SIZE, MAX_BEAM, beam_search
 from bytetrans_lib.checkpoint import (
     CHECKPOINT_FORMAT,
     _array_headers,
@@ -50,7 +49,7 @@ from bytetrans_lib.clean_dataset import clean_pairs, same_file
 from bytetrans_lib.config import Config
 from bytetrans_lib.data import CORPUS_PATH, read_tsv, split_pairs
 from bytetrans_lib.decoding import translate
-from bytetrans_lib.loop import TrainConfig, TrainingDiverged, display_path, fit, load_training_state
+from bytetrans_lib.loop import TrainConfig, TrainingDiverged, display_path, fit, load_training_state, pairs_sha256
 from bytetrans_lib.recording import RECORDED_PAIRS, RECORDING_FORMAT, AttentionRecorder, recording_steps
 from bytetrans_lib.scoring import evaluate_references, references_by_english
 from bytetrans_lib.transformer import Transformer
@@ -133,8 +132,12 @@ def train_and_report(
     """
     if n_test is not None and (isinstance(n_test, bool) or not isinstance(n_test, numbers.Integral) or n_test < 1):
         raise ValueError(f"train_and_report: n_test must be an integer >= 1 or None (all), got {n_test!r}")
-    if beam is not None and (isinstance(beam, bool) or not isinstance(beam, numbers.Integral) or beam < 1):
-        raise ValueError(f"train_and_report: beam must be an integer >= 1 or None (greedy only), got {beam!r}")
+    if beam is not None and (
+        isinstance(beam, bool) or not isinstance(beam, numbers.Integral) or not 1 <= beam <= MAX_BEAM
+    ):
+        raise ValueError(
+            f"train_and_report: beam must be an integer from 1 to {MAX_BEAM} or None (greedy only), got {beam!r}"
+        )
     beam = beam if beam is not None and beam > 1 else None  # a beam of 1 is greedy decoding
     data = Path(data)
     (train_pairs, valid_pairs, test_pairs), out, report_path, state, attention, about = _prepare_run(
@@ -370,8 +373,8 @@ def train_cli(argv=None):
         print(f"{parser.prog}: error: {message}", file=sys.stderr)
         return 2
 
-    if args.beam is not None and args.beam < 1:
-        return refuse(f"argument --beam must be >= 1, got {args.beam}")
+    if args.beam is not None and not 1 <= args.beam <= MAX_BEAM:
+        return refuse(f"argument --beam must be from 1 to {MAX_BEAM}, got {args.beam}")
     if args.n_test is not None and args.n_test < 1:
         return refuse(f"argument --n-test must be >= 1, got {args.n_test}")
     try:
@@ -395,6 +398,7 @@ def train_cli(argv=None):
                 "resume": "--resume",
                 "steps": "--steps",
                 "max_len": "--max-len",
+                "batch_size": "--batch-size",
                 "no_record": "--no-record-attention",
                 "clean": "--clean",
             },
@@ -454,6 +458,7 @@ def _prepare_run(data, out, state, resume, config, train_config, names=None, rec
         "resume": "resume",
         "steps": "steps",
         "max_len": "max_len",
+        "batch_size": "batch_size",
         "no_record": "record_attention=False",
         "clean": "clean=True",
         **(names or {}),
@@ -468,8 +473,10 @@ def _prepare_run(data, out, state, resume, config, train_config, names=None, rec
             f"{n['data']} {data} is a folder, not a file: give the file of pairs (python -m "
             f"bytetrans_lib.clean_dataset FOLDER -o pairs.tsv makes one from a folder), or train with {n['clean']}"
         )
-    if not (data.exists() if clean else data.is_file()):
+    if not data.exists():
         raise FileNotFoundError(f"{data}: no such file" + (" or folder" if clean else ""))
+    if not data.is_file() and not (clean and data.is_dir()):  # /dev/zero never ends, a pipe waits forever
+        raise ValueError(f"{n['data']} {data} is not a regular file (a device, a named pipe or a socket)")
     if not typed.strip():
         raise ValueError(f"{n['out']} is empty: give the model's file name, such as {DEFAULT_OUT.as_posix()}")
     out = Path(typed)
@@ -565,12 +572,17 @@ def _prepare_run(data, out, state, resume, config, train_config, names=None, rec
             "(5% each, at least 1 each); at least 11 pairs with different English sentences "
             "are needed"
         )
+    if train_config.batch_size > len(splits[0]):  # the report would record a batch the run never had
+        raise ValueError(
+            f"{given('batch_size', train_config.batch_size)} is more than the {len(splits[0]):,} training "
+            f"pairs of {data}: every batch would be all of them; give at most {len(splits[0]):,}"
+        )
     if resume is not None:
-        load_training_state(resume, config, train_config, steps_name=n["steps"])
-    text = "".join(f"{english}\t{french}\n" for english, french, *_ in pairs)
+        trained_on = pairs_sha256([*splits[0], *splits[1]])
+        load_training_state(resume, config, train_config, n["steps"], data_sha256=trained_on, data_name=n["data"])
     about = {
         "pairs": len(pairs),
-        "pairs_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        "pairs_sha256": pairs_sha256(pairs),
         "cleaning": None if cleaning is None else _cleaning_counts(cleaning),
     }
     return splits, out, report, state, attention, about

@@ -154,11 +154,13 @@ def test_an_empty_text_needs_no_model_and_texts_are_spelled_as_translate_spells_
     [
         (dict(text=["Hi."]), TypeError, "beam_search translates one str, got list"),
         (dict(model="model.npz"), TypeError, "beam_search needs a Transformer as model, got str"),
-        (dict(beam=0), ValueError, "beam must be an int >= 1, got 0"),
-        (dict(beam=True), ValueError, "beam must be an int >= 1, got True"),
-        (dict(beam=2.5), ValueError, "beam must be an int >= 1, got 2.5"),
-        (dict(alpha=-0.5), ValueError, "alpha must be a number >= 0, got -0.5"),
-        (dict(alpha=float("nan")), ValueError, "alpha must be a number >= 0, got nan"),
+        (dict(beam=0), ValueError, "beam must be an int from 1 to 256, got 0"),
+        (dict(beam=True), ValueError, "beam must be an int from 1 to 256, got True"),
+        (dict(beam=2.5), ValueError, "beam must be an int from 1 to 256, got 2.5"),
+        (dict(alpha=-0.5), ValueError, "alpha must be a number from 0 to 10.0, got -0.5"),
+        (dict(alpha=float("nan")), ValueError, "alpha must be a number from 0 to 10.0, got nan"),
+        (dict(beam=10**6), ValueError, "beam must be an int from 1 to 256, got 1000000"),  # not 3.7 GB first
+        (dict(alpha=200), ValueError, "alpha must be a number from 0 to 10.0, got 200"),  # not an OverflowError
         (dict(max_len=0), ValueError, "max_len must be an int from 1 to 7, got 0"),
         (dict(max_len=8), ValueError, "max_len must be an int from 1 to 7, got 8"),
         (dict(text="a long sentence"), ValueError, "the text is 15 bytes long, more than the model's max_len=8"),

@@ -492,7 +492,7 @@ def test_missing_input_and_empty_folder_and_bad_max_len_are_clear_errors(tmp_pat
     with pytest.raises(ValueError, match=r"clean_pairs: no input given"):
         clean_pairs([])
     for bad in [0, -1, 2.5]:
-        with pytest.raises(ValueError, match="max_len must be a positive integer"):
+        with pytest.raises(ValueError, match="max_len must be an integer from 1 to 65536"):
             clean_pairs(b"a\tb\n", max_len=bad)
 
 
@@ -821,7 +821,7 @@ def test_clean_pairs_accepts_numpy_integers_as_max_len_and_refuses_booleans():
     pairs, report = clean_pairs(b"Hi.\tSalut.\n", max_len=np.int64(60))
     assert pairs == [("Hi.", "Salut.")] and type(report.max_len) is int
     for bad in [True, np.bool_(True), "60", 60.0]:
-        with pytest.raises(ValueError, match=r"clean_pairs: max_len must be a positive integer"):
+        with pytest.raises(ValueError, match=r"clean_pairs: max_len must be an integer from 1 to 65536"):
             clean_pairs(b"Hi.\tSalut.\n", max_len=bad)
 
 

@@ -35,6 +35,7 @@ PAIRS = [
 TINY = ["--d-model", "16", "--n-heads", "2", "--n-encoder-layers", "1", "--n-decoder-layers", "1", "--d-ff", "32"]
 TINY += ["--max-len", "32", "--steps", "4", "--batch-size", "8", "--warmup", "2", "--eval-every", "2", "--n-eval", "4"]
 PREFIX = "python -m bytetrans_lib.train: error: "
+SMALL = bt.Config(d_model=16, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, d_ff=32)
 
 
 def hashes(folder):
@@ -302,3 +303,160 @@ def test_edition_make_names_a_damaged_solved_notebook(tmp_path, monkeypatch, cap
     monkeypatch.setattr(edition, "build", lambda: real_build(tmp_path / "notebooks"))
     assert edition.main(["make", "--folder", str(tmp_path / "ex")]) == 1
     assert capsys.readouterr().err.startswith("edition make: notebooks/01_bytes.ipynb is not a notebook the edition")
+
+
+# ---- 7-9: sizes: memory or CPU exhausted from a small input ----------------------------------------
+
+
+def _zip_with(path, member, data=None, declared=None):
+    """A zip holding `member`; with `declared`, a zip whose member says it holds `declared` bytes
+    of one line (compressed zeros: a small file), written without holding them all in memory."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        if data is not None:
+            archive.writestr(member, data)
+        else:
+            with archive.open(member, "w", force_zip64=True) as f:
+                chunk = b"a" * 2**20
+                for _ in range(declared // len(chunk)):
+                    f.write(chunk)
+
+
+@pytest.mark.parametrize("source", ["/dev/zero", "fifo", "folder/fra.txt"])
+def test_the_cleaner_refuses_devices_and_pipes_by_name_without_reading_them(tmp_path, source):
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / "folder" / "fra.txt")
+    path = source if source.startswith("/") else tmp_path / source
+    with pytest.raises(ValueError, match=r"is not a regular file \(a device, a named pipe or a socket\)"):
+        bt.clean_pairs(path)
+
+
+def test_the_cleaner_refuses_a_zip_member_larger_than_any_file_of_pairs_before_reading_it(tmp_path, monkeypatch):
+    from bytetrans_lib import clean_dataset
+
+    monkeypatch.setattr(clean_dataset, "MAX_INPUT_BYTES", 2**22)  # 4 MiB here, so that the test stays small
+    _zip_with(tmp_path / "fra-eng.zip", "fra.txt", declared=2**23)  # 8 MiB of one line, a small zip
+    assert (tmp_path / "fra-eng.zip").stat().st_size < 2**16
+    with pytest.raises(ValueError, match=r"fra\.txt is larger than 4,194,304 bytes, far more than any file of pairs"):
+        bt.clean_pairs(tmp_path / "fra-eng.zip")
+    (tmp_path / "big.txt").write_bytes(b"a\tb\n" * (2**20 + 1))
+    with pytest.raises(ValueError, match=r"big\.txt is larger than 4,194,304 bytes"):
+        bt.clean_pairs(tmp_path / "big.txt")
+
+
+def test_a_line_far_longer_than_any_pair_is_dropped_and_counted_without_being_decoded(tmp_path):
+    (tmp_path / "fra.txt").write_bytes(b"Hi.\tSalut.\n" + b"x" * (2**16 + 1) + b"\tb\n" + b"Yes.\tOui.\n")
+    pairs, report = bt.clean_pairs(tmp_path / "fra.txt")
+    assert pairs == [("Hi.", "Salut."), ("Yes.", "Oui.")]
+    assert report.read == 3 and report.dropped["too_long"] == 1
+
+
+def test_the_training_command_names_a_device_or_pipe_as_data(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    os.mkfifo(tmp_path / "fifo.tsv")
+    for data in ["/dev/zero", "fifo.tsv"]:
+        assert train_module.train_cli(["--data", data, "--out", "m.npz", *TINY]) == 2
+        err = capsys.readouterr().err
+        assert err == f"{PREFIX}--data {data} is not a regular file (a device, a named pipe or a socket)\n"
+    with pytest.raises(ValueError, match="is not a regular file"):
+        bt.read_tsv("/dev/zero")
+
+
+def _append_member(path, name, shape, dtype):
+    """Add to the .npz at `path` an array whose header declares `shape` and `dtype` (and a few bytes
+    of data only): what a compressed file of zeros declares when it is small on disk."""
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": shape})
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr(name + ".npy", header.getvalue() + b"\0" * 64)
+
+
+def test_a_state_whose_extras_declare_gigabytes_is_refused_before_reading_them(tmp_path):
+    model = bt.Transformer(SMALL, rng=np.random.default_rng(0))
+    bt.save_checkpoint(model, tmp_path / "s.npz", extra={"step": np.array(3)})
+    _append_member(tmp_path / "s.npz", "extra/huge", (2 * 10**8,), "<f8")  # 1.6 GB once read
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match=r"extra arrays would take 1,600,000,008 bytes once read, more than"):
+        bt.load_checkpoint(tmp_path / "s.npz", return_extra=True)
+    assert time.perf_counter() - started < 5  # refused from the headers (generous: shared machines)
+    assert bt.load_checkpoint(tmp_path / "s.npz").config.d_model == 16  # the model alone reads no extra
+
+
+def test_a_recording_whose_marker_or_maps_declare_gigabytes_is_refused_before_reading_them(tmp_path):
+    shipped = ROOT / "data" / "bytetrans-en-fr.attention.npz"
+    shutil.copy(shipped, tmp_path / "r.npz")
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "r.npz") as archive:  # the same recording with a huge marker
+        members = {info.filename: archive.read(info) for info in archive.infolist() if info.filename != "format.npy"}
+    with zipfile.ZipFile(tmp_path / "marker.npz", "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    _append_member(tmp_path / "marker.npz", "format", (), "<U400000000")  # 1.6 GB of text
+    assert not bt.is_recording(tmp_path / "marker.npz")
+    with pytest.raises(ValueError, match="is not an attention recording"):
+        bt.load_recording(tmp_path / "marker.npz")
+    with zipfile.ZipFile(tmp_path / "maps.npz", "w") as archive:
+        for name, data in members.items():
+            if name != "0/cross.npy":
+                archive.writestr(name, data)
+        archive.writestr("format.npy", zipfile.ZipFile(tmp_path / "r.npz").read("format.npy"))
+    steps = len(bt.load_recording(shipped)["steps"])
+    english, french = bt.RECORDED_PAIRS[0]
+    T_q, T_kv = len(french.encode()) + 1, len(english.encode()) + 1
+    _append_member(tmp_path / "maps.npz", "0/cross", (steps, 64, 256, T_q, T_kv), "<u2")
+    with pytest.raises(ValueError, match=r"its maps would take [\d,]+ bytes once read, more than the 268,435,456"):
+        bt.load_recording(tmp_path / "maps.npz")
+
+
+def test_translate_batches_many_texts_and_sizes_its_cache_by_max_len(monkeypatch):
+    from bytetrans_lib import decoding
+
+    model = bt.Transformer(SMALL, rng=np.random.default_rng(0))
+    made = []
+    real = decoding.DecoderCache
+
+    def recorded(model, memory, src_mask, size=None):
+        made.append((memory.shape[0], size))
+        return real(model, memory, src_mask, size)
+
+    monkeypatch.setattr(decoding, "DecoderCache", recorded)
+    texts = [f"I see {i} cats." for i in range(bt.TRANSLATE_BATCH * 2 + 5)]
+    out = bt.translate(model, texts, max_len=8)
+    assert made == [(bt.TRANSLATE_BATCH, 8), (bt.TRANSLATE_BATCH, 8), (5, 8)]
+    assert out[-5:] == bt.translate(model, texts[-5:], max_len=8)  # the same words, batched or not
+
+
+# ---- 12-14: silently wrong answers ---------------------------------------------------------------
+
+
+def test_non_finite_or_overflowing_weights_are_refused_at_decode_time_by_name(tmp_path):
+    config = SMALL
+    model = bt.Transformer(config, rng=np.random.default_rng(0))
+    model.parameters()["output.W"][0, 0] = np.nan  # set in memory
+    message = r"decode_step: the model's logits hold NaN or infinite values at position 0"
+    with pytest.raises(ValueError, match=message):
+        bt.translate(model, ["Hello."])
+    with pytest.raises(ValueError, match=message):
+        bt.beam_search(model, "Hello.", beam=2)
+    big = bt.Transformer(config, rng=np.random.default_rng(0))
+    for p in big.parameters().values():
+        p[...] = 1e38
+    bt.save_checkpoint(big, tmp_path / "big.npz")  # finite: saved and loaded, but it overflows
+    with np.errstate(all="ignore"), pytest.raises(ValueError, match=message):
+        bt.translate(bt.load_checkpoint(tmp_path / "big.npz"), ["Hello."])
+
+
+def test_resuming_with_other_data_is_refused(cli, tmp_path):
+    bt.write_tsv(PAIRS[:90] + [("The dog runs.", "Le chien court.")] * 6, tmp_path / "other.tsv")
+    before = hashes(tmp_path)
+    message = refused(cli, "--data", "other.tsv", "--out", "m.npz", "--resume", "m.state.npz", *TINY, "--steps", "8")
+    assert message.startswith(
+        "cannot resume from m.state.npz: the state was trained on other pairs than this run's --data"
+    )
+    assert hashes(tmp_path) == before

@@ -494,7 +494,9 @@ def test_the_command_refuses_outputs_it_cannot_write_before_training(cli, tmp_pa
         (["--peak-lr", "0"], "argument --peak-lr must be > 0"),
         (["--n-eval", "0"], "argument --n-eval must be >= 1"),
         (["--n-test", "0"], "argument --n-test must be >= 1"),
-        (["--beam", "0"], "argument --beam must be >= 1"),
+        (["--beam", "0"], "argument --beam must be from 1 to 256, got 0"),
+        (["--beam", "1000000"], "argument --beam must be from 1 to 256, got 1000000"),
+        (["--batch-size", "5000"], "--batch-size 5000 is more than the 72 training pairs of pairs.tsv: every batch would be all of them"),
     ],
 )
 def test_the_command_refuses_settings_that_would_silently_misbehave(cli, tmp_path, args, message):
@@ -705,11 +707,12 @@ def test_resuming_from_a_state_past_the_last_step_is_refused_and_the_same_step_o
         "cannot resume from a.state.npz: the state is at step 6; --steps 3 would train nothing: give --steps > 6"
     )
     assert not (tmp_path / "b.npz").exists() and not (tmp_path / "b.json").exists()
+    train, valid, _ = bt.split_pairs(bt.read_tsv(tmp_path / "pairs.tsv"), seed=0)  # the run's own pairs
     with pytest.raises(ValueError, match=r"the state is at step 6; steps=2 would train nothing: give steps > 6"):
         bt.fit(
             bt.Transformer(TINY, rng=np.random.default_rng(0)),
-            PAIRS,
-            PAIRS[:4],
+            train,
+            valid,
             bt.TrainConfig(**{**QUICK, "steps": 2}),
             resume=tmp_path / "a.state.npz",
             log=quiet,
