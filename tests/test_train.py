@@ -496,7 +496,10 @@ def test_the_command_refuses_outputs_it_cannot_write_before_training(cli, tmp_pa
         (["--n-test", "0"], "argument --n-test must be >= 1"),
         (["--beam", "0"], "argument --beam must be from 1 to 256, got 0"),
         (["--beam", "1000000"], "argument --beam must be from 1 to 256, got 1000000"),
-        (["--batch-size", "5000"], "--batch-size 5000 is more than the 72 training pairs of pairs.tsv: every batch would be all of them"),
+        (
+            ["--batch-size", "5000"],
+            "--batch-size 5000 is more than the 72 training pairs of pairs.tsv: every batch would be all of them",
+        ),
     ],
 )
 def test_the_command_refuses_settings_that_would_silently_misbehave(cli, tmp_path, args, message):
