@@ -60,7 +60,7 @@ test-browser: $(STAMP)
 explore: $(STAMP)
 	@$(BIN)/python -c "import voila" 2>/dev/null || \
 		$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,app]'
-	$(BIN)/python -m bytetrans_lib.app $(MODEL)
+	$(BIN)/python -m bytetrans_lib.app $(if $(MODEL),"$(MODEL)")
 
 export: $(STAMP)
 	$(BIN)/python -m bytetrans_lib.exporter

@@ -178,6 +178,7 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "fit": "loop",
     "pairs_sha256": "loop",
     "load_training_state": "loop",
+    "HISTORY_KEYS": "loop",
     "display_path": "loop",
     # notebooks/08_training.ipynb
     "RECORDED_PAIRS": "recording",

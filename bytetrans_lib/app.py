@@ -100,10 +100,20 @@ def explore_cli(argv=None):
     )
     parser.add_argument("model", nargs="?", default=None, help="another checkpoint (.npz) to offer")
     parser.add_argument("--port", type=int, default=None, help="default: a free port")
+    parser.add_argument(
+        "--max-pages", type=int, default=8, help="explorer pages open at once, each with its kernel (default: 8)"
+    )
     parser.add_argument("--no-browser", action="store_true", help="only print the URL")
     args = parser.parse_args(argv)
     if args.model is not None and not Path(args.model).is_file():
-        print(f"{parser.prog}: error: {args.model}: no such file", file=sys.stderr)
+        what = "no such file" if not Path(args.model).exists() else "not a regular file (a folder, a device or a pipe)"
+        print(f"{parser.prog}: error: {args.model}: {what}", file=sys.stderr)
+        return 2
+    if args.port is not None and not 1 <= args.port <= 65535:
+        print(f"{parser.prog}: error: argument --port must be from 1 to 65535, got {args.port}", file=sys.stderr)
+        return 2
+    if not 1 <= args.max_pages <= 64:
+        print(f"{parser.prog}: error: argument --max-pages must be from 1 to 64, got {args.max_pages}", file=sys.stderr)
         return 2
     if importlib.util.find_spec("voila") is None:
         print(
@@ -117,6 +127,12 @@ def explore_cli(argv=None):
     env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(APP_NOTEBOOK.parent / "jupyter"), env.get("JUPYTER_PATH")]))
     command = [sys.executable, "-m", "voila", str(APP_NOTEBOOK), f"--port={port}", "--Voila.ip=127.0.0.1"]
     command += ["--template=offline"]
+    # A kernel per page: at most --max-pages at once (apps/bytetrans_app_kernels.py), and the kernel of a
+    # page that was closed stops after two idle minutes (jupyter_server's culling; an open page keeps its own)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(APP_NOTEBOOK.parent), env.get("PYTHONPATH")]))
+    command += ["--VoilaConfiguration.multi_kernel_manager_class=bytetrans_app_kernels.BoundedKernelManager"]
+    command += [f"--BoundedKernelManager.max_kernels={args.max_pages}"]
+    command += ["--MappingKernelManager.cull_idle_timeout=120", "--MappingKernelManager.cull_interval=30"]
     command += ["--Voila.port_retries=0"] + (["--no-browser"] if args.no_browser else [])
     print(f"The attention explorer: http://127.0.0.1:{port}/ (Ctrl-C stops it)", flush=True)
     try:

@@ -403,10 +403,23 @@ def load_checkpoint(path, return_extra=False):
         with open(path, "rb") as f:
             return f.read(6)
 
-    if _reading(path, magic) == b"\x93NUMPY":
+    if path.exists() and not path.is_file():  # a folder, /dev/zero (which never ends), a named pipe
+        raise ValueError(f"{path} is not a checkpoint: it is not a regular file (a folder, a device or a pipe)")
+    start = _reading(path, magic)
+    if start == b"\x93NUMPY":
         raise ValueError(
             f"{path} is a single NumPy array (.npy, as np.save writes), not a checkpoint: "
             "save_checkpoint writes a .npz archive"
+        )
+    if not start.startswith(b"PK"):  # every .npz is a zip archive; np.load would guess at pickled data
+        what = (
+            "JSON text (a run's report? its model is the .npz beside it)"
+            if start.lstrip()[:1] in (b"{", b"[")
+            else None
+        )
+        raise ValueError(
+            f"{path} is not a checkpoint: a checkpoint is a .npz (zip) archive, and this file is "
+            + (what or ("empty" if not start else f"something else (it starts with {start!r})"))
         )
     with _reading(path, np.load, path, allow_pickle=False) as archive:
         headers = _reading(path, _array_headers, archive)
@@ -419,6 +432,8 @@ def load_checkpoint(path, return_extra=False):
             config = Config.from_dict(json.loads(texts["config"]))
         except json.JSONDecodeError as e:
             raise ValueError(f"{path}: its config is not JSON ({e})") from None
+        except RecursionError:  # "[[[[...]]]]" nested thousands deep
+            raise ValueError(f"{path}: its config is nested too deeply to be a config") from None
         except (TypeError, ValueError) as e:
             raise ValueError(f"{path}: its config is refused: {e}") from None
         expected = _parameter_shapes(config)

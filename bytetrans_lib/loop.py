@@ -4,7 +4,16 @@
 The training loop: `fit` trains a model on pairs with the settings of a `TrainConfig`, evaluates it as it
 goes, saves a training state it resumes from bit for bit, and stops if the loss diverges."""
 
-__all__ = ["TrainConfig", "TrainingDiverged", "eval_line", "fit", "pairs_sha256", "load_training_state", "display_path"]
+__all__ = [
+    "TrainConfig",
+    "TrainingDiverged",
+    "eval_line",
+    "fit",
+    "pairs_sha256",
+    "load_training_state",
+    "HISTORY_KEYS",
+    "display_path",
+]
 
 
 # %% notebooks/08_training.ipynb, cell 7
@@ -262,6 +271,7 @@ def load_training_state(path, config, train_config, steps_name="steps", data_sha
             "(it has no step and no optimizer state); resume from the .state.npz file that "
             "a run saves at every evaluation"
         )
+    _check_state_extras(path, resumed, extra)
     saved, this = resumed.config.to_dict(), config.to_dict()
     saved_tc = json.loads(str(extra["train_config"])) if "train_config" in extra else {}
     saved.update({k: saved_tc[k] for k in _RESUME_MUST_MATCH if k in saved_tc})
@@ -289,6 +299,41 @@ def load_training_state(path, config, train_config, steps_name="steps", data_sha
             f"nothing: give {steps_name} > {step}"
         )
     return resumed, extra
+
+
+HISTORY_KEYS = ("step", "seconds", "train_loss", "valid_loss", "exact_match", "char_accuracy", "tokens_per_second")
+
+
+def _check_state_extras(path, model, extra):
+    """Refuse, naming `path`, a training state whose step, history, settings or Adam state are damaged
+    (each a ValueError), before fit uses any of them."""
+    damaged = f"cannot resume from {path}: the training state is damaged:"
+    step = np.asarray(extra["step"])
+    if step.shape != () or step.dtype.kind not in "iu" or step < 0:  # int(1.7) would quietly be 1
+        raise ValueError(f"{damaged} its step must be one integer >= 0, got {step!r}")
+    try:
+        history = json.loads(str(np.asarray(extra["history"])))
+        saved_tc = json.loads(str(np.asarray(extra["train_config"]))) if "train_config" in extra else {}
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise ValueError(f"{damaged} its history or train_config is not JSON ({e})") from None
+    if not isinstance(saved_tc, dict):
+        raise ValueError(f"{damaged} its train_config should be a JSON object, got {type(saved_tc).__name__}")
+    if not isinstance(history, dict) or set(history) != set(HISTORY_KEYS):
+        keys = sorted(history) if isinstance(history, dict) else type(history).__name__
+        raise ValueError(f"{damaged} its history should hold {', '.join(HISTORY_KEYS)}, got {keys}")
+    lengths = {key: len(value) if isinstance(value, list) else None for key, value in history.items()}
+    if len(set(lengths.values())) != 1 or None in lengths.values():
+        raise ValueError(f"{damaged} its history's lists differ in length (or are not lists): {lengths}")
+    if history["step"] and (history["step"][-1] != int(step) or not all(isinstance(s, int) for s in history["step"])):
+        raise ValueError(f"{damaged} its history ends at step {history['step'][-1]!r}, its step is {int(step)}")
+    if "adam/t" not in extra:
+        raise ValueError(f"{damaged} it holds no Adam state (adam/t, adam/m/..., adam/v/...)")
+    try:  # every key and shape, as fit will load them
+        Adam(model.parameters()).load_state_dict(
+            {k[len("adam/") :]: v for k, v in extra.items() if k.startswith("adam/")}
+        )
+    except ValueError as e:
+        raise ValueError(f"{damaged} {e}") from None
 
 
 def _training_state(optimizer, step, history, train_config, record=None, data_sha256=None):

@@ -521,6 +521,11 @@ def _prepare_run(data, out, state, resume, config, train_config, names=None, rec
         (out, f"the model {n['out']} {out}", "saving the model"),
         (report, f"the report {report}", "writing the report"),
     ]
+    if record_attention and not (config.n_encoder_layers and config.n_decoder_layers):
+        raise ValueError(
+            f"a model with {config.n_encoder_layers} encoder and {config.n_decoder_layers} decoder layers has "
+            f"not every kind of attention to record: train it with {n['no_record']}"
+        )
     if record_attention:
         for other, what in ((data, f"the {n['data']} file"), (state, f"the training state {n['state']} {state}")):
             if same_file(attention, other):

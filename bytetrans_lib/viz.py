@@ -202,6 +202,12 @@ def unsupported_text(model, english):
     english = normalize_text(english) if isinstance(english, str) else ""
     if not english:
         return "Type an English sentence to translate."
+    halves = sorted({f"U+{ord(c):04X}" for c in english if 0xD800 <= ord(c) <= 0xDFFF})
+    if halves:  # half of a UTF-16 pair (pasted from a broken source): it has no UTF-8 bytes at all
+        return (
+            f"This text holds {', '.join(halves)}, half of a character (a lone surrogate), which has no "
+            "UTF-8 bytes for the model to read. Type the sentence again."
+        )
     ids = encode(english)
     if len(ids) + 1 > model.config.max_len:
         return (

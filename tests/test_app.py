@@ -2,6 +2,7 @@
 command's refusals, and the app notebook that Voilà serves (its page is tested in tests/browser)."""
 
 import json
+import subprocess
 
 import matplotlib
 import nbformat
@@ -53,7 +54,10 @@ def test_the_app_notebook_runs_and_shows_the_picker_and_the_explorer(monkeypatch
 
 def test_the_make_target_serves_the_app_through_the_library_command():
     recipe = (ROOT / "Makefile").read_text(encoding="utf-8").split("\nexplore:", 1)[1].split("\n\n")[0]
-    assert "-m bytetrans_lib.app $(MODEL)" in recipe
+    assert "-m bytetrans_lib.app $(if $(MODEL)," in recipe
+    # a model name with a space reaches the command as one argument (make -n prints, runs nothing)
+    shown = subprocess.run(["make", "-n", "explore", "MODEL=my model.npz"], cwd=ROOT, capture_output=True, text=True)
+    assert '-m bytetrans_lib.app "my model.npz"' in shown.stdout, shown.stdout + shown.stderr
     template = ROOT / "apps" / "jupyter" / "voila" / "templates" / "offline"  # the page's: nothing fetched off line
     assert json.loads((template / "conf.json").read_text())["base_template"] == "lab"
 

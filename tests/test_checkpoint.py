@@ -3,6 +3,7 @@ written, and a file is checked (config, then tensor shapes, then values) before 
 
 import json
 import os
+import re
 import time
 import tracemalloc
 from pathlib import Path
@@ -391,11 +392,30 @@ def test_load_checkpoint_refuses_a_bad_config_a_missing_key_or_non_finite_weight
         bt.load_checkpoint(path)
 
 
-@pytest.mark.parametrize("content", [b"", b"PK", b"hello, world\n", b"PK\x03\x04" + bytes(100)])
-def test_load_checkpoint_refuses_files_that_are_not_archives_naming_them(tmp_path, content):
+@pytest.mark.parametrize(
+    "content, says",
+    [
+        (b"", "is not a checkpoint: a checkpoint is a .npz (zip) archive, and this file is empty"),
+        (b"PK", "is not a readable checkpoint"),
+        (b"hello, world\n", "is not a checkpoint: a checkpoint is a .npz (zip) archive, and this file is something"),
+        (b'{"config": {}}\n', "and this file is JSON text (a run's report? its model is the .npz beside it)"),
+        (b"PK\x03\x04" + bytes(100), "is not a readable checkpoint"),
+    ],
+)
+def test_load_checkpoint_refuses_files_that_are_not_archives_naming_them(tmp_path, content, says):
     (tmp_path / "junk.npz").write_bytes(content)
-    with pytest.raises(ValueError, match="junk.npz is not a readable checkpoint"):
+    with pytest.raises(ValueError, match="junk.npz .*" + re.escape(says)):
         bt.load_checkpoint(tmp_path / "junk.npz")
+    assert "pickled" not in says
+
+
+def test_load_checkpoint_refuses_devices_folders_and_deeply_nested_configs_by_name(tmp_path):
+    for path in ["/dev/zero", tmp_path]:
+        with pytest.raises(ValueError, match="is not a checkpoint: it is not a regular file"):
+            bt.load_checkpoint(path)
+    path = rewritten(tmp_path, "deep.npz", lambda a: a.update({"config": np.array("[" * 40_000 + "]" * 40_000)}))
+    with pytest.raises(ValueError, match="deep.npz: its config is nested too deeply"):
+        bt.load_checkpoint(path)
 
 
 def test_load_checkpoint_still_reads_a_compressed_copy_and_the_missing_file_error_is_unchanged(tmp_path):

@@ -460,3 +460,121 @@ def test_resuming_with_other_data_is_refused(cli, tmp_path):
         "cannot resume from m.state.npz: the state was trained on other pairs than this run's --data"
     )
     assert hashes(tmp_path) == before
+
+
+def test_the_explorer_shows_a_lone_surrogate_as_a_refusal_and_no_stale_map():
+    model = bt.Transformer(SMALL, rng=np.random.default_rng(0))
+    box = bt.explore_attention(model, "Hello.")
+    assert box.maps is not None
+    box.text.value = "Hi \ud83d."  # half of an emoji, as a broken paste gives
+    assert "U+D83D, half of a character (a lone surrogate)" in box.message.value
+    assert box.maps is None and box.last_image is None  # the previous sentence's map is gone
+
+
+# ---- raw tracebacks: each a clear line now -------------------------------------------------------
+
+
+def _damaged_state(tmp_path, change):
+    """A copy of m.state.npz (the cli fixture's run) with its arrays changed by change(arrays)."""
+    with np.load(tmp_path / "m.state.npz", allow_pickle=False) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    change(arrays)
+    np.savez(tmp_path / "bad.state.npz", **arrays)
+
+
+@pytest.mark.parametrize(
+    "change, says",
+    [
+        (lambda a: a.update({"extra/history": np.array("{not json")}), "its history or train_config is not JSON"),
+        (lambda a: a.update({"extra/history": np.array("7")}), "its history should hold step, seconds"),
+        (lambda a: a.update({"extra/train_config": np.array("[1")}), "its history or train_config is not JSON"),
+        (lambda a: a.update({"extra/train_config": np.array("[1]")}), "its train_config should be a JSON object"),
+        (
+            lambda a: a.update({"extra/history": np.array(json.dumps({"step": [2, 4]}))}),
+            "its history should hold step, seconds",
+        ),
+        (lambda a: a.update({"extra/step": np.array([4, 4])}), "its step must be one integer >= 0"),
+        (lambda a: a.update({"extra/step": np.array(-5)}), "its step must be one integer >= 0"),
+        (lambda a: a.update({"extra/step": np.array(1.7)}), "its step must be one integer >= 0, got array(1.7)"),
+        (lambda a: a.update({"extra/step": np.array(3)}), "its history ends at step 4, its step is 3"),
+        (lambda a: [a.pop(k) for k in list(a) if k.startswith("extra/adam/")], "it holds no Adam state"),
+        (lambda a: a.pop("extra/adam/m/output.b"), "Adam.load_state_dict: the state has no m/output.b"),
+    ],
+)
+def test_a_damaged_training_state_is_refused_by_name_before_training(cli, tmp_path, change, says):
+    _damaged_state(tmp_path, change)
+    before = hashes(tmp_path)
+    message = refused(cli, "--data", "pairs.tsv", "--out", "m.npz", "--resume", "bad.state.npz", *TINY, "--steps", "8")
+    assert message.startswith("cannot resume from bad.state.npz: the training state is damaged: " + says), message
+    assert hashes(tmp_path) == before
+
+
+@pytest.mark.parametrize("flag", ["--n-encoder-layers", "--n-decoder-layers"])
+def test_a_model_without_encoder_or_decoder_layers_is_told_to_train_without_recording(cli, flag):
+    message = refused(cli, "--data", "pairs.tsv", "--out", "z.npz", *TINY, flag, "0")
+    assert message.endswith("has not every kind of attention to record: train it with --no-record-attention")
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--port", "-5"], "argument --port must be from 1 to 65535, got -5"),
+        (["--port", "70000"], "argument --port must be from 1 to 65535, got 70000"),
+        (["--max-pages", "0"], "argument --max-pages must be from 1 to 64, got 0"),
+        (["/dev/zero"], "/dev/zero: not a regular file (a folder, a device or a pipe)"),
+        (["data"], "data: not a regular file (a folder, a device or a pipe)"),
+        (["missing.npz"], "missing.npz: no such file"),
+    ],
+)
+def test_the_app_command_refuses_bad_arguments_in_one_line(monkeypatch, capsys, args, says):
+    from bytetrans_lib import app
+
+    monkeypatch.chdir(ROOT)
+    assert app.explore_cli(args) == 2
+    assert capsys.readouterr().err == f"python -m bytetrans_lib.app: error: {says}\n"
+
+
+def _notebook(path, *sources):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in sources])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+def test_make_progress_reports_a_hung_a_killed_and_a_damaged_notebook_and_keeps_the_other_rows(tmp_path, capsys):
+    _notebook(tmp_path / "01_fine.ipynb", "print('✓ Exercise 01.1, fine: done.')")
+    _notebook(tmp_path / "02_hangs.ipynb", "while True:\n    pass", 'check("02.1", None)')
+    _notebook(tmp_path / "03_exits.ipynb", "import os\nos._exit(3)", 'check("03.1", None)')
+    (tmp_path / "04_cut.ipynb").write_text('{"cells": [{"cell_type": "code", "sou', encoding="utf-8")
+    (tmp_path / "05_list.ipynb").write_text("[]", encoding="utf-8")
+    before = hashes(tmp_path)
+    rows = edition.progress(tmp_path, timeout=3)
+    by_notebook = {}
+    for notebook, exercise, status, message in rows:
+        by_notebook.setdefault(notebook, []).append((exercise, status, message))
+    assert by_notebook["01_fine"] == [("01.1 fine", "done", "")]
+    assert ("02.1", "not run", "a cell ran longer than 3 s and was stopped before this check") in by_notebook[
+        "02_hangs"
+    ]
+    assert any("kernel died" in message for _, status, message in by_notebook["03_exits"] if status == "error")
+    for damaged in ("04_cut", "05_list"):
+        ((exercise, status, message),) = by_notebook[damaged]
+        assert status == "error" and message.startswith("it cannot be read as a notebook"), message
+    edition.print_progress(rows)
+    assert "1 of " in capsys.readouterr().out
+    assert hashes(tmp_path) == before  # read only
+
+
+def test_a_recording_without_pairs_is_refused_by_name_and_the_app_says_so(tmp_path):
+    from bytetrans_lib import app
+
+    with np.load(ROOT / "data" / "bytetrans-en-fr.attention.npz", allow_pickle=False) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    arrays["pairs"] = np.array("[]")
+    np.savez(tmp_path / "m.attention.npz", **arrays)
+    with pytest.raises(ValueError, match=r"m\.attention\.npz: its pairs should be a JSON list of \[english, french\]"):
+        bt.load_recording(tmp_path / "m.attention.npz")
+    shutil.copy(ROOT / "data" / "bytetrans-en-fr.npz", tmp_path / "m.npz")
+    page = app.attention_app(tmp_path / "m.npz")
+    assert "its pairs should be a JSON list" in page.message.value and page.explorer is None

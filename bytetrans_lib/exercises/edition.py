@@ -18,6 +18,7 @@ import argparse
 import copy
 import hashlib
 import json
+import logging
 import re
 import subprocess
 import sys
@@ -30,6 +31,9 @@ from bytetrans_lib.exercises import NOT_DONE, SYMBOL
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 NOTEBOOKS, EXERCISES = ROOT / "notebooks", ROOT / "exercises"
+_QUIET = logging.getLogger("bytetrans.progress")
+_QUIET.addHandler(logging.NullHandler())
+_QUIET.propagate = False
 MAX_NOTEBOOK_BYTES = 2**27  # 128 MiB: the course's largest notebook is a few MB
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION[ \t]*$")
 END = re.compile(r"^[ \t]*### END SOLUTION[ \t]*$")
@@ -166,6 +170,13 @@ def backup_name(folder: Path, name: str) -> Path:
     return path
 
 
+def read_text_file(path: Path):
+    """The notebook at `path`, as a text stream for nbformat, after read_text's checks."""
+    import io
+
+    return io.StringIO(read_text(path))
+
+
 def read_text(path: Path) -> str:
     """A notebook's text, or an error that names it (a learner's file may be anything)."""
     if not path.is_file():
@@ -184,22 +195,36 @@ def progress(folder: Path = EXERCISES, timeout: int = 600, names=None) -> list[t
     status, the check's message or the error that stopped the notebook)."""
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     rows = []
     for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
         if names is not None and path.name not in names:
             continue
-        nb = nbformat.read(path, as_version=4)  # read only: the learner's file is never written
+        try:  # read only: the learner's file is never written
+            nb = nbformat.read(read_text_file(path), as_version=4)
+            nbformat.validate(nb)
+        except Exception as e:  # nbformat's NotJSONError, ValidationError, a cut or damaged file...
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            rows.append((path.stem, "(the notebook)", "error", f"it cannot be read as a notebook: {reason[:200]}"))
+            continue
         stopped = ""
         try:
             client = NotebookClient(
-                nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+                nb,
+                timeout=timeout,
+                kernel_name="python3",
+                resources={"metadata": {"path": str(folder)}},
+                log=_QUIET,  # its "Timeout waiting for execute reply" lines: the table says it in words
             )
             client.execute(stderr=subprocess.DEVNULL)  # the kernel's own log lines are not the learner's business
         except CellExecutionError as e:
             last = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip().splitlines()[-1]  # without terminal colours
             stopped = f"the notebook stopped with an error before this check: {last}"
+        except CellTimeoutError:  # a cell that never ends (while True: pass)
+            stopped = f"a cell ran longer than {timeout} s and was stopped before this check"
+        except DeadKernelError:  # a cell that ended the kernel (os._exit, a crash, the memory exhausted)
+            stopped = "the notebook's kernel died before this check (a cell ended it, or it ran out of memory)"
         seen = set()
         for cell in nb.cells:
             for output in cell.get("outputs", []):
@@ -234,11 +259,16 @@ def main(argv=None) -> int:
     parser.add_argument("command", choices=["make", "check", "progress"])
     parser.add_argument("--folder", type=Path, default=EXERCISES, help="the exercise notebooks (default: exercises/)")
     parser.add_argument("--force", action="store_true", help="make: replace exercise notebooks a learner has edited")
+    parser.add_argument(
+        "--timeout", type=int, default=600, help="progress: the seconds a cell may run before it is stopped (600)"
+    )
     args = parser.parse_args(argv)
     if args.command == "progress":
         if not args.folder.is_dir():
             parser.error(f"{args.folder} is not a folder of exercise notebooks (make exercises writes exercises/)")
-        print_progress(progress(args.folder))
+        if args.timeout < 1:
+            parser.error(f"argument --timeout must be >= 1 second, got {args.timeout}")
+        print_progress(progress(args.folder, timeout=args.timeout))
         return 0
     try:
         files = build()
