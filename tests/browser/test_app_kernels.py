@@ -14,10 +14,24 @@ from conftest import ARTIFACTS, ROOT, free_port, running
 pytest.importorskip("voila", reason="pip install voila (make test-browser does)")
 
 
-def kernels():
-    """How many ipykernel processes this machine runs now."""
-    found = subprocess.run(["pgrep", "-f", "ipykernel_launcher"], capture_output=True, text=True)
-    return len(found.stdout.split())
+def kernels_under(pattern):
+    """How many ipykernel processes descend from the process whose command line holds `pattern`
+    (ps -ww: whole command lines, never cut at a terminal width)."""
+    table = [
+        line.split(None, 2)
+        for line in subprocess.run(
+            ["ps", "-ww", "-eo", "pid=,ppid=,args="], capture_output=True, text=True
+        ).stdout.splitlines()
+    ]
+    parent = {int(pid): int(ppid) for pid, ppid, *_ in table}
+    roots = {int(pid) for pid, _, *args in table if args and pattern in args[0] and "ipykernel" not in args[0]}
+
+    def descends(pid):
+        while pid in parent and pid not in roots and pid > 1:
+            pid = parent[pid]
+        return pid in roots
+
+    return sum(1 for pid, _, *args in table if args and "ipykernel_launcher" in args[0] and descends(int(pid)))
 
 
 def test_the_app_serves_at_most_max_pages_kernels_and_says_why_it_refuses_more():
@@ -26,7 +40,6 @@ def test_the_app_serves_at_most_max_pages_kernels_and_says_why_it_refuses_more()
     command = [sys.executable, "-m", "bytetrans_lib.app", "--no-browser", "--port", str(port), "--max-pages", "2"]
     log = open(ARTIFACTS / "voila-kernels.log", "w")
     server = running(command, f"http://127.0.0.1:{port}", "/voila/static/voila-style.js", log, "the app", cwd=ROOT)
-    before = kernels()
     base = next(server)
     try:
         answers = []
@@ -38,6 +51,7 @@ def test_the_app_serves_at_most_max_pages_kernels_and_says_why_it_refuses_more()
                 answers.append((e.code, e.read().decode("utf-8", "replace")))
         assert [status for status, _ in answers] == [200, 200, 503, 503]
         assert "2 explorer pages are open, each with its own kernel: close one" in answers[2][1]
-        assert kernels() - before == 2  # the two pages' kernels, and no kernel for a refused page
+        # the two pages' kernels, and none for a refused page (counted under this app only)
+        assert kernels_under(f"bytetrans_lib.app --no-browser --port {port}") == 2
     finally:
         next(server, None)
