@@ -152,7 +152,8 @@ def _signals_end_writes():
     def ended(signum, frame):
         raise _Ended(signum)
 
-    changed = {s: signal.signal(s, ended) for s in _ENDING[1:] if signal.getsignal(s) is signal.SIG_DFL}
+    ending = [s for s in _ENDING if s != signal.SIGINT]  # SIGINT already raises KeyboardInterrupt
+    changed = {s: signal.signal(s, ended) for s in ending if signal.getsignal(s) is signal.SIG_DFL}
     try:
         yield
     except _Ended as e:

@@ -12,22 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import EIGHT_PAIRS, ROOT
 
 import bytetrans_lib as bt
 import bytetrans_lib.train as train_module
 from bytetrans_lib import scoring
 
-PAIRS = [
-    ("The cat sleeps.", "Le chat dort."),
-    ("I eat an apple.", "Je mange une pomme."),
-    ("Where is the school?", "Où est l'école ?"),
-    ("Yes.", "Oui."),
-    ("We sing.", "Nous chantons."),
-    ("The sea is blue.", "La mer est bleue."),
-    ("Hello.", "Bonjour."),
-    ("Thank you.", "Merci."),
-] * 4
+PAIRS = EIGHT_PAIRS * 4
 TINY = bt.Config(d_model=16, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, d_ff=32, max_len=32)
 QUICK = dict(steps=8, batch_size=8, warmup=4, eval_every=4, n_eval=4)
 

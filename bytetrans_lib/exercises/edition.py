@@ -101,9 +101,9 @@ def build(notebooks: Path = NOTEBOOKS) -> dict[str, str]:
         try:
             nb = json.loads(read_text(path))
             files[path.name] = dumps(exercise_notebook(nb, f"notebooks/{path.name}"))
+        except EditionError:
+            raise
         except (ValueError, KeyError, TypeError, AttributeError) as e:  # json's errors are ValueErrors
-            if isinstance(e, EditionError):
-                raise
             raise EditionError(f"notebooks/{path.name} is not a notebook the edition can be made from: {e!r}") from None
     return files
 
@@ -170,13 +170,6 @@ def backup_name(folder: Path, name: str) -> Path:
     return path
 
 
-def read_text_file(path: Path):
-    """The notebook at `path`, as a text stream for nbformat, after read_text's checks."""
-    import io
-
-    return io.StringIO(read_text(path))
-
-
 def read_text(path: Path) -> str:
     """A notebook's text, or an error that names it (a learner's file may be anything)."""
     if not path.is_file():
@@ -202,7 +195,7 @@ def progress(folder: Path = EXERCISES, timeout: int = 600, names=None) -> list[t
         if names is not None and path.name not in names:
             continue
         try:  # read only: the learner's file is never written
-            nb = nbformat.read(read_text_file(path), as_version=4)
+            nb = nbformat.reads(read_text(path), as_version=4)
             nbformat.validate(nb)
         except Exception as e:  # nbformat's NotJSONError, ValidationError, a cut or damaged file...
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
