@@ -33,6 +33,7 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "target_mask": "tokenizer",
     # notebooks/02_linear.ipynb
     "Module": "layers",
+    "patch_to": "layers",
     "rel_error": "layers",
     "numerical_gradient": "layers",
     "check_gradients": "layers",
@@ -48,6 +49,7 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "GELU": "layers",
     # notebooks/02_linear.ipynb
     "check_size": "validation",
+    "check_rng": "validation",
     "check_dtype": "validation",
     "as_numbers": "validation",
     "check_dout": "validation",
@@ -84,13 +86,14 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "TRANSLATE_BATCH": "decoding",
     "translate": "decoding",
     # notebooks/05_transformer.ipynb
-    "check_writable": "checkpoint",
-    "write_atomically": "checkpoint",
-    "write_together": "checkpoint",
     "CHECKPOINT_FORMAT": "checkpoint",
     "save_checkpoint": "checkpoint",
     "checkpoint_writer": "checkpoint",
     "load_checkpoint": "checkpoint",
+    # notebooks/05_transformer.ipynb
+    "check_writable": "files",
+    "write_atomically": "files",
+    "write_together": "files",
     # notebooks/06_adam.ipynb
     "CrossEntropyLoss": "optim",
     "SGD": "optim",
@@ -98,6 +101,8 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "transformer_lr": "optim",
     "clip_grad_norm": "optim",
     "train_step": "optim",
+    # notebooks/07_data.ipynb
+    "PROJECT_ROOT": "paths",
     # notebooks/07_data.ipynb
     "LEXICON_PATH": "lexicon",
     "read_lexicon": "lexicon",
@@ -191,19 +196,22 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "is_recording": "recording",
     "load_recording": "recording",
     # notebooks/08_training.ipynb
-    "EVERYDAY_MODEL": "train",
-    "EVERYDAY_SENTENCES": "train",
-    "PRESETS": "train",
-    "DEFAULT_MODEL": "train",
-    "DEFAULT_OUT": "train",
-    "train_and_report": "train",
-    "split_line": "train",
-    "result_lines": "train",
-    "translate_sentences": "train",
+    "DEFAULT_MODEL": "presets",
+    "DEFAULT_OUT": "presets",
+    "EVERYDAY_MODEL": "presets",
+    "EVERYDAY_SENTENCES": "presets",
+    "PRESETS": "presets",
+    # notebooks/08_training.ipynb
+    "MAX_REPORT_BYTES": "preflight",
+    "file_kind": "preflight",
+    # notebooks/08_training.ipynb
+    "train_and_report": "run",
+    "split_line": "run",
+    "result_lines": "run",
+    "translate_sentences": "run",
+    # notebooks/08_training.ipynb
     "terminal_progress": "train",
     "train_cli": "train",
-    "MAX_REPORT_BYTES": "train",
-    "file_kind": "train",
     # notebooks/09_attention_maps.ipynb
     "KINDS": "viz",
     "attention_maps": "viz",

@@ -21,12 +21,13 @@ import numpy as np
 
 from bytetrans_lib.checkpoint import load_checkpoint
 from bytetrans_lib.data import CORPUS_PATH
+from bytetrans_lib.paths import PROJECT_ROOT
 from bytetrans_lib.recording import is_recording, load_recording
 from bytetrans_lib.viz import attention_maps, explore_attention
 
 
 # %% notebooks/09_attention_maps.ipynb, cell 48
-APP_NOTEBOOK = CORPUS_PATH.parent.parent / "apps" / "explorer.ipynb"  # what `make explore` serves
+APP_NOTEBOOK = PROJECT_ROOT / "apps" / "explorer.ipynb"  # what `make explore` serves
 
 
 def model_choices(extra=None):

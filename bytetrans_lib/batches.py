@@ -13,7 +13,7 @@ import numpy as np
 from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, encode, pad_batch
 
 
-# %% notebooks/08_training.ipynb, cell 13
+# %% notebooks/08_training.ipynb, cell 16
 def encode_pairs(pairs, max_len):
     """Teacher-forcing id sequences for each (english, french) pair (a third item, such as
     the attribution clean_pairs keeps, is ignored).

@@ -25,7 +25,7 @@ from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, decode, encode, normalize_te
 from bytetrans_lib.transformer import Transformer
 
 
-# %% notebooks/08_training.ipynb, cell 69
+# %% notebooks/08_training.ipynb, cell 73
 BEAM_SIZE = 4  # Vaswani et al. (2017)'s beam, and the everyday model's (measured in section 4)
 BEAM_ALPHA = 0.6  # their length penalty's exponent
 MAX_BEAM = 256  # wider holds (beam, max_len) of everything and gains nothing: the search is refused

@@ -17,7 +17,7 @@ __all__ = [
 ]
 
 
-# %% notebooks/07_data.ipynb, cell 9
+# %% notebooks/07_data.ipynb, cell 10
 import argparse
 import io
 import numbers
@@ -29,13 +29,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# check_writable refuses read-only files and folders (even for root), devices and pipes
-from bytetrans_lib.checkpoint import check_writable
 from bytetrans_lib.data import CONTROL_CHARACTERS, write_tsv
+
+# check_writable refuses read-only files and folders (even for root), devices and pipes
+from bytetrans_lib.files import check_writable
 from bytetrans_lib.tokenizer import normalize_text
 
 
-# %% notebooks/07_data.ipynb, cell 50
+# %% notebooks/07_data.ipynb, cell 51
 def raw_lines(data: bytes) -> list[bytes]:
     """A file's lines as bytes: BOM removed, split at b"\\n", each line's trailing b"\\r" removed;
     a file with no b"\\n" but some b"\\r" (old Mac line endings) is split at b"\\r"."""
@@ -47,7 +48,7 @@ def raw_lines(data: bytes) -> list[bytes]:
     return [line[:-1] if line.endswith(b"\r") else line for line in lines]
 
 
-# %% notebooks/07_data.ipynb, cell 53
+# %% notebooks/07_data.ipynb, cell 54
 DROP_REASONS = {  # key -> label in the report, in the order the checks run
     "truncated": "truncated last line",
     "utf8": "invalid UTF-8",
@@ -108,7 +109,7 @@ class CleaningReport:
         return "\n".join(lines)
 
 
-# %% notebooks/07_data.ipynb, cell 54
+# %% notebooks/07_data.ipynb, cell 55
 def same_file(a, b) -> bool:
     """True if paths a and b name one file: the same file on disk when both exist (whatever
     the spelling: ./x, an absolute path, a symbolic or hard link), else the same absolute path."""
@@ -118,7 +119,7 @@ def same_file(a, b) -> bool:
         return Path(a).resolve() == Path(b).resolve()
 
 
-# %% notebooks/07_data.ipynb, cell 55
+# %% notebooks/07_data.ipynb, cell 56
 _WIDE_BOMS = [
     (b"\xff\xfe\x00\x00", "UTF-32", "FF FE 00 00"),
     (b"\x00\x00\xfe\xff", "UTF-32", "00 00 FE FF"),
@@ -378,7 +379,7 @@ def clean_pairs(source, max_len: int = 60, lang: str = "fra") -> tuple[list[tupl
     return pairs, report
 
 
-# %% notebooks/07_data.ipynb, cell 63
+# %% notebooks/07_data.ipynb, cell 64
 def _check_output(output, sources, inputs, lang) -> None:
     """Refuse (ValueError) an output that is one of the input files (a zip, for a file inside a
     zip), or the file that the next run on an input folder would read."""
@@ -450,6 +451,6 @@ def clean_dataset_cli(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    # %% notebooks/07_data.ipynb, cell 65
+    # %% notebooks/07_data.ipynb, cell 66
     if "ipykernel" not in sys.modules:  # a command line, not a Jupyter kernel (whose argv is its own)
         sys.exit(clean_dataset_cli())

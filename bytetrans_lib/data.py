@@ -7,15 +7,16 @@ train/validation/test split; CORPUS_PATH is the embedded corpus as shipped."""
 __all__ = ["split_pairs", "CORPUS_PATH", "CONTROL_CHARACTERS", "write_tsv", "MAX_TSV_BYTES", "read_tsv"]
 
 
-# %% notebooks/07_data.ipynb, cell 8
+# %% notebooks/07_data.ipynb, cell 9
 import random
 import re
 from pathlib import Path
 
-from bytetrans_lib.checkpoint import write_atomically
+from bytetrans_lib.files import write_atomically
+from bytetrans_lib.paths import PROJECT_ROOT
 
 
-# %% notebooks/07_data.ipynb, cell 40
+# %% notebooks/07_data.ipynb, cell 41
 def split_pairs(pairs: list, valid=0.05, test=0.05, seed: int = 0) -> tuple:
     """Shuffle `pairs` and cut them into (train, valid, test) lists of (english, french) pairs.
 
@@ -49,12 +50,8 @@ def split_pairs(pairs: list, valid=0.05, test=0.05, seed: int = 0) -> tuple:
     return train, out["valid"], out["test"]
 
 
-# %% notebooks/07_data.ipynb, cell 44
-try:
-    _ROOT = Path(__file__).resolve().parent.parent  # bytetrans_lib/data.py -> the project folder
-except NameError:  # run as a notebook cell: no __file__, and the kernel's folder is notebooks/
-    _ROOT = Path.cwd().parent
-CORPUS_PATH = _ROOT / "data" / "synthetic-en-fr.tsv"  # generate_corpus(), as shipped
+# %% notebooks/07_data.ipynb, cell 45
+CORPUS_PATH = PROJECT_ROOT / "data" / "synthetic-en-fr.tsv"  # generate_corpus(), as shipped
 
 # C0 and C1 control characters and DEL, all but the tab (\x09) that separates the fields
 CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")

@@ -13,7 +13,7 @@ from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, PAD_ID, decode, encode, norm
 from bytetrans_lib.transformer import Transformer, residual
 
 
-# %% notebooks/05_transformer.ipynb, cell 49
+# %% notebooks/05_transformer.ipynb, cell 50
 class DecoderCache:
     """What greedy decoding keeps between steps, so that each step computes one new position.
 
@@ -91,7 +91,7 @@ def decode_step(model, cache, ids):
     return logits
 
 
-# %% notebooks/05_transformer.ipynb, cell 51
+# %% notebooks/05_transformer.ipynb, cell 52
 TRANSLATE_BATCH = 256  # texts decoded at once; more are translated a batch at a time
 
 

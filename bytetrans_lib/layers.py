@@ -3,6 +3,7 @@
 
 __all__ = [
     "Module",
+    "patch_to",
     "rel_error",
     "numerical_gradient",
     "check_gradients",
@@ -20,11 +21,13 @@ __all__ = [
 
 
 # %% notebooks/02_linear.ipynb, cell 4
+import functools
 import math
+import threading
 
 import numpy as np
 
-from bytetrans_lib.validation import as_numbers, check_dout, check_dtype, check_last_axis, check_size
+from bytetrans_lib.validation import as_numbers, check_dout, check_dtype, check_last_axis, check_rng, check_size
 
 
 # %% notebooks/02_linear.ipynb, cell 7
@@ -33,8 +36,12 @@ class Module:
 
     A subclass passes its own tensors to `__init__` (they become `self.params`; `self.grads`
     gets zero arrays with the same keys and shapes), stores what backward needs in
-    `self.cache` during forward and reads it back with `self._saved()` (a clear error if
-    forward has not run), and keeps child modules as attributes (a `Module` or a list of them).
+    `self.cache` during forward, and keeps child modules as attributes (a `Module` or a list of them).
+
+    `forward` and `backward` hold the math only. What they refuse is written apart, in
+    `check_forward` and `check_backward`, and runs first when a user calls `forward` or
+    `backward`, but not when one module calls another inside its own forward or backward:
+    a model checks its input once, at the door (see `_checked`).
     """
 
     def __init__(self, **params):
@@ -42,11 +49,23 @@ class Module:
         self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
         self.cache = None  # set by forward, read by backward
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _check_at_the_door(cls)
+
     def forward(self, *inputs, **kwargs):
         raise NotImplementedError
 
     def backward(self, dout):
         raise NotImplementedError
+
+    def check_forward(self, *inputs, **kwargs):
+        """Refuse bad input to forward with an error that names it. May return the inputs as
+        forward should receive them (one array, or a tuple); None keeps them as they are."""
+
+    def check_backward(self, dout):
+        """Refuse a bad dout (a layer knows the shape it must have). Runs after the protocol's
+        own check that forward has run."""
 
     def children(self):
         """Yield (name, module) for each child module, in the order the attributes were set."""
@@ -79,15 +98,63 @@ class Module:
             g[...] = 0
 
     def _saved(self):
-        """What forward kept for backward, or a clear error if forward has not run yet."""
-        if self.cache is None:
-            raise RuntimeError(
-                f"{type(self).__name__}.backward() was called before forward(): there is nothing to differentiate yet"
-            )
+        """What forward kept for backward (the door has already refused a backward before forward)."""
         return self.cache
 
 
-# %% notebooks/02_linear.ipynb, cell 24
+# %% notebooks/02_linear.ipynb, cell 9
+_calls = threading.local()  # .depth: how many checked forward/backward calls are running in this thread
+
+
+def _checked(method, name):
+    """`method` (forward or backward), run after its checks when no other checked call is running."""
+
+    @functools.wraps(method)
+    def at_the_door(self, *inputs, **kwargs):
+        depth = getattr(_calls, "depth", 0)
+        if depth == 0:  # called by a user, not by another module's forward or backward
+            if name == "backward" and not getattr(self, "_forward_ran", False):
+                raise RuntimeError(
+                    f"{type(self).__name__}.backward() was called before forward(): there is nothing to differentiate yet"
+                )
+            checked = getattr(self, f"check_{name}")(*inputs, **kwargs)
+            if checked is not None:
+                inputs = checked if isinstance(checked, tuple) else (checked,)
+        _calls.depth = depth + 1
+        try:
+            out = method(self, *inputs, **kwargs)
+        finally:
+            _calls.depth = depth
+        if name == "forward":
+            self._forward_ran = True  # at every depth: an inner layer's backward may be called by hand
+        return out
+
+    at_the_door.checked = True
+    return at_the_door
+
+
+def _check_at_the_door(cls):
+    """Wrap the forward and backward that `cls` itself defines (once) with _checked."""
+    for name in ("forward", "backward"):
+        method = vars(cls).get(name)
+        if method is not None and not getattr(method, "checked", False):
+            setattr(cls, name, _checked(method, name))
+
+
+def patch_to(cls):
+    """Decorator: add the function below to class `cls` as a method (a class over several cells)."""
+
+    def add(function):
+        function.__qualname__ = f"{cls.__qualname__}.{function.__name__}"
+        setattr(cls, function.__name__, function)
+        if issubclass(cls, Module):
+            _check_at_the_door(cls)
+        return function
+
+    return add
+
+
+# %% notebooks/02_linear.ipynb, cell 27
 def rel_error(a, b):
     """Largest elementwise relative error max |a - b| / max(1e-8, |a| + |b|); 0.0 for empty arrays."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
@@ -96,14 +163,8 @@ def rel_error(a, b):
     return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
 
 
-def numerical_gradient(f, x, dout, h=1e-6, *, indices=None):
-    """Central-difference gradient of sum(f() * dout) with respect to x.
-
-    f: function of no arguments that reads x (a float64 array, perturbed in place and restored).
-    dout: array with the shape of f()'s output.
-    indices: None (every entry; returns an array with the shape of x), or the flat indices
-        (positions in x.reshape(-1)) of the entries to compute; returns one value per index.
-    """
+def _entries_to_perturb(x, indices):
+    """The flat positions numerical_gradient visits: every entry of x, or `indices`, checked."""
     if x.dtype != np.float64:
         raise TypeError(f"numerical_gradient needs a float64 array, got {x.dtype}")
     picks = np.arange(x.size) if indices is None else np.asarray(indices)
@@ -117,6 +178,19 @@ def numerical_gradient(f, x, dout, h=1e-6, *, indices=None):
             f"numerical_gradient: indices must lie in 0..{x.size - 1} (x has {x.size} "
             f"entries), got values from {picks.min()} to {picks.max()}"
         )
+    return picks
+
+
+# %% notebooks/02_linear.ipynb, cell 28
+def numerical_gradient(f, x, dout, h=1e-6, *, indices=None):
+    """Central-difference gradient of sum(f() * dout) with respect to x.
+
+    f: function of no arguments that reads x (a float64 array, perturbed in place and restored).
+    dout: array with the shape of f()'s output.
+    indices: None (every entry; returns an array with the shape of x), or the flat indices
+        (positions in x.reshape(-1)) of the entries to compute; returns one value per index.
+    """
+    picks = _entries_to_perturb(x, indices)  # (n,) flat positions in x
     grad = np.zeros(picks.size)
     for k, i in enumerate(picks):
         idx = np.unravel_index(i, x.shape)  # flat index -> (i_0, i_1, ...)
@@ -132,6 +206,7 @@ def numerical_gradient(f, x, dout, h=1e-6, *, indices=None):
     return grad.reshape(x.shape) if indices is None else grad
 
 
+# %% notebooks/02_linear.ipynb, cell 30
 def check_gradients(module, *inputs, rng=None, tol=1e-7, h=1e-6, **forward_kwargs):
     """Compare module.backward with finite differences; raise AssertionError on a mismatch.
 
@@ -200,7 +275,7 @@ def check_gradients(module, *inputs, rng=None, tol=1e-7, h=1e-6, **forward_kwarg
     return errors
 
 
-# %% notebooks/02_linear.ipynb, cell 37
+# %% notebooks/02_linear.ipynb, cell 42
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)  # a Python float, so float32 inputs stay float32
 GELU_A = 0.044715
 
@@ -214,7 +289,7 @@ def gelu_formula(x):
     return 0.5 * x * (1.0 + np.tanh(SQRT_2_OVER_PI * (x + GELU_A * (x * x * x))))
 
 
-# %% notebooks/02_linear.ipynb, cell 46
+# %% notebooks/02_linear.ipynb, cell 52
 class FeedForward(Module):
     """Position-wise feed-forward block: Linear(d_model, d_ff) -> GELU -> Linear(d_ff, d_model).
 
@@ -234,16 +309,25 @@ class FeedForward(Module):
     def forward(self, x):
         h = self.gelu.forward(self.linear_1.forward(x))  # (..., d_ff)
         out = self.linear_2.forward(h)  # (..., d_model)
-        self.cache = out.shape  # so that backward's errors name this block
+        self.cache = out.shape  # what backward's dout must be
         return out
 
     def backward(self, dout):
-        check_dout(dout, self._saved(), "FeedForward")
         dh = self.linear_2.backward(dout)  # (..., d_ff)
         return self.linear_1.backward(self.gelu.backward(dh))  # (..., d_model)
 
 
-# %% notebooks/02_linear.ipynb, cell 57
+@patch_to(FeedForward)
+def check_forward(self, x):
+    return self.linear_1.check_forward(x)  # its first layer's door: the same message as a Linear's
+
+
+@patch_to(FeedForward)
+def check_backward(self, dout):
+    check_dout(dout, self.cache, "FeedForward")  # named here, not by an inner Linear
+
+
+# %% notebooks/02_linear.ipynb, cell 64
 def row_sums(x):
     """x (..., d) summed over its last axis -> (..., 1), computed as x @ ones(d) by BLAS.
 
@@ -265,7 +349,7 @@ def column_sums(x2):
     return np.ones(x2.shape[0], dtype=x2.dtype) @ x2
 
 
-# %% notebooks/02_linear.ipynb, cell 61
+# %% notebooks/02_linear.ipynb, cell 68
 def affine(x, W, b):
     """Linear's forward on the 2-D view: x (..., d_in), W (d_in, d_out), b (d_out,) -> (..., d_out)."""
     out = x.reshape(-1, W.shape[0]) @ W + b  # (N, d_in) @ (d_in, d_out) -> (N, d_out), N = B*T...
@@ -281,7 +365,7 @@ def affine_backward(x, dout, W, dW, db):
     return (dout2 @ W.T).reshape(x.shape)  # (N, d_out) @ (d_out, d_in) -> (..., d_in)
 
 
-# %% notebooks/02_linear.ipynb, cell 63
+# %% notebooks/02_linear.ipynb, cell 70
 class Linear(Module):
     """Affine map on the last axis: out = x @ W + b, computed by affine and affine_backward.
 
@@ -292,10 +376,7 @@ class Linear(Module):
     """
 
     def __init__(self, d_in, d_out, *, rng, dtype=np.float32):
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(
-                f"Linear needs rng=np.random.Generator (e.g. np.random.default_rng(0)), got {type(rng).__name__}"
-            )
+        check_rng(rng, "Linear")
         d_in, d_out = check_size(d_in, "Linear", "d_in"), check_size(d_out, "Linear", "d_out")
         dtype = check_dtype(dtype, "Linear")
         # Draw in float64 and round once, so float32 and float64 layers from the same seed
@@ -305,18 +386,22 @@ class Linear(Module):
         self.d_in, self.d_out = d_in, d_out
 
     def forward(self, x):
-        x = as_numbers(x, "Linear.forward", "x")
-        check_last_axis(x, self.d_in, "Linear", "d_in")
         self.cache = x
         return affine(x, self.params["W"], self.params["b"])  # (..., d_out)
 
     def backward(self, dout):
-        x = self._saved()
-        check_dout(dout, x.shape[:-1] + (self.d_out,), "Linear")
-        return affine_backward(x, dout, self.params["W"], self.grads["W"], self.grads["b"])  # (..., d_in)
+        return affine_backward(self.cache, dout, self.params["W"], self.grads["W"], self.grads["b"])  # (..., d_in)
+
+    def check_forward(self, x):  # section 6's checks
+        x = as_numbers(x, "Linear.forward", "x")
+        check_last_axis(x, self.d_in, "Linear", "d_in")
+        return x
+
+    def check_backward(self, dout):
+        check_dout(dout, self.cache.shape[:-1] + (self.d_out,), "Linear")
 
 
-# %% notebooks/02_linear.ipynb, cell 68
+# %% notebooks/02_linear.ipynb, cell 75
 def _as_rows(x):
     """x (...) as a float 2-D view (N, d) of its rows (a 0-d x is one row of one number)."""
     x = np.asarray(x)
@@ -339,7 +424,7 @@ class GELU(Module):
         return [slice(i, i + rows) for i in range(0, x2.shape[0], rows)]
 
     def forward(self, x):
-        x2 = _as_rows(as_numbers(x, "GELU.forward", "x"))  # (N, d)
+        x2 = _as_rows(x)  # (N, d)
         t, out = np.empty_like(x2), np.empty_like(x2)  # tanh(u), kept for backward; GELU(x)
         for rows in self._blocks(x2):
             xb, tb, ob = x2[rows], t[rows], out[rows]  # views: writing into tb and ob fills t and out
@@ -355,8 +440,7 @@ class GELU(Module):
         return out.reshape(np.shape(x))
 
     def backward(self, dout):
-        x2, t, shape = self._saved()
-        check_dout(dout, shape, "GELU")
+        x2, t, shape = self.cache
         dout2 = dout.reshape(x2.shape)
         dx = np.empty(x2.shape, dtype=np.result_type(dout2, x2))
         blocks = self._blocks(x2)
@@ -377,3 +461,9 @@ class GELU(Module):
             gb += 0.5  # + 0.5 (1 + t)
             gb *= dout2[rows]
         return dx.reshape(shape)
+
+    def check_forward(self, x):  # section 6's check; _as_rows turns integers into float64
+        return as_numbers(x, "GELU.forward", "x")
+
+    def check_backward(self, dout):
+        check_dout(dout, self.cache[2], "GELU")

@@ -24,17 +24,15 @@ __all__ = [
 ]
 
 
-# %% notebooks/07_data.ipynb, cell 5
+# %% notebooks/07_data.ipynb, cell 6
 from dataclasses import dataclass
 from pathlib import Path
 
+from bytetrans_lib.paths import PROJECT_ROOT
 
-# %% notebooks/07_data.ipynb, cell 11
-try:
-    _ROOT = Path(__file__).resolve().parent.parent  # bytetrans_lib/lexicon.py -> the project folder
-except NameError:  # run as a notebook cell: no __file__, and the kernel's folder is notebooks/
-    _ROOT = Path.cwd().parent
-LEXICON_PATH = _ROOT / "data" / "lexicon.txt"  # the lexicon, written for this course
+
+# %% notebooks/07_data.ipynb, cell 12
+LEXICON_PATH = PROJECT_ROOT / "data" / "lexicon.txt"  # the lexicon, written for this course
 
 
 def read_lexicon(path=LEXICON_PATH):
@@ -57,7 +55,7 @@ def read_lexicon(path=LEXICON_PATH):
     return sections
 
 
-# %% notebooks/07_data.ipynb, cell 13
+# %% notebooks/07_data.ipynb, cell 14
 @dataclass(frozen=True)
 class Noun:
     """A countable noun: English and French, singular and plural, French gender, kinds."""

@@ -29,13 +29,14 @@ from pathlib import Path
 import numpy as np
 
 from bytetrans_lib.batches import encode_pairs, epoch_batches, make_batch, max_len_needed, too_long_pairs
-from bytetrans_lib.checkpoint import check_writable, load_checkpoint, save_checkpoint
-from bytetrans_lib.data import CORPUS_PATH
+from bytetrans_lib.checkpoint import load_checkpoint, save_checkpoint
+from bytetrans_lib.files import check_writable
 from bytetrans_lib.optim import Adam, CrossEntropyLoss, train_step, transformer_lr
+from bytetrans_lib.paths import PROJECT_ROOT
 from bytetrans_lib.scoring import evaluate, validation_loss
 
 
-# %% notebooks/08_training.ipynb, cell 27
+# %% notebooks/08_training.ipynb, cell 30
 @dataclass
 class TrainConfig:
     """Settings of a training run (the model's sizes are in Config)."""
@@ -91,7 +92,7 @@ class TrainConfig:
         return rate
 
 
-# %% notebooks/08_training.ipynb, cell 29
+# %% notebooks/08_training.ipynb, cell 32
 class TrainingDiverged(RuntimeError):
     """The loss or the gradient became NaN or infinite; the last good checkpoint is kept."""
 
@@ -221,7 +222,7 @@ def fit(
     return history
 
 
-# %% notebooks/08_training.ipynb, cell 31
+# %% notebooks/08_training.ipynb, cell 34
 def _check_before_training(config, train_pairs, valid_pairs, train_config, state_path, resume, data_sha256=None):
     """Refuse, before fit's first step, what it cannot train: empty data, a pair too long for the
     model, a state_path it cannot write, a resume state this run cannot continue. Returns that
@@ -358,7 +359,7 @@ def display_path(path) -> str:
     the repository when inside it (as the notebooks and GitHub name files), else as given."""
     path = Path(path)
     absolute = Path(os.path.abspath(path.parent)).resolve() / path.name
-    for base in (Path.cwd().resolve(), CORPUS_PATH.parent.parent.resolve()):  # data/ is in the repository
+    for base in (Path.cwd().resolve(), PROJECT_ROOT.resolve()):
         if absolute.is_relative_to(base):
             return absolute.relative_to(base).as_posix()
     return str(path)

@@ -10,11 +10,11 @@ import numbers
 
 import numpy as np
 
-from bytetrans_lib.layers import Module, column_sums, row_sums
+from bytetrans_lib.layers import Module, column_sums, patch_to, row_sums
 from bytetrans_lib.validation import as_numbers, check_dout, check_dtype, check_last_axis, check_size
 
 
-# %% notebooks/03_layernorm.ipynb, cell 25
+# %% notebooks/03_layernorm.ipynb, cell 28
 class Softmax(Module):
     """Numerically stable softmax along `axis`. No parameters.
 
@@ -28,32 +28,49 @@ class Softmax(Module):
         super().__init__()
         self.axis = int(axis)
 
-    def forward(self, x):
-        x = as_numbers(x, "Softmax.forward", "x")
-        if not -x.ndim <= self.axis < x.ndim:
-            raise ValueError(
-                f"Softmax(axis={self.axis}) got an input of shape {x.shape}, which has no axis {self.axis}"
-            )
-        if x.shape[self.axis] == 0:
-            raise ValueError(
-                f"Softmax(axis={self.axis}) got an input of shape {x.shape}, whose axis "
-                f"{self.axis} is empty: there is nothing to normalise"
-            )
-        # Shifting by the maximum changes nothing mathematically and keeps exp() <= 1.
-        z = x - x.max(axis=self.axis, keepdims=True)  # same shape as x, max 0 along axis
-        e = np.exp(z)
-        y = e / e.sum(axis=self.axis, keepdims=True)  # same shape as x
-        self.cache = y
-        return y
 
-    def backward(self, dout):
-        y = self._saved()
-        check_dout(dout, y.shape, "Softmax")
-        # Jacobian-vector product: J = diag(y) - y y^T, applied without building J.
-        return y * (dout - (dout * y).sum(axis=self.axis, keepdims=True))  # same shape as y
+# %% notebooks/03_layernorm.ipynb, cell 29
+@patch_to(Softmax)
+def forward(self, x):
+    """x (...) -> y (...): y >= 0, summing to 1 along self.axis. Keeps y for backward."""
+    # Shifting by the maximum changes nothing mathematically and keeps exp() <= 1.
+    z = x - x.max(axis=self.axis, keepdims=True)  # same shape as x, max 0 along axis
+    e = np.exp(z)
+    y = e / e.sum(axis=self.axis, keepdims=True)  # same shape as x
+    self.cache = y
+    return y
 
 
-# %% notebooks/03_layernorm.ipynb, cell 42
+# %% notebooks/03_layernorm.ipynb, cell 30
+@patch_to(Softmax)
+def backward(self, dout):
+    """dout (...) -> dx (...) = y * (dout - sum(dout * y, axis))."""
+    y = self.cache  # (...), kept by forward
+    # Jacobian-vector product: J = diag(y) - y y^T, applied without building J.
+    return y * (dout - (dout * y).sum(axis=self.axis, keepdims=True))  # same shape as y
+
+
+# %% notebooks/03_layernorm.ipynb, cell 32
+@patch_to(Softmax)
+def check_forward(self, x):
+    """At the door: numbers, an axis the input has, and something to normalise along it."""
+    x = as_numbers(x, "Softmax.forward", "x")
+    if not -x.ndim <= self.axis < x.ndim:
+        raise ValueError(f"Softmax(axis={self.axis}) got an input of shape {x.shape}, which has no axis {self.axis}")
+    if x.shape[self.axis] == 0:
+        raise ValueError(
+            f"Softmax(axis={self.axis}) got an input of shape {x.shape}, whose axis "
+            f"{self.axis} is empty: there is nothing to normalise"
+        )
+    return x
+
+
+@patch_to(Softmax)
+def check_backward(self, dout):
+    check_dout(dout, self.cache.shape, "Softmax")
+
+
+# %% notebooks/03_layernorm.ipynb, cell 48
 class LayerNorm(Module):
     """Layer normalisation over the last axis (Ba, Kiros & Hinton, 2016).
 
@@ -74,10 +91,6 @@ class LayerNorm(Module):
         self.d, self.eps = d, float(eps)
 
     def forward(self, x):
-        x = as_numbers(x, "LayerNorm.forward", "x")
-        check_last_axis(x, self.d, "LayerNorm", "d")
-        if not np.issubdtype(x.dtype, np.floating):
-            x = x.astype(np.float64)
         d = self.d
         xc = x - row_sums(x) / d  # 1. centre: (..., d)
         var = row_sums(xc * xc) / d  # 2. variance: (..., 1)
@@ -87,8 +100,7 @@ class LayerNorm(Module):
         return self.params["gamma"] * xhat + self.params["beta"]  # 4. scale and shift: (..., d)
 
     def backward(self, dout):
-        xc, inv_std, xhat = self._saved()
-        check_dout(dout, xhat.shape, "LayerNorm")  # a (d,) dout must not broadcast over the rows
+        xc, inv_std, xhat = self.cache
         d = self.d
         dout2 = dout.reshape(-1, d)  # (N, d): every row
         self.grads["gamma"] += column_sums(dout2 * xhat.reshape(-1, d))  # 4. (d,)
@@ -98,3 +110,11 @@ class LayerNorm(Module):
         dvar = -0.5 * inv_std**3 * ds  # 2. (..., 1)
         dxc = dxhat * inv_std + (2.0 / d) * dvar * xc  # (..., d)
         return dxc - row_sums(dxc) / d  # 1. (..., d)
+
+    def check_forward(self, x):  # section 1's checks
+        x = as_numbers(x, "LayerNorm.forward", "x")
+        check_last_axis(x, self.d, "LayerNorm", "d")
+        return x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float64)
+
+    def check_backward(self, dout):
+        check_dout(dout, self.cache[2].shape, "LayerNorm")  # a (d,) dout must not broadcast over the rows

@@ -31,7 +31,7 @@ from bytetrans_lib.decoding import translate
 from bytetrans_lib.optim import CrossEntropyLoss
 
 
-# %% notebooks/08_training.ipynb, cell 18
+# %% notebooks/08_training.ipynb, cell 21
 def edit_distance(a, b):
     """Levenshtein distance between two strings (insertions, deletions, substitutions)."""
     previous = list(range(len(b) + 1))
@@ -76,7 +76,7 @@ def validation_loss(model, encoded, batch_size=100):
     return total / count
 
 
-# %% notebooks/08_training.ipynb, cell 23
+# %% notebooks/08_training.ipynb, cell 26
 CHRF_ORDER = 6  # character n-grams of 1 to 6 characters
 CHRF_BETA = 2  # recall counts twice as much as precision
 

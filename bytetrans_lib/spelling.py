@@ -7,11 +7,11 @@ independent checker of the finished French."""
 __all__ = ["H_ASPIRATED", "starts_with_vowel_sound", "french_join", "english_join", "spelling_problems"]
 
 
-# %% notebooks/07_data.ipynb, cell 6
+# %% notebooks/07_data.ipynb, cell 7
 import re
 
 
-# %% notebooks/07_data.ipynb, cell 17
+# %% notebooks/07_data.ipynb, cell 18
 _VOWELS = "aàâeéèêëiîïoôuùûüyœæ"
 # Most French words in h- behave as if they began with a vowel (l'homme, l'hôtel, d'Hélène). A few
 # have an "aspirated" h that blocks elision: le hibou, de huit. These are the ones the lexicon uses.
@@ -58,7 +58,7 @@ def english_join(words: list) -> str:
     return " ".join(words)
 
 
-# %% notebooks/07_data.ipynb, cell 34
+# %% notebooks/07_data.ipynb, cell 35
 def spelling_problems(french: str) -> list:
     """Elision and contraction mistakes in one French sentence, as a list of str (empty: none).
 

@@ -64,6 +64,7 @@ def encode(text, bos=False, eos=False):
     return np.concatenate([[BOS_ID] * bool(bos), ids, [EOS_ID] * bool(eos)]).astype(np.int64)
 
 
+# %% notebooks/01_bytes.ipynb, cell 25
 def decode(ids):
     """Token ids back to text.
 
@@ -80,7 +81,7 @@ def decode(ids):
     return data.decode("utf-8", errors="replace")
 
 
-# %% notebooks/01_bytes.ipynb, cell 26
+# %% notebooks/01_bytes.ipynb, cell 27
 def _check_ids(ids, caller):
     """`ids` as a 1-D int64 array of ids in 0..VOCAB_SIZE-1, or a clear error naming `caller`."""
     if ids is None or isinstance(ids, (str, bytes, bytearray)):
@@ -111,7 +112,7 @@ def _check_ids(ids, caller):
     return arr.astype(np.int64)
 
 
-# %% notebooks/01_bytes.ipynb, cell 34
+# %% notebooks/01_bytes.ipynb, cell 35
 import unicodedata
 
 # no-break space, narrow no-break space (before ; : ! ? and inside « » in French), thin space
@@ -160,7 +161,7 @@ def normalize_text(text):
     return text.translate(_TYPOGRAPHY_TABLE)
 
 
-# %% notebooks/01_bytes.ipynb, cell 38
+# %% notebooks/01_bytes.ipynb, cell 39
 def _utf8_length(lead):
     """Length of the UTF-8 sequence a lead byte announces (0: not a lead byte)."""
     if lead < 0x80:
@@ -203,7 +204,7 @@ def token_labels(ids):
     return labels
 
 
-# %% notebooks/01_bytes.ipynb, cell 43
+# %% notebooks/01_bytes.ipynb, cell 44
 def _check_max_len(max_len, caller):
     """Refuse a max_len that is not None or an int >= 1 (True, 5.5, "10", 0 are refused)."""
     if max_len is None:
@@ -214,6 +215,24 @@ def _check_max_len(max_len, caller):
         raise ValueError(f"{caller}: max_len must be >= 1, got {max_len}")
 
 
+def _check_sequences(sequences, max_len, caller):
+    """The sequences of pad_batch as 1-D id arrays, or a clear error (max_len included)."""
+    if sequences is None or isinstance(sequences, (str, bytes, bytearray)) or not hasattr(sequences, "__len__"):
+        raise TypeError(f"{caller} expects a list of id sequences, got {type(sequences).__name__}")
+    if len(sequences) == 0:
+        raise ValueError(f"{caller} expects a non-empty list of id sequences")
+    _check_max_len(max_len, caller)
+    seqs = [_check_ids(s, f"{caller} (sequence {i})") for i, s in enumerate(sequences)]
+    longest = max(range(len(seqs)), key=lambda k: len(seqs[k]))
+    if max_len is not None and len(seqs[longest]) > max_len:
+        raise ValueError(
+            f"{caller}: sequence {longest} has {len(seqs[longest])} ids, more than max_len={max_len}; "
+            "drop or split long examples before batching (nothing is cut here)"
+        )
+    return seqs
+
+
+# %% notebooks/01_bytes.ipynb, cell 45
 def pad_batch(sequences, max_len=None):
     """Stack id sequences into one array, padding on the right with PAD_ID.
 
@@ -221,25 +240,15 @@ def pad_batch(sequences, max_len=None):
     - max_len: optional upper bound on the length (an int >= 1); longer sequences raise ValueError
     Returns: int64 array (B, T), T = the longest sequence's length.
     """
-    if sequences is None or isinstance(sequences, (str, bytes, bytearray)) or not hasattr(sequences, "__len__"):
-        raise TypeError(f"pad_batch expects a list of id sequences, got {type(sequences).__name__}")
-    if len(sequences) == 0:
-        raise ValueError("pad_batch expects a non-empty list of id sequences")
-    _check_max_len(max_len, "pad_batch")
-    seqs = [_check_ids(s, f"pad_batch (sequence {i})") for i, s in enumerate(sequences)]
+    seqs = _check_sequences(sequences, max_len, "pad_batch")  # B arrays of ids, each (T_b,)
     T = max(len(s) for s in seqs)
-    if max_len is not None and T > max_len:
-        i = max(range(len(seqs)), key=lambda k: len(seqs[k]))
-        raise ValueError(
-            f"pad_batch: sequence {i} has {T} ids, more than max_len={max_len}; "
-            "drop or split long examples before batching (nothing is cut here)"
-        )
     batch = np.full((len(seqs), T), PAD_ID, dtype=np.int64)  # (B, T)
     for b, s in enumerate(seqs):
         batch[b, : len(s)] = s
     return batch
 
 
+# %% notebooks/01_bytes.ipynb, cell 47
 def encode_batch(texts, bos=False, eos=False, max_len=None):
     """Encode a list of B strings and pad them: int64 array (B, T). See encode, pad_batch."""
     if isinstance(texts, str):
@@ -255,7 +264,7 @@ def encode_batch(texts, bos=False, eos=False, max_len=None):
     return pad_batch([encode(t, bos=bos, eos=eos) for t in texts], max_len=max_len)
 
 
-# %% notebooks/01_bytes.ipynb, cell 50
+# %% notebooks/01_bytes.ipynb, cell 53
 def _check_id_batch(ids, caller):
     """`ids` as a (B, T) integer array, or a clear error naming `caller`."""
     if ids is None or isinstance(ids, (str, bytes, bytearray)):
@@ -281,19 +290,26 @@ def padding_mask(ids):
     return (ids != PAD_ID)[:, None, None, :]  # (B, 1, 1, T)
 
 
+def _check_length(T, caller):
+    """A clear error unless T is an int >= 0 (None, 2.5 or NaN are refused by name)."""
+    if isinstance(T, (bool, np.bool_)) or not isinstance(T, (int, np.integer)):
+        raise TypeError(f"{caller} expects the length T as an int, got {T!r}")
+    if T < 0:
+        raise ValueError(f"{caller} expects a length T >= 0, got {T}")
+
+
+# %% notebooks/01_bytes.ipynb, cell 54
 def causal_mask(T):
     """True where query i may attend to key j, i.e. j <= i.
 
     - T: the sequence length, an int >= 0 (None, 2.5 or NaN are refused by name)
     Returns: bool array (1, 1, T, T), broadcastable to (B, H, T, T).
     """
-    if isinstance(T, (bool, np.bool_)) or not isinstance(T, (int, np.integer)):
-        raise TypeError(f"causal_mask expects the length T as an int, got {T!r}")
-    if T < 0:
-        raise ValueError(f"causal_mask expects a length T >= 0, got {T}")
+    _check_length(T, "causal_mask")
     return np.tril(np.ones((T, T), dtype=bool))[None, None]  # (1, 1, T, T)
 
 
+# %% notebooks/01_bytes.ipynb, cell 56
 def target_mask(ids):
     """The decoder's self-attention mask: a key must be real (not PAD) and not in the future.
 

@@ -29,7 +29,7 @@ from bytetrans_lib.tokenizer import padding_mask, target_mask
 from bytetrans_lib.validation import as_numbers, check_dout, check_dtype, check_last_axis, check_size
 
 
-# %% notebooks/05_transformer.ipynb, cell 12
+# %% notebooks/05_transformer.ipynb, cell 13
 class Embedding(Module):
     """Look-up table: id -> vector, scaled by sqrt(d_model).
 
@@ -69,7 +69,7 @@ class Embedding(Module):
         return None
 
 
-# %% notebooks/05_transformer.ipynb, cell 17
+# %% notebooks/05_transformer.ipynb, cell 18
 class PositionalEncoding(Module):
     """Adds the sinusoidal position signal of Vaswani et al. (2017), section 3.5. No parameters.
 
@@ -110,7 +110,7 @@ class PositionalEncoding(Module):
         return dout
 
 
-# %% notebooks/05_transformer.ipynb, cell 25
+# %% notebooks/05_transformer.ipynb, cell 26
 def residual(x, norm, sublayer, norm_first):
     """One sublayer inside its residual connection, with the LayerNorm `norm`:
     pre-LN  (norm_first=True):  x + sublayer(norm(x))
@@ -131,7 +131,7 @@ def residual_backward(dout, norm, sublayer_backward, norm_first):
     return dz + sublayer_backward(dz)
 
 
-# %% notebooks/05_transformer.ipynb, cell 29
+# %% notebooks/05_transformer.ipynb, cell 30
 class EncoderLayer(Module):
     """Self-attention and feed-forward sublayers, each wrapped in a residual connection.
 
@@ -163,7 +163,7 @@ class EncoderLayer(Module):
         )  # (B, T, C)
 
 
-# %% notebooks/05_transformer.ipynb, cell 33
+# %% notebooks/05_transformer.ipynb, cell 34
 class DecoderLayer(Module):
     """Masked self-attention, cross-attention to the encoder's output, feed-forward.
 
@@ -209,7 +209,7 @@ class DecoderLayer(Module):
         return dy, dmemory
 
 
-# %% notebooks/05_transformer.ipynb, cell 36
+# %% notebooks/05_transformer.ipynb, cell 37
 class Encoder(Module):
     """Embedding + positions, then n_encoder_layers EncoderLayers (+ a final LayerNorm if pre-LN).
 
@@ -273,7 +273,7 @@ class Decoder(Module):
         return dmemory
 
 
-# %% notebooks/05_transformer.ipynb, cell 37
+# %% notebooks/05_transformer.ipynb, cell 38
 class Transformer(Module):
     """The encoder-decoder Transformer: (source ids, target ids) -> next-byte logits.
 

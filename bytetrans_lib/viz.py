@@ -238,131 +238,154 @@ def explore_attention(model, sentence=None, recording=None):
     _require_model(model, "explore_attention")
     if sentence is not None and not isinstance(sentence, str):
         raise TypeError(f"explore_attention: sentence must be a str or None, got {type(sentence).__name__}")
-    import ipywidgets as widgets  # only here: the rest of the library needs no widgets
-    import matplotlib.pyplot as plt
+    return _Explorer(model, sentence, recording).box
 
-    config = model.config
-    if config.n_decoder_layers == 0:
-        raise ValueError(
-            "explore_attention: the model has no decoder layers, so there is no cross or decoder self-attention to show"
+
+class _Explorer:
+    """One explorer: its widgets (on `box`, which explore_attention returns), what it shows, and
+    the callbacks that redraw it when a control changes."""
+
+    def __init__(self, model, sentence, recording):
+        import ipywidgets as widgets  # only here: the rest of the library needs no widgets
+
+        config = model.config
+        if config.n_decoder_layers == 0:
+            raise ValueError(
+                "explore_attention: the model has no decoder layers, so there is no cross or decoder self-attention to show"
+            )
+        self.model, self.recording = model, recording
+        n_decoder = config.n_decoder_layers
+        self.n_layers = {"encoder self": config.n_encoder_layers, "decoder self": n_decoder, "cross": n_decoder}
+        self.recorded = {} if recording is None else dict(zip((e for e, _ in recording["pairs"]), recording["maps"]))
+        self.steps = [] if recording is None else recording["steps"]
+        self.figure = None  # the figure this explorer drew last: closed before drawing the next
+        self.updating = False  # True while the layer options change, so that it draws only once
+        text = widgets.Text(
+            value="I do not live next to the red hotel." if sentence is None else sentence,
+            description="English",
+            continuous_update=False,
+            layout=widgets.Layout(width="95%"),
         )
-    n_layers = {
-        "encoder self": config.n_encoder_layers,
-        "decoder self": config.n_decoder_layers,
-        "cross": config.n_decoder_layers,
-    }
-    text = widgets.Text(
-        value="I do not live next to the red hotel." if sentence is None else sentence,
-        description="English",
-        continuous_update=False,
-        layout=widgets.Layout(width="95%"),
-    )
-    # a model with no encoder layers has no encoder self-attention: that kind is not offered
-    kinds = [k for k in KINDS if n_layers[k]]
-    kind = widgets.ToggleButtons(options=kinds, value="cross", description="attention")
-    layer = widgets.Dropdown(options=list(range(n_layers["cross"])), value=n_layers["cross"] - 1, description="layer")
-    head = widgets.Dropdown(
-        options=[("mean over heads", "mean"), ("all heads", "all")] + [(f"head {h}", h) for h in range(config.n_heads)],
-        value="mean",
-        description="head",
-    )
-    grouping = widgets.ToggleButtons(options=GROUPINGS, value="characters", description="cells")
-    recorded = {} if recording is None else dict(zip((e for e, _ in recording["pairs"]), recording["maps"]))
-    steps = [] if recording is None else recording["steps"]
-    step = widgets.SelectionSlider(
-        options=[(f"{s:,}", s) for s in steps] or [("-", 0)],  # hidden and unused without a recording
-        value=steps[-1] if steps else 0,
-        description="training step",
-        disabled=True,
-        continuous_update=False,
-        layout=widgets.Layout(width="60%", display="flex" if steps else "none"),
-        style={"description_width": "initial"},
-    )
-    message = widgets.HTML()
-    translation = widgets.HTML()
-    output = widgets.Output()
-    box = widgets.VBox([text, translation, kind, widgets.HBox([layer, head]), grouping, step, message, output])
-    box.text, box.kind, box.layer, box.head, box.grouping, box.step = text, kind, layer, head, grouping, step
-    box.message, box.translation, box.output = message, translation, output
-    box.maps, box.last_image, box.last_title, box.last_labels = None, None, None, None
-    figure = [None]  # the figure this explorer drew last: closed before drawing the next
-    updating = [False]  # True while the layer options change, so that it draws only once
+        # a model with no encoder layers has no encoder self-attention: that kind is not offered
+        kinds = [k for k in KINDS if self.n_layers[k]]
+        kind = widgets.ToggleButtons(options=kinds, value="cross", description="attention")
+        layer = widgets.Dropdown(options=list(range(n_decoder)), value=n_decoder - 1, description="layer")
+        heads = [("mean over heads", "mean"), ("all heads", "all")] + [(f"head {h}", h) for h in range(config.n_heads)]
+        head = widgets.Dropdown(options=heads, value="mean", description="head")
+        grouping = widgets.ToggleButtons(options=GROUPINGS, value="characters", description="cells")
+        step = widgets.SelectionSlider(
+            options=[(f"{s:,}", s) for s in self.steps] or [("-", 0)],  # hidden and unused without a recording
+            value=self.steps[-1] if self.steps else 0,
+            description="training step",
+            disabled=True,
+            continuous_update=False,
+            layout=widgets.Layout(width="60%", display="flex" if self.steps else "none"),
+            style={"description_width": "initial"},
+        )
+        message, translation, output = widgets.HTML(), widgets.HTML(), widgets.Output()
+        box = widgets.VBox([text, translation, kind, widgets.HBox([layer, head]), grouping, step, message, output])
+        box.text, box.kind, box.layer, box.head, box.grouping, box.step = text, kind, layer, head, grouping, step
+        box.message, box.translation, box.output = message, translation, output
+        box.maps, box.last_image, box.last_title, box.last_labels = None, None, None, None
+        box.redraw = self.draw
+        self.box = box
+        text.observe(self.retranslate, names="value")
+        kind.observe(self.on_kind, names="value")
+        for control in (layer, head, grouping, step):
+            control.observe(self.draw, names="value")
+        self.retranslate()
 
-    def show_message(problem):
-        message.value = "" if problem is None else f"<b>Cannot show this:</b> {html.escape(problem)}"
+    def show_message(self, problem):
+        self.box.message.value = "" if problem is None else f"<b>Cannot show this:</b> {html.escape(problem)}"
 
-    def clear(wait=False):
+    def clear(self, wait=False):
         # wait=True: the frontend removes the old figure only when the new one arrives, so there
         # is never a moment with none (or, if a clear and a draw race, with two)
-        if figure[0] is not None:
-            plt.close(figure[0])
-            figure[0] = None
-        output.clear_output(wait=wait)
+        import matplotlib.pyplot as plt
+
+        box = self.box
+        if self.figure is not None:
+            plt.close(self.figure)
+            self.figure = None
+        box.output.clear_output(wait=wait)
         box.last_image = box.last_title = box.last_labels = None
 
-    def retranslate(_=None):
-        problem = unsupported_text(model, text.value)
+    def retranslate(self, _=None):
+        box = self.box
+        problem = unsupported_text(self.model, box.text.value)
         box.maps = None
         if problem is None:
             try:
-                box.maps = attention_maps(model, text.value)
+                box.maps = attention_maps(self.model, box.text.value)
             except Exception as error:  # anything else the model cannot handle: say so, no traceback
                 problem = f"the model could not process this sentence ({type(error).__name__}: {error})"
-        translation.value = ""
+        box.translation.value = ""
         if box.maps is not None:
             read = box.maps["english"]  # normalize_text(text.value): what the model translated
-            if read != text.value:
-                translation.value = f"Read as: <b>{html.escape(read)}</b><br>"
-            translation.value += f"French: <b>{html.escape(box.maps['french'])}</b>"
-            step.disabled = box.maps["english"] not in recorded  # the slider needs a recorded sentence
-            if recorded and step.disabled:
-                translation.value += "<br>Recorded during training: " + " · ".join(html.escape(e) for e in recorded)
-        show_message(problem)
-        draw()
+            if read != box.text.value:
+                box.translation.value = f"Read as: <b>{html.escape(read)}</b><br>"
+            box.translation.value += f"French: <b>{html.escape(box.maps['french'])}</b>"
+            box.step.disabled = box.maps["english"] not in self.recorded  # the slider needs a recorded sentence
+            if self.recorded and box.step.disabled:
+                names = " · ".join(html.escape(e) for e in self.recorded)
+                box.translation.value += f"<br>Recorded during training: {names}"
+        self.show_message(problem)
+        self.draw()
 
-    def on_kind(_=None):
-        updating[0] = True
-        options = list(range(n_layers[kind.value]))
+    def on_kind(self, _=None):
+        layer = self.box.layer
+        self.updating = True
+        options = list(range(self.n_layers[self.box.kind.value]))
         value = min(layer.value, options[-1])
         layer.options = options
         layer.value = value
-        updating[0] = False
-        draw()
+        self.updating = False
+        self.draw()
 
-    def draw(_=None):
-        if updating[0]:
+    def shown_maps(self):
+        """(maps, when): the current sentence's maps, or at the chosen step of its recording."""
+        box = self.box
+        if box.step.disabled:
+            return box.maps, ""
+        english = box.maps["english"]
+        french = dict(self.recording["pairs"])[english]
+        index = self.steps.index(box.step.value)
+        maps = {k: list(self.recorded[english][k][index]) for k in KINDS}
+        maps.update(src_ids=encode(english, eos=True), tgt_ids=encode(french, bos=True)[: self.model.config.max_len])
+        return maps, f" · step {box.step.value:,} of training"
+
+    def draw(self, _=None):
+        import matplotlib.pyplot as plt
+
+        box = self.box
+        if self.updating:
             return
         if box.maps is None:
-            clear()
+            self.clear()
             return
-        maps, when = box.maps, ""
-        if not step.disabled:  # a recorded sentence: its maps at the chosen step, from the recording
-            english, french = box.maps["english"], dict(recording["pairs"])[box.maps["english"]]
-            index = steps.index(step.value)
-            maps = {k: list(recorded[english][k][index]) for k in KINDS}
-            maps.update(src_ids=encode(english, eos=True), tgt_ids=encode(french, bos=True)[: config.max_len])
-            when = f" · step {step.value:,} of training"
-        query_ids, key_ids = _axes_ids(maps, kind.value)
-        weights = maps[kind.value][layer.value]  # (H, T_q, T_kv)
-        if head.value == "mean":
+        kind, layer, head = box.kind.value, box.layer.value, box.head.value
+        maps, when = self.shown_maps()
+        query_ids, key_ids = _axes_ids(maps, kind)
+        weights = maps[kind][layer]  # (H, T_q, T_kv)
+        if head == "mean":
             weights = weights.mean(axis=0)  # (T_q, T_kv)
-        elif head.value != "all":
-            weights = weights[head.value]  # (T_q, T_kv)
-        grouped, q_labels, k_labels = group_attention(weights, query_ids, key_ids, grouping.value)
+        elif head != "all":
+            weights = weights[head]  # (T_q, T_kv)
+        grouped, q_labels, k_labels = group_attention(weights, query_ids, key_ids, box.grouping.value)
         missing = _missing_glyphs(q_labels + k_labels)
         if missing:
-            clear()
-            show_message(f"the plot font cannot draw {''.join(missing)!r}; try English text.")
+            self.clear()
+            self.show_message(f"the plot font cannot draw {''.join(missing)!r}; try English text.")
             return
-        clear(wait=True)
-        head_name = {"mean": "mean over heads", "all": "all heads"}.get(head.value, f"head {head.value}")
-        title = f"{kind.value} attention · layer {layer.value} · {head_name}{when}"
+        self.clear(wait=True)
+        head_name = {"mean": "mean over heads", "all": "all heads"}.get(head, f"head {head}")
+        title = f"{kind} attention · layer {layer} · {head_name}{when}"
         G_q, G_kv = grouped.shape[-2:]
         # at least 7 x 3 inches, so that short sentences still leave room for the title
         width, height = min(16, max(7, 2.5 + 0.22 * G_kv)), min(12, max(3, 2.0 + 0.22 * G_q))
-        if head.value == "all":  # every head of the layer side by side, one figure: one image to replace
+        if head == "all":  # every head of the layer side by side, one figure: one image to replace
             fig, axes = plt.subplots(1, len(grouped), figsize=(min(24, 0.75 * width * len(grouped)), 0.75 * height))
-            with output:
+            with box.output:
                 for h, ax in enumerate(axes):
                     box.last_image = plot_attention(grouped[h], q_labels, k_labels, ax=ax, title=f"head {h}")
                 fig.suptitle(title)
@@ -370,17 +393,9 @@ def explore_attention(model, sentence=None, recording=None):
                 plt.show()
         else:
             fig, ax = plt.subplots(figsize=(width, height))
-            with output:
+            with box.output:
                 box.last_image = plot_attention(grouped, q_labels, k_labels, ax=ax, title=title)
                 fig.tight_layout()
                 plt.show()
-        figure[0] = fig
+        self.figure = fig
         box.last_title, box.last_labels = title, (q_labels, k_labels)
-
-    text.observe(retranslate, names="value")
-    kind.observe(on_kind, names="value")
-    for control in (layer, head, grouping, step):
-        control.observe(draw, names="value")
-    box.redraw = draw
-    retranslate()
-    return box

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import bytetrans_lib as bt
-from bytetrans_lib import checkpoint
+from bytetrans_lib import checkpoint, files
 
 TINY = dict(d_model=8, n_heads=2, n_encoder_layers=2, n_decoder_layers=2, d_ff=12, max_len=16, dtype="float64")
 
@@ -91,7 +91,7 @@ def test_save_checkpoint_refuses_a_folder_that_cannot_be_written_before_writing(
     folder = tmp_path / "locked"
     folder.mkdir()
     folder.chmod(0o555)
-    monkeypatch.setattr(checkpoint.tempfile, "mkstemp", lambda *a, **k: pytest.fail("a temporary file was created"))
+    monkeypatch.setattr(files.tempfile, "mkstemp", lambda *a, **k: pytest.fail("a temporary file was created"))
     try:
         with pytest.raises(
             PermissionError, match=r"save_checkpoint: cannot write .*model.npz: the folder .*locked is read-only"
@@ -121,7 +121,7 @@ def test_save_checkpoint_never_leaves_its_temporary_file(tmp_path, monkeypatch, 
     def fail(*args, **kwargs):
         raise OSError(f"{breaks} failed")
 
-    target = {"chmod": (checkpoint.os, "chmod"), "savez": (np, "savez"), "replace": (checkpoint.os, "replace")}[breaks]
+    target = {"chmod": (files.os, "chmod"), "savez": (np, "savez"), "replace": (files.os, "replace")}[breaks]
     monkeypatch.setattr(*target, fail)
     with pytest.raises(OSError, match=f"{breaks} failed"):
         bt.save_checkpoint(tiny_model(1), path)

@@ -3,6 +3,7 @@ what is wrong, an unsolved notebook still runs to its end, and make progress rep
 
 import hashlib
 import importlib
+import inspect
 import json
 import re
 from pathlib import Path
@@ -129,7 +130,9 @@ def test_a_stub_is_not_done_and_what_the_notebook_falls_back_to_passes_the_check
     if ex.method is None:
         assert used is ex.reference()
     else:  # the notebook keeps its own class, with the course's method in place of the stub
-        assert issubclass(used, stub) and getattr(used, ex.method) is ex.reference()
+        # (a forward or backward comes wrapped with its checks at the door: compare what is inside)
+        assert issubclass(used, stub)
+        assert inspect.unwrap(getattr(used, ex.method)) is inspect.unwrap(ex.reference())
 
 
 @pytest.mark.parametrize("exercise_id, bug, named", BUGS, ids=[f"{b[0]}-{i}" for i, b in enumerate(BUGS)])

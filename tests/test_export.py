@@ -5,6 +5,7 @@ import re
 import shutil
 
 import nbformat
+import numpy as np
 import pytest
 from conftest import ROOT
 
@@ -49,7 +50,10 @@ def test_module_all_lists_every_public_function_and_class_it_defines():
         own = {
             k
             for k, v in vars(module).items()
-            if not k.startswith("_") and callable(v) and getattr(v, "__module__", None) == module.__name__
+            if not k.startswith("_")
+            and callable(v)
+            and getattr(v, "__module__", None) == module.__name__
+            and "." not in v.__qualname__  # a method added to a class by @patch_to, not a name of the module
         }
         assert own <= set(module.__all__), f"{name}: not in __all__: {own - set(module.__all__)}"
         assert all(hasattr(module, k) for k in module.__all__), name
@@ -280,6 +284,65 @@ def test_only_names_a_cell_binds_are_public_not_attributes_or_items_it_sets(proj
     assert files["__init__.py"].count('"GELU"') == 1
 
 
+def test_a_method_added_with_patch_to_is_no_name_of_the_module_even_when_two_classes_share_it(project):
+    make_notebook(
+        project / "notebooks",
+        "01_a.ipynb",
+        "#| default_exp alpha",
+        "#| export\nclass A:\n    pass\nclass B:\n    pass",
+        "#| export\n@patch_to(A)\ndef backward(self, dout):\n    return dout",
+        "#| export\n@patch_to(B)\ndef backward(self, dout):\n    return 2 * dout\ndef helper():\n    pass",
+    )
+    files = exporter.build(project / "notebooks", project)
+    assert '__all__ = ["A", "B", "helper"]' in files["alpha.py"]
+
+
+def test_patch_to_adds_a_method_that_is_checked_at_the_door_once():
+    calls = []
+
+    class Double(bt.Module):
+        def forward(self, x):
+            self.cache = x
+            return 2 * x
+
+    @bt.patch_to(Double)
+    def backward(self, dout):
+        return 2 * dout
+
+    @bt.patch_to(Double)
+    def check_backward(self, dout):
+        calls.append(dout.shape)
+        if dout.shape != self.cache.shape:
+            raise ValueError("Double.backward: dout has the wrong shape")
+
+    class Twice(bt.Module):  # calls Double inside its own backward: the inner door stays shut
+        def __init__(self):
+            super().__init__()
+            self.inner = Double()
+
+        def forward(self, x):
+            return self.inner.forward(x)
+
+        def backward(self, dout):
+            return self.inner.backward(dout)
+
+    assert Double.backward.__qualname__.endswith("Double.backward")
+    layer = Double()
+    with pytest.raises(RuntimeError, match=r"^Double\.backward\(\) was called before forward\(\)"):
+        layer.backward(np.ones(3))
+    layer.forward(np.ones(3))
+    assert np.array_equal(layer.backward(np.ones(3)), [2, 2, 2]) and calls == [(3,)]
+    with pytest.raises(ValueError, match="wrong shape"):
+        layer.backward(np.ones(4))
+    outer = Twice()
+    outer.forward(np.ones(3))
+    calls.clear()
+    outer.backward(np.ones(3))
+    assert calls == []  # Twice was called by the user; Double by Twice, so only Twice's door checked
+    layer.backward(np.ones(3))  # after an inner call, the next call by hand is checked again
+    assert calls == [(3,)]
+
+
 def test_a_long_all_is_written_one_name_a_line_as_ruff_format_writes_it(project):
     names = [f"name_{i:02d}" for i in range(12)]
     make_notebook(
@@ -301,7 +364,7 @@ def test_write_replaces_modules_atomically_and_leaves_no_partial_file(project):
 
 # ---- issue 28: what the notebooks and the README say is exported is what the exporter writes ---
 
-NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
+NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
 
 
 def exported_modules():

@@ -20,6 +20,7 @@ from conftest import EIGHT_PAIRS, ROOT
 
 import bytetrans_lib as bt
 import bytetrans_lib.train as train_module
+from bytetrans_lib import preflight
 from bytetrans_lib.exercises import edition
 
 PAIRS = EIGHT_PAIRS * 12
@@ -45,7 +46,8 @@ def cli(tmp_path, monkeypatch, capsys):
     """train_cli in tmp_path, with a tiny data file pairs.tsv and a previous run's m.npz, m.json,
     m.attention.npz and m.state.npz; run(*args) -> (exit code, stdout, stderr)."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(train_module, "DEFAULT_MODEL", tmp_path / "shipped" / "bytetrans-en-fr.npz")
+    for module in (train_module, preflight):  # the command and its checks name the shipped model
+        monkeypatch.setattr(module, "DEFAULT_MODEL", tmp_path / "shipped" / "bytetrans-en-fr.npz")
     bt.write_tsv(PAIRS, tmp_path / "pairs.tsv")
 
     def run(*args):
@@ -164,13 +166,14 @@ SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
 def test_a_signal_during_the_final_scoring_changes_neither_the_model_nor_its_report(cli, tmp_path, signum):
     script = """
         import sys, time
+        import bytetrans_lib.run as run
         import bytetrans_lib.train as train
-        scored = train.evaluate_references
+        scored = run.evaluate_references
         def slow(*args, **kwargs):  # the scoring of a wide beam, made long enough to be interrupted
             print("scoring", flush=True)
             time.sleep(120)
             return scored(*args, **kwargs)
-        train.evaluate_references = slow
+        run.evaluate_references = slow
         sys.exit(train.train_cli(sys.argv[1:]))
     """
     before = hashes(tmp_path)

@@ -11,6 +11,7 @@ from test_train import PAIRS, QUICK, quiet  # the same tiny corpus and run as th
 
 import bytetrans_lib as bt
 import bytetrans_lib.train as train_module
+from bytetrans_lib import preflight
 from bytetrans_lib.recording import (
     PER,
     RECORDED_KINDS,
@@ -163,7 +164,8 @@ def test_without_recording_no_file_is_written_and_an_earlier_one_is_left_as_it_w
 
 def test_the_command_records_by_default_and_not_with_no_record_attention(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(train_module, "DEFAULT_MODEL", tmp_path / "shipped" / "bytetrans-en-fr.npz")
+    for module in (train_module, preflight):  # the command and its checks name the shipped model
+        monkeypatch.setattr(module, "DEFAULT_MODEL", tmp_path / "shipped" / "bytetrans-en-fr.npz")
     bt.write_tsv(PAIRS * 3, tmp_path / "pairs.tsv")
     args = ["--data", "pairs.tsv", "--steps", "4", "--eval-every", "2", "--n-eval", "2", "--n-test", "2"]
     args += ["--batch-size", "8", "--warmup", "2", "--d-model", "16", "--n-heads", "2", "--d-ff", "32"]

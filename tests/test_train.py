@@ -16,7 +16,7 @@ from conftest import EIGHT_PAIRS, ROOT
 
 import bytetrans_lib as bt
 import bytetrans_lib.train as train_module
-from bytetrans_lib import scoring
+from bytetrans_lib import preflight, scoring
 
 PAIRS = EIGHT_PAIRS * 4
 TINY = bt.Config(d_model=16, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, d_ff=32, max_len=32)
@@ -371,7 +371,8 @@ def cli(tmp_path, monkeypatch, capsys):
     not overwrite data/bytetrans-en-fr.npz. Returns run(*args) -> (exit code, stdout, stderr).
     """
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(train_module, "DEFAULT_MODEL", tmp_path / "shipped" / "bytetrans-en-fr.npz")
+    for module in (train_module, preflight):  # the command and its checks name the shipped model
+        monkeypatch.setattr(module, "DEFAULT_MODEL", tmp_path / "shipped" / "bytetrans-en-fr.npz")
     bt.write_tsv(PAIRS * 3, tmp_path / "pairs.tsv")
 
     def run(*args):

@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from bytetrans_lib.checkpoint import write_atomically
+from bytetrans_lib.files import write_atomically
 from bytetrans_lib.loop import display_path
 from bytetrans_lib.exercises import NOT_DONE, SYMBOL
 
