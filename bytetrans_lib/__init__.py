@@ -34,6 +34,7 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     # notebooks/02_linear.ipynb
     "Module": "layers",
     "patch_to": "layers",
+    "checked_by": "layers",
     "rel_error": "layers",
     "numerical_gradient": "layers",
     "check_gradients": "layers",

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from bytetrans_lib.layers import Module, affine, affine_backward, row_sums
+from bytetrans_lib.layers import Module, affine, affine_backward, checked_by, patch_to, row_sums
 from bytetrans_lib.validation import as_numbers, check_dout, check_dtype, check_size
 
 
@@ -41,26 +41,32 @@ def _as_mask(mask, shape):
     return mask  # its own shape: broadcasting it in full would only cost memory
 
 
-def masked_softmax(scores, mask=None, *, inplace=False):
-    """Softmax over the last axis (the keys), restricted to the keys that `mask` allows.
-
-    - scores: float array (..., T_kv), e.g. (B, H, T_q, T_kv)
-    - mask: None (every key allowed), or bool / 0-1 integers broadcastable to scores.shape;
-      True = may attend
-    - inplace: write the weights into `scores` itself instead of a new array (one array
-      fewer: MultiHeadAttention does this with its own temporary scores)
-    Returns weights with the shape and dtype of scores: exactly 0 on masked keys, summing to 1
-    over the allowed keys of each row; a row with no allowed key gets all zeros, never NaN.
-    """
+def _check_masked_softmax(scores, mask=None, *, inplace=False):
+    """masked_softmax's door: scores as an array of floats, mask (if any) as bools that broadcast to it."""
     scores = as_numbers(scores, "masked_softmax", "scores")
     if not np.issubdtype(scores.dtype, np.floating):
         if inplace:
             raise TypeError(f"masked_softmax(inplace=True) needs float scores, got dtype {scores.dtype}")
         scores = scores.astype(np.float64)
+    return {"scores": scores, "mask": None if mask is None else _as_mask(mask, scores.shape)}
+
+
+# %% notebooks/04_attention.ipynb, cell 16
+@checked_by(_check_masked_softmax)
+def masked_softmax(scores, mask=None, *, inplace=False):
+    """Softmax over the last axis (the keys), restricted to the keys that `mask` allows.
+
+    - scores: float array (..., T_kv), e.g. (B, H, T_q, T_kv)
+    - mask: None (every key allowed), or bool / 0-1 integers broadcastable to scores.shape;
+      True = may attend (the door hands it to this code as bools)
+    - inplace: write the weights into `scores` itself instead of a new array
+    Returns weights with the shape and dtype of scores: exactly 0 on masked keys, summing to 1
+    over the allowed keys of each row; a row with no allowed key gets all zeros, never NaN.
+    """
     e = scores if inplace else scores.copy()  # (..., T_kv): becomes the weights
     # 1. masked keys get the score -inf, so that exp() turns them into exactly 0
     if mask is not None:
-        np.copyto(e, -np.inf, where=~_as_mask(mask, e.shape))
+        np.copyto(e, -np.inf, where=~mask)
     # 2. shift by the largest allowed score; a row with none (max = -inf) is shifted by 0.
     #    initial=-inf also covers T_kv = 0, and made NumPy's max 2.5x faster on rows of 48.
     row_max = e.max(axis=-1, keepdims=True, initial=-np.inf)  # (..., 1)
@@ -74,7 +80,7 @@ def masked_softmax(scores, mask=None, *, inplace=False):
     return e  # (..., T_kv)
 
 
-# %% notebooks/04_attention.ipynb, cell 22
+# %% notebooks/04_attention.ipynb, cell 23
 def plot_attention(weights, query_labels, key_labels, ax=None, title=None):
     """Draw one attention map as a heatmap with labelled axes; return the image (an AxesImage).
 
@@ -110,7 +116,7 @@ def plot_attention(weights, query_labels, key_labels, ax=None, title=None):
     return image
 
 
-# %% notebooks/04_attention.ipynb, cell 27
+# %% notebooks/04_attention.ipynb, cell 28
 def _split_heads(x, n_heads):
     """(B, T, C) -> (B, H, T, Dh): head h gets columns h*Dh .. (h+1)*Dh - 1."""
     B, T, C = x.shape
@@ -118,6 +124,7 @@ def _split_heads(x, n_heads):
     return x.transpose(0, 2, 1, 3)  # (B, H, T, Dh)
 
 
+# %% notebooks/04_attention.ipynb, cell 29
 def _merge_heads(x):
     """(B, H, T, Dh) -> (B, T, C): the heads concatenated along the last axis; undoes _split_heads."""
     B, H, T, Dh = x.shape
@@ -125,7 +132,7 @@ def _merge_heads(x):
     return x.reshape(B, T, H * Dh)  # (B, T, C)
 
 
-# %% notebooks/04_attention.ipynb, cell 32
+# %% notebooks/04_attention.ipynb, cell 33
 class MultiHeadAttention(Module):
     """Multi-head scaled dot-product attention (Vaswani et al., 2017, section 3.2).
 
@@ -166,23 +173,7 @@ class MultiHeadAttention(Module):
         self.d_model, self.n_heads, self.d_head = C, H, C // H
         self.attn = None  # (B, H, T_q, T_kv) after forward
 
-    def _check_inputs(self, x_q, x_kv):
-        C = self.d_model
-        if x_q.ndim != 3 or x_kv.ndim != 3 or x_q.shape[-1] != C or x_kv.shape[-1] != C:
-            raise ValueError(
-                f"MultiHeadAttention expects x_q of shape (B, T_q, d_model={C}) and x_kv of "
-                f"shape (B, T_kv, d_model={C}), got x_q {x_q.shape} and x_kv {x_kv.shape}"
-            )
-        if x_q.shape[0] != x_kv.shape[0]:
-            raise ValueError(
-                f"MultiHeadAttention: x_q {x_q.shape} and x_kv {x_kv.shape} have different "
-                f"batch sizes ({x_q.shape[0]} and {x_kv.shape[0]})"
-            )
-
     def forward(self, x_q, x_kv, mask=None):
-        x_q = as_numbers(x_q, "MultiHeadAttention.forward", "x_q")
-        x_kv = as_numbers(x_kv, "MultiHeadAttention.forward", "x_kv")
-        self._check_inputs(x_q, x_kv)
         K, V = self.keys_values(x_kv)  # steps 1-2 for the keys and values: (B, H, T_kv, Dh) each
         return self.attend(x_q, K, V, mask, x_kv=x_kv)  # steps 1-2 for the queries, then 3-7
 
@@ -200,30 +191,14 @@ class MultiHeadAttention(Module):
         -> out (B, T_q, C); self.attn holds the weights. x_kv: the input K and V were computed
         from, which backward needs (forward passes it; a call without it cannot be differentiated).
         """
-        x_q, K, V = as_numbers(x_q, "MultiHeadAttention.attend", "x_q"), np.asarray(K), np.asarray(V)
-        C, H, Dh = self.d_model, self.n_heads, self.d_head
-        if (
-            x_q.ndim != 3
-            or x_q.shape[-1] != C
-            or K.ndim != 4
-            or K.shape != V.shape
-            or K.shape[:2] != (x_q.shape[0], H)
-            or K.shape[3] != Dh
-        ):
-            raise ValueError(
-                f"MultiHeadAttention.attend expects x_q of shape (B, T_q, d_model={C}) and K, V "
-                f"of one shape (B, H={H}, T_kv, Dh={Dh}), got x_q {x_q.shape}, K {K.shape}, "
-                f"V {V.shape}"
-            )
-        p = self.params
+        p, H = self.params, self.n_heads
         # 1. project: q = x_q W_q + b_q; 2. split heads
         Q = _split_heads(affine(x_q, p["W_q"], p["b_q"]), H)  # (B, T_q, C) @ (C, C) -> (B, H, T_q, Dh)
         # 3. scaled scores
         K_T = K.transpose(0, 1, 3, 2)  # (B, H, Dh, T_kv)
         scores = Q @ K_T  # (B, H, T_q, Dh) @ (B, H, Dh, T_kv) -> (B, H, T_q, T_kv)
         scores /= math.sqrt(self.d_head)  # in place
-        # 4. weights over the allowed keys (masked_softmax checks the mask against the scores'
-        #    shape), written over the scores (no longer needed)
+        # 4. weights over the allowed keys, written over the scores (no longer needed)
         attn = masked_softmax(scores, mask, inplace=True)  # (B, H, T_q, T_kv)
         # 5. weighted sum of the values
         Z = attn @ V  # (B, H, T_q, T_kv) @ (B, H, T_kv, Dh) -> (B, H, T_q, Dh)
@@ -234,35 +209,89 @@ class MultiHeadAttention(Module):
         # 7. output projection
         return affine(z, p["W_o"], p["b_o"])  # (B, T_q, C) @ (C, C) -> (B, T_q, C)
 
-    def backward(self, dout):
-        x_q, x_kv, Q, K, V, attn, z = self._saved()
-        if x_kv is None:
-            raise RuntimeError(
-                "MultiHeadAttention.backward() follows forward(x_q, x_kv); the last call was "
-                "attend() with given keys and values, whose input x_kv is unknown"
-            )
-        check_dout(dout, x_q.shape, "MultiHeadAttention")  # the output has x_q's shape (B, T_q, C)
-        p, g = self.params, self.grads
-        # 7. forward was: out = z @ W_o + b_o
-        dz = affine_backward(z, dout, p["W_o"], g["W_o"], g["b_o"])  # (B, T_q, C); adds dW_o, db_o
-        # 6. forward was: z = merge_heads(Z)
-        dZ = _split_heads(dz, self.n_heads)  # (B, H, T_q, Dh)
-        # 5. forward was: Z = attn @ V
-        V_T = V.transpose(0, 1, 3, 2)  # (B, H, Dh, T_kv)
-        attn_T = attn.transpose(0, 1, 3, 2)  # (B, H, T_kv, T_q)
-        dattn = dZ @ V_T  # (B, H, T_q, Dh) @ (B, H, Dh, T_kv) -> (B, H, T_q, T_kv)
-        dV = attn_T @ dZ  # (B, H, T_kv, T_q) @ (B, H, T_q, Dh) -> (B, H, T_kv, Dh)
-        # 4. forward was: attn = masked_softmax(scores, mask); zero where attn is zero
-        dscores = attn * (dattn - row_sums(dattn * attn))  # (B, H, T_q, T_kv); row_sums: notebook 02
-        # 3. forward was: scores = Q @ K^T / sqrt(Dh)
-        dQK = dscores / math.sqrt(self.d_head)  # (B, H, T_q, T_kv): gradient of Q @ K^T
-        dQ = dQK @ K  # (B, H, T_q, T_kv) @ (B, H, T_kv, Dh) -> (B, H, T_q, Dh)
-        dQK_T = dQK.transpose(0, 1, 3, 2)  # (B, H, T_kv, T_q)
-        dK = dQK_T @ Q  # (B, H, T_kv, T_q) @ (B, H, T_q, Dh) -> (B, H, T_kv, Dh)
-        # 2. forward was: Q, K, V = split_heads(q), split_heads(k), split_heads(v)
-        dq, dk, dv = _merge_heads(dQ), _merge_heads(dK), _merge_heads(dV)  # (B, T_q, C), (B, T_kv, C) x 2
-        # 1. forward was: q = x_q @ W_q + b_q; k = x_kv @ W_k + b_k; v = x_kv @ W_v + b_v
-        dx_q = affine_backward(x_q, dq, p["W_q"], g["W_q"], g["b_q"])  # (B, T_q, C)
-        dx_kv = affine_backward(x_kv, dk, p["W_k"], g["W_k"], g["b_k"])  # (B, T_kv, C)
-        dx_kv += affine_backward(x_kv, dv, p["W_v"], g["W_v"], g["b_v"])  # x_kv feeds both k and v
-        return dx_q, dx_kv
+
+# %% notebooks/04_attention.ipynb, cell 35
+@patch_to(MultiHeadAttention)
+def backward(self, dout):
+    """dout (B, T_q, C) -> (dx_q (B, T_q, C), dx_kv (B, T_kv, C)); adds the eight parameter gradients."""
+    x_q, x_kv, Q, K, V, attn, z = self.cache
+    p, g = self.params, self.grads
+    # 7. forward was: out = z @ W_o + b_o
+    dz = affine_backward(z, dout, p["W_o"], g["W_o"], g["b_o"])  # (B, T_q, C); adds dW_o, db_o
+    # 6. forward was: z = merge_heads(Z)
+    dZ = _split_heads(dz, self.n_heads)  # (B, H, T_q, Dh)
+    # 5. forward was: Z = attn @ V  (.transpose(0, 1, 3, 2) swaps the last two axes)
+    dattn = dZ @ V.transpose(0, 1, 3, 2)  # (B, H, T_q, Dh) @ (B, H, Dh, T_kv) -> (B, H, T_q, T_kv)
+    dV = attn.transpose(0, 1, 3, 2) @ dZ  # (B, H, T_kv, T_q) @ (B, H, T_q, Dh) -> (B, H, T_kv, Dh)
+    # 4. forward was: attn = masked_softmax(scores, mask); zero where attn is zero
+    dscores = attn * (dattn - row_sums(dattn * attn))  # (B, H, T_q, T_kv); row_sums: notebook 02
+    # 3. forward was: scores = Q @ K^T / sqrt(Dh)
+    dQK = dscores / math.sqrt(self.d_head)  # (B, H, T_q, T_kv): gradient of Q @ K^T
+    dQ = dQK @ K  # (B, H, T_q, T_kv) @ (B, H, T_kv, Dh) -> (B, H, T_q, Dh)
+    dK = dQK.transpose(0, 1, 3, 2) @ Q  # (B, H, T_kv, T_q) @ (B, H, T_q, Dh) -> (B, H, T_kv, Dh)
+    # 2. forward was: Q, K, V = split_heads(q), split_heads(k), split_heads(v)
+    dq, dk, dv = _merge_heads(dQ), _merge_heads(dK), _merge_heads(dV)  # (B, T_q, C), (B, T_kv, C) x 2
+    # 1. forward was: q = x_q @ W_q + b_q; k = x_kv @ W_k + b_k; v = x_kv @ W_v + b_v
+    dx_q = affine_backward(x_q, dq, p["W_q"], g["W_q"], g["b_q"])  # (B, T_q, C)
+    dx_kv = affine_backward(x_kv, dk, p["W_k"], g["W_k"], g["b_k"])  # (B, T_kv, C)
+    dx_kv += affine_backward(x_kv, dv, p["W_v"], g["W_v"], g["b_v"])  # x_kv feeds both k and v
+    return dx_q, dx_kv
+
+
+# %% notebooks/04_attention.ipynb, cell 38
+def _check_inputs(layer, x_q, x_kv):
+    C = layer.d_model
+    if x_q.ndim != 3 or x_kv.ndim != 3 or x_q.shape[-1] != C or x_kv.shape[-1] != C:
+        raise ValueError(
+            f"MultiHeadAttention expects x_q of shape (B, T_q, d_model={C}) and x_kv of "
+            f"shape (B, T_kv, d_model={C}), got x_q {x_q.shape} and x_kv {x_kv.shape}"
+        )
+    if x_q.shape[0] != x_kv.shape[0]:
+        raise ValueError(
+            f"MultiHeadAttention: x_q {x_q.shape} and x_kv {x_kv.shape} have different "
+            f"batch sizes ({x_q.shape[0]} and {x_kv.shape[0]})"
+        )
+
+
+def _scores_mask(layer, mask, x_q, T_kv):
+    """The mask as bools that broadcast to the scores (B, H, T_q, T_kv), or None."""
+    return None if mask is None else _as_mask(mask, (x_q.shape[0], layer.n_heads, x_q.shape[1], T_kv))
+
+
+@patch_to(MultiHeadAttention)
+def check_forward(self, x_q, x_kv, mask=None):
+    x_q = as_numbers(x_q, "MultiHeadAttention.forward", "x_q")
+    x_kv = as_numbers(x_kv, "MultiHeadAttention.forward", "x_kv")
+    _check_inputs(self, x_q, x_kv)
+    return {"x_q": x_q, "x_kv": x_kv, "mask": _scores_mask(self, mask, x_q, x_kv.shape[1])}
+
+
+@patch_to(MultiHeadAttention)
+def check_attend(self, x_q, K, V, mask=None, *, x_kv=None):
+    x_q, K, V = as_numbers(x_q, "MultiHeadAttention.attend", "x_q"), np.asarray(K), np.asarray(V)
+    C, H, Dh = self.d_model, self.n_heads, self.d_head
+    if (
+        x_q.ndim != 3
+        or x_q.shape[-1] != C
+        or K.ndim != 4
+        or K.shape != V.shape
+        or K.shape[:2] != (x_q.shape[0], H)
+        or K.shape[3] != Dh
+    ):
+        raise ValueError(
+            f"MultiHeadAttention.attend expects x_q of shape (B, T_q, d_model={C}) and K, V "
+            f"of one shape (B, H={H}, T_kv, Dh={Dh}), got x_q {x_q.shape}, K {K.shape}, "
+            f"V {V.shape}"
+        )
+    return {"x_q": x_q, "K": K, "V": V, "mask": _scores_mask(self, mask, x_q, K.shape[2])}
+
+
+@patch_to(MultiHeadAttention)
+def check_backward(self, dout):
+    x_q, x_kv = self.cache[:2]
+    if x_kv is None:
+        raise RuntimeError(
+            "MultiHeadAttention.backward() follows forward(x_q, x_kv); the last call was "
+            "attend() with given keys and values, whose input x_kv is unknown"
+        )
+    check_dout(dout, x_q.shape, "MultiHeadAttention")  # the output has x_q's shape (B, T_q, C)

@@ -4,6 +4,7 @@
 __all__ = [
     "Module",
     "patch_to",
+    "checked_by",
     "rel_error",
     "numerical_gradient",
     "check_gradients",
@@ -22,6 +23,7 @@ __all__ = [
 
 # %% notebooks/02_linear.ipynb, cell 4
 import functools
+import inspect
 import math
 import threading
 
@@ -97,17 +99,26 @@ class Module:
         for g in self.gradients().values():
             g[...] = 0
 
-    def _saved(self):
-        """What forward kept for backward (the door has already refused a backward before forward)."""
-        return self.cache
-
 
 # %% notebooks/02_linear.ipynb, cell 9
-_calls = threading.local()  # .depth: how many checked forward/backward calls are running in this thread
+_calls = threading.local()  # .depth: how many checked calls are running in this thread
+
+
+def _converted(function, lead, inputs, kwargs, checked):
+    """The inputs after a check: checked is None (as they were), a tuple (the inputs), one value
+    (the first input) or a dict (inputs by name, for arguments that may come as keywords)."""
+    if checked is None:
+        return inputs, kwargs
+    if not isinstance(checked, dict):
+        return (checked if isinstance(checked, tuple) else (checked,)), kwargs
+    bound = inspect.signature(function).bind(*lead, *inputs, **kwargs)
+    bound.arguments.update(checked)
+    return bound.args[len(lead) :], bound.kwargs
 
 
 def _checked(method, name):
-    """`method` (forward or backward), run after its checks when no other checked call is running."""
+    """`method` (forward, backward or any X with a check_X), run after check_X when no other
+    checked call is running."""
 
     @functools.wraps(method)
     def at_the_door(self, *inputs, **kwargs):
@@ -118,8 +129,7 @@ def _checked(method, name):
                     f"{type(self).__name__}.backward() was called before forward(): there is nothing to differentiate yet"
                 )
             checked = getattr(self, f"check_{name}")(*inputs, **kwargs)
-            if checked is not None:
-                inputs = checked if isinstance(checked, tuple) else (checked,)
+            inputs, kwargs = _converted(method, (self,), inputs, kwargs, checked)
         _calls.depth = depth + 1
         try:
             out = method(self, *inputs, **kwargs)
@@ -134,10 +144,10 @@ def _checked(method, name):
 
 
 def _check_at_the_door(cls):
-    """Wrap the forward and backward that `cls` itself defines (once) with _checked."""
-    for name in ("forward", "backward"):
-        method = vars(cls).get(name)
-        if method is not None and not getattr(method, "checked", False):
+    """Wrap forward, backward and every method X with a check_X that `cls` itself defines (once)."""
+    for name, method in list(vars(cls).items()):
+        has_check = name in ("forward", "backward") or hasattr(cls, f"check_{name}")
+        if callable(method) and has_check and not name.startswith("check_") and not getattr(method, "checked", False):
             setattr(cls, name, _checked(method, name))
 
 
@@ -152,6 +162,29 @@ def patch_to(cls):
         return function
 
     return add
+
+
+def checked_by(check):
+    """Decorator: a function's door. check(*args, **kwargs) refuses bad input (and may return the
+    inputs converted, as check_forward does) before the function runs, when a user calls it; a
+    layer that calls the function inside its own forward or backward skips the check."""
+
+    def door(function):
+        @functools.wraps(function)
+        def at_the_door(*inputs, **kwargs):
+            depth = getattr(_calls, "depth", 0)
+            if depth == 0:
+                inputs, kwargs = _converted(function, (), inputs, kwargs, check(*inputs, **kwargs))
+            _calls.depth = depth + 1
+            try:
+                return function(*inputs, **kwargs)
+            finally:
+                _calls.depth = depth
+
+        at_the_door.checked = True
+        return at_the_door
+
+    return door
 
 
 # %% notebooks/02_linear.ipynb, cell 27

@@ -62,7 +62,7 @@ class Embedding(Module):
         return self.params["E"][ids] * self.scale  # (B, T, d_model)
 
     def backward(self, dout):
-        ids = self._saved()
+        ids = self.cache
         check_dout(dout, ids.shape + (self.d_model,), "Embedding")  # np.add.at would broadcast a wrong one
         # Row E[v] was used once per occurrence of v: add every occurrence's gradient.
         np.add.at(self.grads["E"], ids, dout * self.scale)  # (vocab_size, d_model)
@@ -106,7 +106,7 @@ class PositionalEncoding(Module):
         return x + self.pe[:T]  # (B, T, d_model) + (T, d_model)
 
     def backward(self, dout):
-        check_dout(dout, self._saved(), "PositionalEncoding")
+        check_dout(dout, self.cache, "PositionalEncoding")
         return dout
 
 
@@ -155,7 +155,6 @@ class EncoderLayer(Module):
         return residual(h, self.norm_2, self.ffn.forward, self.norm_first)  # (B, T, C)
 
     def backward(self, dout):
-        self._saved()
         dh = residual_backward(dout, self.norm_2, self.ffn.backward, self.norm_first)  # (B, T, C)
         # self-attention used its input twice, as queries and as keys/values: add both gradients
         return residual_backward(
@@ -193,7 +192,6 @@ class DecoderLayer(Module):
         return residual(h2, self.norm_3, self.ffn.forward, self.norm_first)  # (B, T_tgt, C)
 
     def backward(self, dout):
-        self._saved()
         dmemory = None
 
         def cross_attn_backward(da):  # the query's gradient stays in the residual stream; memory's leaves it
@@ -233,7 +231,6 @@ class Encoder(Module):
         return self.norm.forward(x) if self.norm else x
 
     def backward(self, dmemory):
-        self._saved()
         dx = self.norm.backward(dmemory) if self.norm else dmemory
         for layer in reversed(self.layers):
             dx = layer.backward(dx)
@@ -263,7 +260,7 @@ class Decoder(Module):
         return self.norm.forward(y) if self.norm else y
 
     def backward(self, dout):
-        memory_shape = self._saved()
+        memory_shape = self.cache
         dy = self.norm.backward(dout) if self.norm else dout
         dmemory = np.zeros(memory_shape, dtype=dy.dtype)  # every layer reads memory: sum
         for layer in reversed(self.layers):
@@ -335,7 +332,6 @@ class Transformer(Module):
         return self.decode(tgt_ids, memory, src_mask)
 
     def backward(self, dlogits):
-        self._saved()
         dhidden = self.output.backward(dlogits)  # (B, T_tgt, C)
         dmemory = self.decoder.backward(dhidden)  # (B, T_src, C): cross-attention's gradient
         self.encoder.backward(dmemory)

@@ -31,7 +31,7 @@ class _StubGELU(_TextbookGELU):
 
 class _LinearDbFirstAxis(layers.Linear):  # sums dout over the first axis only
     def backward(self, dout):
-        x = self._saved()
+        x = self.cache
         self.grads["W"] += x.reshape(-1, self.d_in).T @ dout.reshape(-1, self.d_out)
         self.grads["b"] += dout.sum(axis=0)
         return dout @ self.params["W"].T
@@ -39,7 +39,7 @@ class _LinearDbFirstAxis(layers.Linear):  # sums dout over the first axis only
 
 class _LinearAssigns(layers.Linear):  # = instead of +=
     def backward(self, dout):
-        x = self._saved()
+        x = self.cache
         self.grads["W"] = x.reshape(-1, self.d_in).T @ dout.reshape(-1, self.d_out)
         self.grads["b"] = dout.reshape(-1, self.d_out).sum(axis=0)
         return dout @ self.params["W"].T
@@ -47,7 +47,7 @@ class _LinearAssigns(layers.Linear):  # = instead of +=
 
 class _LinearReshapeNotTranspose(layers.Linear):  # x.reshape(d_in, -1) where x2.T belongs
     def backward(self, dout):
-        x = self._saved()
+        x = self.cache
         self.grads["W"] += x.reshape(self.d_in, -1) @ dout.reshape(-1, self.d_out)
         self.grads["b"] += dout.reshape(-1, self.d_out).sum(axis=0)
         return dout @ self.params["W"].T
@@ -74,7 +74,7 @@ def _numgrad(restore=True, step=2.0, sign=1.0):
 
 class _GELUHalfSlope(layers.GELU):  # forgets the x inside tanh
     def backward(self, dout):
-        x = self._saved()[0].reshape(self._saved()[2])
+        x = self.cache[0].reshape(self.cache[2])
         t = np.tanh(layers.SQRT_2_OVER_PI * (x + layers.GELU_A * x**3))
         return dout * 0.5 * (1 + t)
 

@@ -22,7 +22,6 @@ def _stub_merge_heads(x):
 
 class _StubAttention(attention.MultiHeadAttention):
     def backward(self, dout):
-        self._saved()
         raise NotImplementedError
 
 
@@ -79,7 +78,7 @@ def _attention(*, scale=True, scale_dq=True, sum_axis=-1, subtract=True, transpo
 
     class MultiHeadAttention(attention.MultiHeadAttention):
         def backward(self, dout):
-            x_q, x_kv, Q, K, V, attn, z = self._saved()
+            x_q, x_kv, Q, K, V, attn, z = self.cache
             p, g = self.params, self.grads
             dz = affine_backward(z, dout, p["W_o"], g["W_o"], g["b_o"])
             dZ = attention._split_heads(dz, self.n_heads)

@@ -15,19 +15,19 @@ class _StubEmbedding(transformer.Embedding):
 
 class _EmbeddingBuffered(transformer.Embedding):  # fancy-index += : repeated ids overwrite each other
     def backward(self, dout):
-        ids = self._saved()
+        ids = self.cache
         self.grads["E"][ids] += dout * self.scale
 
 
 class _EmbeddingNoScale(transformer.Embedding):  # forgets the sqrt(d_model) of forward
     def backward(self, dout):
-        np.add.at(self.grads["E"], self._saved(), dout)
+        np.add.at(self.grads["E"], self.cache, dout)
 
 
 class _EmbeddingAssigns(transformer.Embedding):  # = instead of adding into self.grads
     def backward(self, dout):
         dE = np.zeros_like(self.params["E"])
-        np.add.at(dE, self._saved(), dout * self.scale)
+        np.add.at(dE, self.cache, dout * self.scale)
         self.grads["E"] = dE
 
 

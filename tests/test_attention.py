@@ -171,7 +171,7 @@ def test_masked_softmax_backward_is_the_plain_softmax_formula():
             return self.cache
 
         def backward(self, dout):
-            a = self._saved()
+            a = self.cache
             return a * (dout - (dout * a).sum(axis=-1, keepdims=True))
 
     rng = np.random.default_rng(8)

@@ -399,3 +399,52 @@ def test_a_notebook_that_says_how_many_modules_it_exports_counts_and_names_them_
                 mentioned = set(re.findall(r"`(?:bytetrans_lib\.)?(\w+)`", paragraph))
                 assert modules <= mentioned, f"{name}, cell {number}: {sorted(modules - mentioned)} not named"
     assert said >= 3  # notebooks 05, 07 and 08 say it
+
+
+def test_any_method_with_a_check_has_a_door_and_a_check_may_convert_arguments_given_by_name():
+    class Layer(bt.Module):
+        def forward(self, x, mask=None):
+            return self.attend(x, mask=mask)
+
+        def attend(self, x, mask=None):
+            return x if mask is None else np.where(mask, x, 0)
+
+        def check_attend(self, x, mask=None):
+            seen.append("attend")
+            return {"mask": None if mask is None else np.asarray(mask) != 0}  # 0/1 -> bools
+
+    seen = []
+    layer = Layer()
+    assert Layer.attend.checked and not hasattr(Layer.check_attend, "checked")
+    assert layer.attend(np.ones(3), mask=np.array([1, 0, 1])).tolist() == [1, 0, 1]  # converted by name
+    assert layer.attend(np.ones(3), np.array([0, 1, 1])).tolist() == [0, 1, 1]  # and by position
+    assert seen == ["attend", "attend"]
+    layer.forward(np.ones(3), mask=np.array([True, False, True]))
+    assert seen == ["attend", "attend"]  # inside forward, attend trusts its caller
+
+
+def test_a_function_door_checks_a_call_by_a_user_and_not_one_made_inside_a_layer():
+    seen = []
+
+    def refuse_negative(x, *, scale=1.0):
+        seen.append(x)
+        if np.any(np.asarray(x) < 0):
+            raise ValueError("halve: x must be >= 0")
+        return {"x": np.asarray(x, dtype=np.float64)}
+
+    @bt.checked_by(refuse_negative)
+    def halve(x, *, scale=1.0):
+        """Half of x."""
+        return scale * x / 2
+
+    class Uses(bt.Module):
+        def forward(self, x):
+            return halve(x)
+
+    assert halve.__doc__ == "Half of x." and halve.__wrapped__.__name__ == "halve"
+    assert halve([2, 4], scale=3.0).tolist() == [3.0, 6.0]  # a list, converted by the door
+    with pytest.raises(ValueError, match="x must be >= 0"):
+        halve([-1])
+    seen.clear()
+    assert Uses().forward(np.array([-2.0])).tolist() == [-1.0]  # a layer's call: no check
+    assert seen == []

@@ -240,7 +240,7 @@ class _LinearForgotTranspose(bt.Linear):
 
 class _LinearReshapeBug(bt.Linear):
     def backward(self, dout):
-        x = self._saved()
+        x = self.cache
         dout2 = dout.reshape(-1, self.d_out)
         self.grads["W"] += x.reshape(self.d_in, -1) @ dout2  # should be x2.T
         self.grads["b"] += dout2.sum(axis=0)
@@ -289,7 +289,6 @@ class _Shift(bt.Module):
         return x + 1000.0
 
     def backward(self, dout):
-        self._saved()
         return self.factor * dout
 
 
@@ -324,7 +323,7 @@ def test_check_gradients_handles_several_inputs_and_non_float_ones():
             return scale * a * x + y
 
         def backward(self, dout):
-            a, scale = self._saved()
+            a, scale = self.cache
             return scale * a * dout, dout
 
     rng = np.random.default_rng(13)
@@ -351,12 +350,10 @@ def test_check_gradients_draws_a_random_dout_so_bugs_invisible_to_a_constant_one
             return x - x.mean(axis=-1, keepdims=True)
 
         def backward(self, dout):
-            self._saved()
             return dout - dout.mean(axis=-1, keepdims=True)
 
     class CentreWrongAxis(Centre):
         def backward(self, dout):
-            self._saved()
             return dout - dout.mean()  # all axes: agrees with the right answer only when dout is constant
 
     x = np.random.default_rng(14).standard_normal((3, 5))
@@ -378,7 +375,6 @@ def test_check_gradients_floor_scales_with_the_loss_so_small_outputs_are_still_c
             return 1e-3 * x
 
         def backward(self, dout):
-            self._saved()
             return self.factor * 1e-3 * dout
 
     x = np.random.default_rng(15).standard_normal((2, 3, 5))

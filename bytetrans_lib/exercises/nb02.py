@@ -79,7 +79,7 @@ def check_linear_backward(Linear):
 
 def gelu_backward(self, dout):
     """The course's backward of notebook 02's textbook GELU, whose forward keeps (x, t)."""
-    x, t = self._saved()
+    x, t = self.cache
     slope = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * layers.SQRT_2_OVER_PI * (1.0 + 3 * layers.GELU_A * (x * x))
     return dout * slope
 
