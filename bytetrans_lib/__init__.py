@@ -64,6 +64,7 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "MultiHeadAttention": "attention",
     # notebooks/05_transformer.ipynb
     "Embedding": "transformer",
+    "positional_table": "transformer",
     "PositionalEncoding": "transformer",
     "residual": "transformer",
     "residual_backward": "transformer",
@@ -84,6 +85,7 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     # notebooks/05_transformer.ipynb
     "DecoderCache": "decoding",
     "decode_step": "decoding",
+    "greedy_decode": "decoding",
     "TRANSLATE_BATCH": "decoding",
     "translate": "decoding",
     # notebooks/05_transformer.ipynb

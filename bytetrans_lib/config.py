@@ -14,7 +14,7 @@ import numpy as np
 from bytetrans_lib.tokenizer import VOCAB_SIZE
 
 
-# %% notebooks/05_transformer.ipynb, cell 23
+# %% notebooks/05_transformer.ipynb, cell 29
 @dataclass
 class Config:
     """Hyperparameters of the Transformer. Sizes count bytes (tokens) and features.

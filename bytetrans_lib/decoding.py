@@ -3,17 +3,18 @@
 
 Greedy decoding with a key/value cache (`decode_step`), and `translate`."""
 
-__all__ = ["DecoderCache", "decode_step", "TRANSLATE_BATCH", "translate"]
+__all__ = ["DecoderCache", "decode_step", "greedy_decode", "TRANSLATE_BATCH", "translate"]
 
 
 # %% notebooks/05_transformer.ipynb, cell 8
 import numpy as np
 
+from bytetrans_lib.layers import checked_by
 from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, PAD_ID, decode, encode, normalize_text, pad_batch
 from bytetrans_lib.transformer import Transformer, residual
 
 
-# %% notebooks/05_transformer.ipynb, cell 50
+# %% notebooks/05_transformer.ipynb, cell 61
 class DecoderCache:
     """What greedy decoding keeps between steps, so that each step computes one new position.
 
@@ -91,10 +92,70 @@ def decode_step(model, cache, ids):
     return logits
 
 
-# %% notebooks/05_transformer.ipynb, cell 52
+# %% notebooks/05_transformer.ipynb, cell 63
+def greedy_decode(model, src, max_len, *, use_cache=True):
+    """src (B, T_src) ids, each source ending in EOS -> tgt (B, 1 + n), n <= max_len: BOS, then
+    at each step the most likely next byte (PAD once a sentence has written EOS), until every
+    sentence has written EOS or max_len bytes. use_cache: one byte per step through decode_step,
+    else the whole prefix through model.decode at every step (slower; the same bytes)."""
+    memory, src_mask = model.encode(src)  # (B, T_src, C), (B, 1, 1, T_src)
+    B = src.shape[0]
+    tgt = np.full((B, 1), BOS_ID, dtype=np.int64)  # (B, 1): every translation starts with BOS
+    done = np.zeros(B, dtype=bool)  # (B,): has written EOS
+    cache = DecoderCache(model, memory, src_mask, size=max_len) if use_cache else None  # max_len steps
+    for _ in range(max_len):
+        if use_cache:
+            logits = decode_step(model, cache, tgt[:, -1])  # (B, V): only the newest byte goes in
+        else:
+            logits = model.decode(tgt, memory, src_mask)[:, -1]  # (B, V): the whole prefix again
+        next_ids = np.where(done, PAD_ID, logits.argmax(axis=-1))  # finished rows get PAD
+        tgt = np.concatenate([tgt, next_ids[:, None]], axis=1)  # (B, t + 1)
+        done |= next_ids == EOS_ID
+        if done.all():
+            break
+    return tgt  # (B, 1 + n)
+
+
+# %% notebooks/05_transformer.ipynb, cell 66
 TRANSLATE_BATCH = 256  # texts decoded at once; more are translated a batch at a time
 
 
+def _check_translate(model, texts, max_len=None, *, use_cache=True):
+    """translate's door: the model, a list of str, and max_len (None: the largest) as an int."""
+    if not isinstance(model, Transformer):
+        raise TypeError(f"translate needs a Transformer as model, got {type(model).__name__}")
+    if texts is None or isinstance(texts, (str, bytes, bytearray)) or not hasattr(texts, "__iter__"):
+        hint = "; wrap one sentence in a list: translate(model, [text])" if isinstance(texts, str) else ""
+        raise TypeError(f"translate expects texts as a list of str, got {type(texts).__name__}{hint}")
+    texts = list(texts)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"translate: texts[{i}] is {type(text).__name__}, not a str")
+    longest = model.config.max_len - 1
+    if max_len is None:
+        max_len = longest
+    elif isinstance(max_len, (bool, np.bool_)) or not isinstance(max_len, (int, np.integer)):
+        raise TypeError(f"translate: max_len must be an int, got {max_len!r}")
+    if not 1 <= max_len <= longest:
+        raise ValueError(
+            f"max_len must be between 1 and {longest} (the model's max_len minus the BOS token), got {max_len}"
+        )
+    return {"texts": texts, "max_len": int(max_len)}
+
+
+def _source_ids(model, texts, todo):
+    """The ids of texts[i] for i in todo, each with EOS, or an error naming a text that is too long."""
+    ids = [encode(texts[i], eos=True) for i in todo]
+    for i, seq in zip(todo, ids):
+        if len(seq) > model.config.max_len:
+            raise ValueError(
+                f"translate: texts[{i}] is {len(seq) - 1} bytes long, {len(seq)} ids with "
+                f"its EOS: more than max_len={model.config.max_len} (the model's longest input)"
+            )
+    return ids
+
+
+@checked_by(_check_translate)
 def translate(model, texts, max_len=None, *, use_cache=True):
     """Greedy decoding: translate a list of strings with `model`, TRANSLATE_BATCH at a time.
 
@@ -112,56 +173,14 @@ def translate(model, texts, max_len=None, *, use_cache=True):
     over the whole prefix at every step (slower; the same bytes).
     Returns: list of str, one per text (invalid UTF-8 shows as U+FFFD).
     """
-    if not isinstance(model, Transformer):
-        raise TypeError(f"translate needs a Transformer as model, got {type(model).__name__}")
-    if texts is None or isinstance(texts, (str, bytes, bytearray)) or not hasattr(texts, "__iter__"):
-        hint = "; wrap one sentence in a list: translate(model, [text])" if isinstance(texts, str) else ""
-        raise TypeError(f"translate expects texts as a list of str, got {type(texts).__name__}{hint}")
-    texts = list(texts)
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"translate: texts[{i}] is {type(text).__name__}, not a str")
     if len(texts) > TRANSLATE_BATCH:  # a batch at a time: the memory of one batch, however many texts
         batches = [texts[i : i + TRANSLATE_BATCH] for i in range(0, len(texts), TRANSLATE_BATCH)]
         return [out for batch in batches for out in translate(model, batch, max_len, use_cache=use_cache)]
-    config = model.config
-    if max_len is None:
-        max_len = config.max_len - 1
-    elif isinstance(max_len, (bool, np.bool_)) or not isinstance(max_len, (int, np.integer)):
-        raise TypeError(f"translate: max_len must be an int, got {max_len!r}")
-    if not 1 <= max_len <= config.max_len - 1:
-        raise ValueError(
-            f"max_len must be between 1 and {config.max_len - 1} (the model's "
-            f"max_len minus the BOS token), got {max_len}"
-        )
     sources = [normalize_text(text) for text in texts]
     todo = [i for i, source in enumerate(sources) if source]  # an empty text needs no model
     outputs = [""] * len(texts)
-    if not todo:
-        return outputs
-    ids = [encode(sources[i], eos=True) for i in todo]
-    for i, seq in zip(todo, ids):
-        if len(seq) > config.max_len:
-            raise ValueError(
-                f"translate: texts[{i}] is {len(seq) - 1} bytes long, {len(seq)} ids with "
-                f"its EOS: more than max_len={config.max_len} (the model's longest input)"
-            )
-    src = pad_batch(ids)  # (B, T_src), B = the texts that are not empty
-    memory, src_mask = model.encode(src)
-    B = src.shape[0]
-    tgt = np.full((B, 1), BOS_ID, dtype=np.int64)  # (B, 1): every translation starts with BOS
-    done = np.zeros(B, dtype=bool)
-    cache = DecoderCache(model, memory, src_mask, size=max_len) if use_cache else None  # max_len steps
-    for _ in range(max_len):
-        if use_cache:
-            logits = decode_step(model, cache, tgt[:, -1])  # (B, V): only the newest byte goes in
-        else:
-            logits = model.decode(tgt, memory, src_mask)[:, -1]  # (B, V): the whole prefix again
-        next_ids = np.where(done, PAD_ID, logits.argmax(axis=-1))  # finished rows get PAD
-        tgt = np.concatenate([tgt, next_ids[:, None]], axis=1)  # (B, t + 1)
-        done |= next_ids == EOS_ID
-        if done.all():
-            break
-    for i, row in zip(todo, tgt):
-        outputs[i] = decode(row)
+    if todo:
+        src = pad_batch(_source_ids(model, sources, todo))  # (B, T_src), B = the texts that are not empty
+        for i, row in zip(todo, greedy_decode(model, src, max_len, use_cache=use_cache)):
+            outputs[i] = decode(row)
     return outputs

@@ -5,6 +5,7 @@ The model: embeddings, positions, encoder and decoder layers and stacks, Transfo
 
 __all__ = [
     "Embedding",
+    "positional_table",
     "PositionalEncoding",
     "residual",
     "residual_backward",
@@ -23,10 +24,10 @@ import numpy as np
 
 from bytetrans_lib.attention import MultiHeadAttention
 from bytetrans_lib.config import Config
-from bytetrans_lib.layers import FeedForward, Linear, Module
+from bytetrans_lib.layers import FeedForward, Linear, Module, patch_to
 from bytetrans_lib.norm import LayerNorm
 from bytetrans_lib.tokenizer import padding_mask, target_mask
-from bytetrans_lib.validation import as_numbers, check_dout, check_dtype, check_last_axis, check_size
+from bytetrans_lib.validation import as_numbers, check_dout, check_dtype, check_last_axis, check_rng, check_size
 
 
 # %% notebooks/05_transformer.ipynb, cell 13
@@ -40,8 +41,7 @@ class Embedding(Module):
     """
 
     def __init__(self, vocab_size, d_model, *, rng, dtype=np.float32):
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"Embedding needs rng=np.random.Generator, got {type(rng).__name__}")
+        check_rng(rng, "Embedding")
         vocab_size, d_model = (
             check_size(vocab_size, "Embedding", "vocab_size"),
             check_size(d_model, "Embedding", "d_model"),
@@ -52,24 +52,52 @@ class Embedding(Module):
         self.scale = math.sqrt(d_model)  # a Python float keeps float32 arrays float32
 
     def forward(self, ids):
-        ids = np.asarray(ids)
-        if not np.issubdtype(ids.dtype, np.integer):
-            raise TypeError(f"Embedding expects integer ids, got dtype {ids.dtype}")
-        if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
-            bad = ids[(ids < 0) | (ids >= self.vocab_size)][0]
-            raise ValueError(f"Embedding: id {bad} is outside the vocabulary 0..{self.vocab_size - 1}")
-        self.cache = ids
+        self.cache = ids  # (B, T)
         return self.params["E"][ids] * self.scale  # (B, T, d_model)
 
-    def backward(self, dout):
-        ids = self.cache
-        check_dout(dout, ids.shape + (self.d_model,), "Embedding")  # np.add.at would broadcast a wrong one
-        # Row E[v] was used once per occurrence of v: add every occurrence's gradient.
-        np.add.at(self.grads["E"], ids, dout * self.scale)  # (vocab_size, d_model)
-        return None
+
+# %% notebooks/05_transformer.ipynb, cell 14
+@patch_to(Embedding)
+def backward(self, dout):
+    """dout (B, T, d_model) -> None (ids are not differentiable); adds dE (vocab_size, d_model)."""
+    ids = self.cache  # (B, T), kept by forward
+    # Row E[v] was used once per occurrence of v: add every occurrence's gradient.
+    np.add.at(self.grads["E"], ids, dout * self.scale)  # (vocab_size, d_model)
+    return None
 
 
-# %% notebooks/05_transformer.ipynb, cell 18
+# %% notebooks/05_transformer.ipynb, cell 17
+@patch_to(Embedding)
+def check_forward(self, ids):
+    ids = np.asarray(ids)
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise TypeError(f"Embedding expects integer ids, got dtype {ids.dtype}")
+    if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
+        bad = ids[(ids < 0) | (ids >= self.vocab_size)][0]
+        raise ValueError(f"Embedding: id {bad} is outside the vocabulary 0..{self.vocab_size - 1}")
+    return ids
+
+
+@patch_to(Embedding)
+def check_backward(self, dout):
+    check_dout(dout, self.cache.shape + (self.d_model,), "Embedding")
+
+
+# %% notebooks/05_transformer.ipynb, cell 21
+def positional_table(max_len, d_model):
+    """The sinusoids of section 2 as a float64 array (max_len, d_model):
+    PE[p, 2i] = sin(p / 10000^(2i/d_model)) and PE[p, 2i+1] = cos(p / 10000^(2i/d_model)).
+    """
+    pos = np.arange(max_len)[:, None]  # (max_len, 1)
+    two_i = np.arange(0, d_model, 2)  # (ceil(d/2),): the even feature indices 2i
+    angle = pos / 10000.0 ** (two_i / d_model)  # (max_len, ceil(d/2))
+    pe = np.zeros((max_len, d_model))
+    pe[:, 0::2] = np.sin(angle)
+    pe[:, 1::2] = np.cos(angle[:, : d_model // 2])  # an odd d_model has one cosine fewer
+    return pe  # (max_len, d_model)
+
+
+# %% notebooks/05_transformer.ipynb, cell 24
 class PositionalEncoding(Module):
     """Adds the sinusoidal position signal of Vaswani et al. (2017), section 3.5. No parameters.
 
@@ -80,37 +108,37 @@ class PositionalEncoding(Module):
 
     def __init__(self, max_len, d_model, *, dtype=np.float32):
         super().__init__()
-        max_len, d_model = (
-            check_size(max_len, "PositionalEncoding", "max_len"),
-            check_size(d_model, "PositionalEncoding", "d_model"),
-        )
-        self.max_len, self.d_model = max_len, d_model
-        pos = np.arange(max_len)[:, None]  # (max_len, 1)
-        two_i = np.arange(0, d_model, 2)  # (ceil(d/2),): the even feature indices 2i
-        angle = pos / 10000.0 ** (two_i / d_model)  # (max_len, ceil(d/2))
-        pe = np.zeros((max_len, d_model))
-        pe[:, 0::2] = np.sin(angle)
-        pe[:, 1::2] = np.cos(angle[:, : d_model // 2])  # an odd d_model has one cosine fewer
-        # (max_len, d_model): a constant, not a parameter
-        self.pe = pe.astype(check_dtype(dtype, "PositionalEncoding"))
+        self.max_len = check_size(max_len, "PositionalEncoding", "max_len")
+        self.d_model = check_size(d_model, "PositionalEncoding", "d_model")
+        table = positional_table(self.max_len, self.d_model)  # (max_len, d_model): a constant, not a parameter
+        self.pe = table.astype(check_dtype(dtype, "PositionalEncoding"))
 
     def forward(self, x):
-        x = as_numbers(x, "PositionalEncoding.forward", "x")
-        if x.ndim != 3:
-            raise ValueError(f"PositionalEncoding expects x of shape (B, T, d_model), got shape {x.shape}")
-        check_last_axis(x, self.d_model, "PositionalEncoding", "x")
-        T = x.shape[1]
-        if T > self.max_len:
-            raise ValueError(f"sequence length {T} is longer than max_len={self.max_len}")
-        self.cache = x.shape
-        return x + self.pe[:T]  # (B, T, d_model) + (T, d_model)
+        self.cache = x.shape  # (B, T, d_model)
+        return x + self.pe[: x.shape[1]]  # (B, T, d_model) + (T, d_model)
 
     def backward(self, dout):
-        check_dout(dout, self.cache, "PositionalEncoding")
-        return dout
+        return dout  # adding a constant passes the gradient through unchanged
 
 
-# %% notebooks/05_transformer.ipynb, cell 26
+# %% notebooks/05_transformer.ipynb, cell 25
+@patch_to(PositionalEncoding)
+def check_forward(self, x):
+    x = as_numbers(x, "PositionalEncoding.forward", "x")
+    if x.ndim != 3:
+        raise ValueError(f"PositionalEncoding expects x of shape (B, T, d_model), got shape {x.shape}")
+    check_last_axis(x, self.d_model, "PositionalEncoding", "x")
+    if x.shape[1] > self.max_len:
+        raise ValueError(f"sequence length {x.shape[1]} is longer than max_len={self.max_len}")
+    return x
+
+
+@patch_to(PositionalEncoding)
+def check_backward(self, dout):
+    check_dout(dout, self.cache, "PositionalEncoding")
+
+
+# %% notebooks/05_transformer.ipynb, cell 32
 def residual(x, norm, sublayer, norm_first):
     """One sublayer inside its residual connection, with the LayerNorm `norm`:
     pre-LN  (norm_first=True):  x + sublayer(norm(x))
@@ -131,7 +159,7 @@ def residual_backward(dout, norm, sublayer_backward, norm_first):
     return dz + sublayer_backward(dz)
 
 
-# %% notebooks/05_transformer.ipynb, cell 30
+# %% notebooks/05_transformer.ipynb, cell 36
 class EncoderLayer(Module):
     """Self-attention and feed-forward sublayers, each wrapped in a residual connection.
 
@@ -150,19 +178,35 @@ class EncoderLayer(Module):
         self.norm_first = config.norm_first
 
     def forward(self, x, mask=None):
-        self.cache = True
+        self.cache = x.shape  # what backward's dout must be
         h = residual(x, self.norm_1, lambda a: self.self_attn.forward(a, a, mask), self.norm_first)  # (B, T, C)
         return residual(h, self.norm_2, self.ffn.forward, self.norm_first)  # (B, T, C)
 
-    def backward(self, dout):
-        dh = residual_backward(dout, self.norm_2, self.ffn.backward, self.norm_first)  # (B, T, C)
-        # self-attention used its input twice, as queries and as keys/values: add both gradients
-        return residual_backward(
-            dh, self.norm_1, lambda da: np.add(*self.self_attn.backward(da)), self.norm_first
-        )  # (B, T, C)
+
+# %% notebooks/05_transformer.ipynb, cell 37
+@patch_to(EncoderLayer)
+def backward(self, dout):
+    """dout (B, T, C) -> dx (B, T, C); adds the gradients of both sublayers and both norms."""
+    dh = residual_backward(dout, self.norm_2, self.ffn.backward, self.norm_first)  # (B, T, C)
+    # self-attention used its input twice, as queries and as keys/values: add both gradients
+    return residual_backward(
+        dh, self.norm_1, lambda da: np.add(*self.self_attn.backward(da)), self.norm_first
+    )  # (B, T, C)
 
 
-# %% notebooks/05_transformer.ipynb, cell 34
+# %% notebooks/05_transformer.ipynb, cell 39
+@patch_to(EncoderLayer)
+def check_forward(self, x, mask=None):
+    checked = self.self_attn.check_forward(x, x, mask)  # attention's door: x's shape and the mask
+    return {"x": checked["x_q"], "mask": checked["mask"]}
+
+
+@patch_to(EncoderLayer)
+def check_backward(self, dout):
+    check_dout(dout, self.cache, "EncoderLayer")
+
+
+# %% notebooks/05_transformer.ipynb, cell 42
 class DecoderLayer(Module):
     """Masked self-attention, cross-attention to the encoder's output, feed-forward.
 
@@ -186,7 +230,7 @@ class DecoderLayer(Module):
         self.norm_first = config.norm_first
 
     def forward(self, y, memory, tgt_mask=None, src_mask=None):
-        self.cache = True
+        self.cache = y.shape  # what backward's dout must be
         h1 = residual(y, self.norm_1, lambda a: self.self_attn.forward(a, a, tgt_mask), self.norm_first)
         h2 = residual(h1, self.norm_2, lambda a: self.cross_attn.forward(a, memory, src_mask), self.norm_first)
         return residual(h2, self.norm_3, self.ffn.forward, self.norm_first)  # (B, T_tgt, C)
@@ -207,7 +251,20 @@ class DecoderLayer(Module):
         return dy, dmemory
 
 
-# %% notebooks/05_transformer.ipynb, cell 37
+# %% notebooks/05_transformer.ipynb, cell 43
+@patch_to(DecoderLayer)
+def check_forward(self, y, memory, tgt_mask=None, src_mask=None):
+    own = self.self_attn.check_forward(y, y, tgt_mask)  # attention's doors: the shapes and the masks
+    cross = self.cross_attn.check_forward(own["x_q"], memory, src_mask)
+    return {"y": own["x_q"], "memory": cross["x_kv"], "tgt_mask": own["mask"], "src_mask": cross["mask"]}
+
+
+@patch_to(DecoderLayer)
+def check_backward(self, dout):
+    check_dout(dout, self.cache, "DecoderLayer")
+
+
+# %% notebooks/05_transformer.ipynb, cell 46
 class Encoder(Module):
     """Embedding + positions, then n_encoder_layers EncoderLayers (+ a final LayerNorm if pre-LN).
 
@@ -227,7 +284,7 @@ class Encoder(Module):
         x = self.positions.forward(self.embedding.forward(src_ids))  # (B, T_src, C)
         for layer in self.layers:
             x = layer.forward(x, src_mask)
-        self.cache = True
+        self.cache = x.shape  # memory's shape: what backward's dmemory must be
         return self.norm.forward(x) if self.norm else x
 
     def backward(self, dmemory):
@@ -256,11 +313,11 @@ class Decoder(Module):
         y = self.positions.forward(self.embedding.forward(tgt_ids))  # (B, T_tgt, C)
         for layer in self.layers:
             y = layer.forward(y, memory, tgt_mask, src_mask)
-        self.cache = memory.shape
+        self.cache = (y.shape, memory.shape)  # what backward's dout must be; dmemory's shape
         return self.norm.forward(y) if self.norm else y
 
     def backward(self, dout):
-        memory_shape = self.cache
+        memory_shape = self.cache[1]
         dy = self.norm.backward(dout) if self.norm else dout
         dmemory = np.zeros(memory_shape, dtype=dy.dtype)  # every layer reads memory: sum
         for layer in reversed(self.layers):
@@ -270,7 +327,7 @@ class Decoder(Module):
         return dmemory
 
 
-# %% notebooks/05_transformer.ipynb, cell 38
+# %% notebooks/05_transformer.ipynb, cell 47
 class Transformer(Module):
     """The encoder-decoder Transformer: (source ids, target ids) -> next-byte logits.
 
@@ -284,54 +341,106 @@ class Transformer(Module):
         super().__init__()
         if not isinstance(config, Config):
             raise TypeError(f"Transformer needs a Config, got {type(config).__name__}")
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"Transformer needs rng=np.random.Generator, got {type(rng).__name__}")
+        check_rng(rng, "Transformer")
         self.config = config
         self.encoder = Encoder(config, rng=rng)
         self.decoder = Decoder(config, rng=rng)
         self.output = Linear(config.d_model, config.vocab_size, rng=rng, dtype=config.dtype)
 
-    def check_ids(self, ids, name):
-        """`ids` as an int64 (B, T) array with B >= 1, 1 <= T <= max_len and values in the vocabulary."""
-        ids = np.asarray(ids)
-        if ids.ndim != 2:
-            raise ValueError(f"{name} must have shape (B, T), got shape {ids.shape}")
-        if not np.issubdtype(ids.dtype, np.integer):
-            raise TypeError(f"{name} must hold integer ids, got dtype {ids.dtype}")
-        if ids.shape[0] == 0:
-            raise ValueError(f"{name} is an empty batch (shape {ids.shape}): give at least one sequence")
-        if ids.shape[1] == 0 or ids.shape[1] > self.config.max_len:
-            raise ValueError(
-                f"{name} has length {ids.shape[1]}; lengths from 1 to max_len={self.config.max_len} are allowed"
-            )
-        if ids.min() < 0 or ids.max() >= self.config.vocab_size:
-            bad = ids[(ids < 0) | (ids >= self.config.vocab_size)][0]
-            raise ValueError(f"{name} contains id {bad}, outside the vocabulary 0..{self.config.vocab_size - 1}")
-        return ids.astype(np.int64)
-
     def encode(self, src_ids):
         """src_ids (B, T_src) -> (memory (B, T_src, C), src_mask (B, 1, 1, T_src))."""
-        src_ids = self.check_ids(src_ids, "src_ids")
         src_mask = padding_mask(src_ids)  # (B, 1, 1, T_src)
         return self.encoder.forward(src_ids, src_mask), src_mask
 
     def decode(self, tgt_ids, memory, src_mask):
         """tgt_ids (B, T_tgt), memory and src_mask from encode -> logits (B, T_tgt, vocab_size)."""
-        tgt_ids = self.check_ids(tgt_ids, "tgt_ids")
-        if tgt_ids.shape[0] != memory.shape[0]:
-            raise ValueError(f"batch sizes differ: {memory.shape[0]} sources but {tgt_ids.shape[0]} targets")
         hidden = self.decoder.forward(tgt_ids, memory, target_mask(tgt_ids), src_mask)  # (B, T_tgt, C)
         return self.output.forward(hidden)  # (B, T_tgt, vocab_size)
 
     def forward(self, src_ids, tgt_ids):
-        src_ids, tgt_ids = self.check_ids(src_ids, "src_ids"), self.check_ids(tgt_ids, "tgt_ids")
-        if src_ids.shape[0] != tgt_ids.shape[0]:
-            raise ValueError(f"batch sizes differ: src_ids has {src_ids.shape[0]} rows, tgt_ids has {tgt_ids.shape[0]}")
-        memory, src_mask = self.encode(src_ids)
-        self.cache = True
-        return self.decode(tgt_ids, memory, src_mask)
+        memory, src_mask = self.encode(src_ids)  # (B, T_src, C), (B, 1, 1, T_src)
+        logits = self.decode(tgt_ids, memory, src_mask)  # (B, T_tgt, vocab_size)
+        self.cache = logits.shape  # what backward's dlogits must be
+        return logits
 
     def backward(self, dlogits):
         dhidden = self.output.backward(dlogits)  # (B, T_tgt, C)
         dmemory = self.decoder.backward(dhidden)  # (B, T_src, C): cross-attention's gradient
         self.encoder.backward(dmemory)
+
+
+# %% notebooks/05_transformer.ipynb, cell 49
+@patch_to(Transformer)
+def check_ids(self, ids, name):
+    """`ids` as an int64 (B, T) array with B >= 1, 1 <= T <= max_len and values in the vocabulary."""
+    ids = np.asarray(ids)
+    if ids.ndim != 2:
+        raise ValueError(f"{name} must have shape (B, T), got shape {ids.shape}")
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise TypeError(f"{name} must hold integer ids, got dtype {ids.dtype}")
+    if ids.shape[0] == 0:
+        raise ValueError(f"{name} is an empty batch (shape {ids.shape}): give at least one sequence")
+    if ids.shape[1] == 0 or ids.shape[1] > self.config.max_len:
+        raise ValueError(
+            f"{name} has length {ids.shape[1]}; lengths from 1 to max_len={self.config.max_len} are allowed"
+        )
+    if ids.min() < 0 or ids.max() >= self.config.vocab_size:
+        bad = ids[(ids < 0) | (ids >= self.config.vocab_size)][0]
+        raise ValueError(f"{name} contains id {bad}, outside the vocabulary 0..{self.config.vocab_size - 1}")
+    return ids.astype(np.int64)
+
+
+@patch_to(Transformer)
+def check_forward(self, src_ids, tgt_ids):
+    src_ids, tgt_ids = self.check_ids(src_ids, "src_ids"), self.check_ids(tgt_ids, "tgt_ids")
+    if src_ids.shape[0] != tgt_ids.shape[0]:
+        raise ValueError(f"batch sizes differ: src_ids has {src_ids.shape[0]} rows, tgt_ids has {tgt_ids.shape[0]}")
+    return src_ids, tgt_ids
+
+
+@patch_to(Transformer)
+def check_encode(self, src_ids):
+    return self.check_ids(src_ids, "src_ids")
+
+
+@patch_to(Transformer)
+def check_decode(self, tgt_ids, memory, src_mask):
+    tgt_ids = self.check_ids(tgt_ids, "tgt_ids")
+    if tgt_ids.shape[0] != np.shape(memory)[0]:
+        raise ValueError(f"batch sizes differ: {np.shape(memory)[0]} sources but {tgt_ids.shape[0]} targets")
+    return tgt_ids, memory, src_mask
+
+
+@patch_to(Transformer)
+def check_backward(self, dlogits):
+    check_dout(dlogits, self.cache, "Transformer")
+
+
+def _stand_in(ids, d_model):
+    """Zeros of shape ids.shape + (d_model,) as a broadcast view (no memory): what the layers see."""
+    return np.broadcast_to(np.zeros((), dtype=np.float32), np.shape(ids) + (d_model,))
+
+
+@patch_to(Encoder)
+def check_forward(self, src_ids, src_mask):
+    src_ids = self.embedding.check_forward(src_ids)
+    x = self.positions.check_forward(_stand_in(src_ids, self.positions.d_model))  # (B, T_src, C)
+    return {"src_ids": src_ids, "src_mask": self.layers[0].check_forward(x, src_mask)["mask"]}
+
+
+@patch_to(Encoder)
+def check_backward(self, dmemory):
+    check_dout(dmemory, self.cache, "Encoder")
+
+
+@patch_to(Decoder)
+def check_forward(self, tgt_ids, memory, tgt_mask, src_mask):
+    tgt_ids = self.embedding.check_forward(tgt_ids)
+    y = self.positions.check_forward(_stand_in(tgt_ids, self.positions.d_model))  # (B, T_tgt, C)
+    checked = self.layers[0].check_forward(y, memory, tgt_mask, src_mask)
+    return {"tgt_ids": tgt_ids} | {name: checked[name] for name in ("memory", "tgt_mask", "src_mask")}
+
+
+@patch_to(Decoder)
+def check_backward(self, dout):
+    check_dout(dout, self.cache[0], "Decoder")

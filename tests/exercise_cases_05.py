@@ -31,17 +31,6 @@ class _EmbeddingAssigns(transformer.Embedding):  # = instead of adding into self
         self.grads["E"] = dE
 
 
-def _positional_encoding(table):
-    """A PositionalEncoding whose table is table(max_len, d_model) (a float64 array)."""
-
-    class PositionalEncoding(transformer.PositionalEncoding):
-        def __init__(self, max_len, d_model, *, dtype=np.float32):
-            super().__init__(max_len, d_model, dtype=dtype)
-            self.pe = table(max_len, d_model).astype(dtype)
-
-    return PositionalEncoding
-
-
 def _raises(*args, **kwargs):
     raise NotImplementedError
 
@@ -96,13 +85,13 @@ class _EncoderNoIdentity(transformer.EncoderLayer):  # the branches only, no res
         return self.norm_1.backward(np.add(*self.self_attn.backward(dh)))
 
 
-def _translate_with(loop):
-    """The library's translate with its greedy loop replaced by `loop` (source, indented 4)."""
-    source = inspect.getsource(decoding.translate)
-    start, end = source.index("    for _ in range(max_len):"), source.index("    for i, row in zip(todo, tgt):")
+def _greedy_with(loop):
+    """The library's greedy_decode with its loop replaced by `loop` (source, indented 4)."""
+    source = inspect.getsource(decoding.greedy_decode)
+    start, end = source.index("    for _ in range(max_len):"), source.index("    return tgt")
     namespace = dict(vars(decoding))
     exec(source[:start] + loop + source[end:], namespace)
-    return namespace["translate"]
+    return namespace["greedy_decode"]
 
 
 _LOOP = """    for _ in range(max_len):
@@ -120,14 +109,14 @@ _LOOP = """    for _ in range(max_len):
 
 def _loop(old, new):
     assert old in _LOOP, old
-    return _translate_with(_LOOP.replace(old, new))
+    return _greedy_with(_LOOP.replace(old, new))
 
 
 STUBS = {
     "05.1": _StubEmbedding,
-    "05.2": type("PositionalEncoding", (transformer.PositionalEncoding,), {"__init__": _raises}),
+    "05.2": _raises,
     "05.3": _StubEncoderLayer,
-    "05.4": _translate_with("    raise NotImplementedError\n"),
+    "05.4": _greedy_with("    raise NotImplementedError\n"),
 }
 
 BUGS = [
@@ -135,10 +124,10 @@ BUGS = [
     ("05.1", _EmbeddingBuffered, "the rows of repeated ids received one occurrence's gradient"),
     ("05.1", _EmbeddingNoScale, "sqrt(d_model) = 2 times too small"),
     ("05.1", _EmbeddingAssigns, "a second backward did not double grads['E']"),
-    ("05.2", _positional_encoding(_sin_cos_swapped), "the even features 2i hold the sine"),
-    ("05.2", _positional_encoding(_exponent_i), "PositionalEncoding(12, 8).pe is wrong"),
-    ("05.2", _positional_encoding(_exponent_i), "the exponent is 2i / d_model"),
-    ("05.2", _positional_encoding(_even_d_model_only), "An odd d_model has one cosine fewer than sines"),
+    ("05.2", _sin_cos_swapped, "the even features 2i hold the sine"),
+    ("05.2", _exponent_i, "positional_table(12, 8) is wrong"),
+    ("05.2", _exponent_i, "the exponent is 2i / d_model"),
+    ("05.2", _even_d_model_only, "An odd d_model has one cosine fewer than sines"),
     ("05.3", _EncoderQueriesOnly, "EncoderLayer (pre-LN): dx is wrong"),
     ("05.3", _EncoderQueriesOnly, "only the queries' gradient of self-attention reached dx"),
     ("05.3", _EncoderForwardOrder, "the feed-forward sublayer (the last one in forward) first"),

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from conftest import ROOT
 
-IDEA_FIRST = ["01_bytes", "02_linear", "03_layernorm", "04_attention"]
+IDEA_FIRST = ["01_bytes", "02_linear", "03_layernorm", "04_attention", "05_transformer"]
 MAX_LINES = 30
 
 

@@ -396,7 +396,7 @@ def test_decode_step_runs_the_layers_own_attention_and_residual_wiring(monkeypat
 
 def test_the_decoding_module_holds_no_attention_arithmetic_of_its_own():
     source = (ROOT / "bytetrans_lib" / "decoding.py").read_text(encoding="utf-8")
-    for arithmetic in ["@", "sqrt", "softmax", "affine", "_split_heads", "_merge_heads", "W_q", "norm_first:"]:
+    for arithmetic in [" @ ", "sqrt", "softmax", "affine", "_split_heads", "_merge_heads", "W_q", "norm_first:"]:
         assert arithmetic not in source, f"decoding.py computes attention itself: it contains {arithmetic!r}"
 
 
@@ -591,3 +591,56 @@ def test_embedding_and_positional_encoding_backward_refuse_a_dout_of_the_wrong_s
 def test_embedding_and_positional_encoding_refuse_bad_sizes_and_dtypes_by_name(make):
     with pytest.raises((TypeError, ValueError), match="Embedding|PositionalEncoding"):
         make()
+
+
+def test_each_stack_and_layer_refuses_bad_input_at_its_own_door_and_trusts_its_model():
+    """Issue 30: inner layers skip their checks inside a model, so a layer or stack a user calls
+    directly must refuse what its first layer refused before, by name."""
+    cfg = bt.Config(d_model=8, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, d_ff=12, max_len=8, dtype="float64")
+    model = bt.Transformer(cfg, rng=np.random.default_rng(0))
+    src, tgt = bt.encode_batch(["ab", "c"], eos=True), bt.encode_batch(["xy", "z"], bos=True)  # (2, 3) each
+    x = np.zeros((2, 3, 8))
+    encoder_layer, decoder_layer = model.encoder.layers[0], model.decoder.layers[0]
+    with pytest.raises(ValueError, match=r"mask of shape \(2, 3\) cannot broadcast to the attention scores' shape"):
+        encoder_layer.forward(x, np.ones((2, 3), bool))
+    with pytest.raises(TypeError, match="`mask == 0`"):
+        encoder_layer.forward(x, np.zeros((2, 1, 1, 3)))
+    with pytest.raises(ValueError, match=r"x_kv \(2, 3, 6\)"):
+        decoder_layer.forward(x, np.zeros((2, 3, 6)))
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        model.encoder.forward(np.array([[1, 300]]), None)
+    with pytest.raises(ValueError, match="sequence length 9 is longer than max_len=8"):
+        model.decoder.forward(np.ones((2, 9), int), np.zeros((2, 3, 8)), None, None)
+    with pytest.raises(ValueError, match="different batch sizes"):
+        model.decoder.forward(tgt, np.zeros((1, 3, 8)), None, None)
+    memory = model.encoder.forward(src, bt.padding_mask(src))
+    with pytest.raises(ValueError, match=r"Encoder.backward expects dout of shape \(2, 3, 8\)"):
+        model.encoder.backward(np.ones((2, 8)))
+    model.decoder.forward(tgt, memory, bt.target_mask(tgt), bt.padding_mask(src))
+    with pytest.raises(ValueError, match=r"Decoder.backward expects dout of shape \(2, 3, 8\)"):
+        model.decoder.backward(np.ones((2, 3, 5)))
+    logits = model.forward(src, tgt)
+    with pytest.raises(ValueError, match=r"Transformer.backward expects dout of shape \(2, 3, 260\)"):
+        model.backward(np.ones(logits.shape[1:]))
+    with pytest.raises(ValueError, match=r"batch sizes differ: 2 sources but 1 targets"):
+        model.decode(tgt[:1], memory, bt.padding_mask(src))
+    seen = []
+    monkey = bt.MultiHeadAttention.check_forward
+    bt.MultiHeadAttention.check_forward = lambda self, *a, **k: seen.append(1) or monkey(self, *a, **k)
+    try:
+        model.forward(src, tgt)  # inside the model, no attention checks its inputs again
+        assert seen == []
+        encoder_layer.forward(x)  # a layer called by hand is checked
+        assert seen == [1]
+    finally:
+        bt.MultiHeadAttention.check_forward = monkey
+
+
+def test_positional_table_is_the_formula_in_float64_for_odd_and_even_widths():
+    for max_len, d in [(5, 4), (6, 5)]:
+        pe = bt.positional_table(max_len, d)
+        assert pe.dtype == np.float64 and pe.shape == (max_len, d)
+        p, i = 3, 1
+        assert np.isclose(pe[p, 2 * i], np.sin(p / 10000 ** (2 * i / d)))
+        assert np.isclose(pe[p, 2 * i + 1], np.cos(p / 10000 ** (2 * i / d)))
+    assert np.array_equal(bt.PositionalEncoding(6, 5, dtype=np.float64).pe, bt.positional_table(6, 5))

@@ -1,5 +1,5 @@
-"""Checks of notebook 05's exercises: Embedding.backward, the PositionalEncoding table,
-EncoderLayer.backward and translate's greedy loop."""
+"""Checks of notebook 05's exercises: Embedding.backward, the positional table,
+EncoderLayer.backward and greedy_decode's loop."""
 
 import numpy as np
 
@@ -70,25 +70,20 @@ PE_MISTAKES = [
 ]
 
 
-@exercise(
-    "05.2",
-    "the PositionalEncoding table",
-    reference=lambda: transformer.PositionalEncoding,
-    uses="the library's PositionalEncoding",
-)
-def check_positional_table(PositionalEncoding):
+@exercise("05.2", "positional_table", reference=lambda: transformer.positional_table, uses="the library's positional_table")
+def check_positional_table(positional_table):
     for max_len, d_model in [(12, 8), (6, 5)]:
-        name = f"PositionalEncoding({max_len}, {d_model}).pe"
+        name = f"positional_table({max_len}, {d_model})"
         try:
-            got = PositionalEncoding(max_len, d_model, dtype=np.float64).pe
+            got = positional_table(max_len, d_model)
         except (ValueError, IndexError) as e:
             if d_model % 2 == 0:
                 raise
             raise Wrong(
-                f"PositionalEncoding({max_len}, {d_model}) raised {type(e).__name__}: {e}. An odd d_model has one "
+                f"{name} raised {type(e).__name__}: {e}. An odd d_model has one "
                 "cosine fewer than sines: pe[:, 1::2] takes angle[:, : d_model // 2]"
             ) from None
-        expected = transformer.PositionalEncoding(max_len, d_model, dtype=np.float64).pe
+        expected = transformer.positional_table(max_len, d_model)
         problem = compare(name, got, expected, rtol=1e-12, atol=1e-12)
         if problem:
             got = np.asarray(got, dtype=np.float64)
@@ -97,9 +92,6 @@ def check_positional_table(PositionalEncoding):
                     problem += f": {hint}"
                     break
             raise Wrong(problem)
-    pe = PositionalEncoding(4, 6).pe
-    if pe.dtype != np.float32:
-        raise Wrong(f"PositionalEncoding(4, 6).pe has dtype {pe.dtype}, expected float32 (the dtype asked for)")
 
 
 # --- 05.3 EncoderLayer.backward -----------------------------------------------------------
@@ -197,7 +189,7 @@ def check_encoder_layer_backward(EncoderLayer):
         raise Wrong(message)
 
 
-# --- 05.4 translate's greedy loop ---------------------------------------------------------
+# --- 05.4 greedy_decode's loop -----------------------------------------------------------
 
 # A tiny model whose EOS logit is raised so that, for these four sentences, it wins after 3, 4,
 # 6 and 4 steps (each argmax by a margin above 0.01, far from any float round-off).
@@ -205,25 +197,10 @@ TINY = {"d_model": 16, "n_heads": 2, "n_encoder_layers": 1, "n_decoder_layers": 
 TEXTS = ["Hi.", "The cat.", "Yes!", "Oh no"]
 
 
-def translate_reference(model, texts, max_len=None, *, use_cache=True):
-    """The library's translate, for the models of notebook 05 too.
-
-    Notebook 05 defines the class Transformer anew, and the library's translate refuses a model
-    that is not an instance of the library's class. Such a model is first copied into a library
-    Transformer with the same config and the same weights, which computes the same logits.
-    """
-    if not isinstance(model, transformer.Transformer) and hasattr(model, "config") and hasattr(model, "parameters"):
-        copy = transformer.Transformer(config.Config.from_dict(model.config.to_dict()), rng=np.random.default_rng(0))
-        for name, p in copy.parameters().items():
-            p[...] = model.parameters()[name]
-        model = copy
-    return decoding.translate(model, texts, max_len, use_cache=use_cache)
-
-
-def _greedy_models(translate):
-    """The tiny model twice: as the library's Transformer, and as the Transformer that `translate`
-    sees (translate refuses any other; in notebook 05 that is the notebook's own class)."""
-    Transformer = getattr(translate, "__globals__", {}).get("Transformer", transformer.Transformer)
+def _greedy_models(greedy_decode):
+    """The tiny model twice: as the library's Transformer, and as the Transformer of the
+    candidate's own namespace (in notebook 05, the notebook's class), with the same weights."""
+    Transformer = getattr(greedy_decode, "__globals__", {}).get("Transformer", transformer.Transformer)
     Config = Transformer.__init__.__globals__.get("Config", config.Config)
     ref = transformer.Transformer(config.Config(**TINY, dtype="float64"), rng=np.random.default_rng(9))
     ref.output.params["b"][EOS_ID] = 3.0
@@ -233,20 +210,21 @@ def _greedy_models(translate):
     return mine, ref
 
 
-def _run(translate, model, max_len, use_cache):
-    """translate's outputs, and the ids it fed the decoder's embedding at every step."""
+def _run(greedy_decode, model, max_len, use_cache):
+    """greedy_decode's translations of TEXTS, and the ids it fed the decoder's embedding at every step."""
     fed, forward = [], model.decoder.embedding.forward
 
     def recording(ids):
         fed.append(np.array(ids))
         return forward(ids)
 
+    src = tokenizer.pad_batch([tokenizer.encode(text, eos=True) for text in TEXTS])
     model.decoder.embedding.forward = recording
     try:
-        outputs = translate(model, TEXTS, max_len, use_cache=use_cache)
+        tgt = greedy_decode(model, src, max_len, use_cache=use_cache)
     finally:
         del model.decoder.embedding.forward
-    return outputs, fed
+    return [tokenizer.decode(row) for row in np.asarray(tgt)], fed
 
 
 def _steps(fed, use_cache, where):
@@ -299,17 +277,19 @@ def _compare_steps(got, expected, max_len, where):
         raise Wrong(f"{where}: the loop stopped after {n} steps, expected {n_expected}: {why}")
 
 
-@exercise("05.4", "translate's greedy loop", reference=lambda: translate_reference, uses="the library's translate")
-def check_greedy_loop(translate):
-    mine, ref = _greedy_models(translate)
+@exercise(
+    "05.4", "greedy_decode's loop", reference=lambda: decoding.greedy_decode, uses="the library's greedy_decode"
+)
+def check_greedy_loop(greedy_decode):
+    mine, ref = _greedy_models(greedy_decode)
     for use_cache in (True, False):
         for max_len in (12, 5):
-            where = f"translate(model, {TEXTS}, max_len={max_len}, use_cache={use_cache})"
-            outputs, fed = _run(translate, mine, max_len, use_cache)
-            expected_outputs, expected_fed = _run(decoding.translate, ref, max_len, use_cache)
+            where = f"greedy_decode(model, src, max_len={max_len}, use_cache={use_cache}) on {TEXTS}"
+            outputs, fed = _run(greedy_decode, mine, max_len, use_cache)
+            expected_outputs, expected_fed = _run(decoding.greedy_decode, ref, max_len, use_cache)
             _compare_steps(_steps(fed, use_cache, where), _steps(expected_fed, use_cache, where), max_len, where)
             if outputs != expected_outputs:
                 raise Wrong(
-                    f"{where} returned {outputs!r}, expected {expected_outputs!r}: append each step's bytes to tgt "
+                    f"{where} wrote {outputs!r}, expected {expected_outputs!r}: append each step's bytes to tgt "
                     "(the last step's too)"
                 )
