@@ -152,9 +152,9 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "clean_pairs": "clean_dataset",
     "clean_dataset_cli": "clean_dataset",
     # notebooks/08_training.ipynb
-    "encode_pairs": "batches",
     "too_long_pairs": "batches",
     "max_len_needed": "batches",
+    "encode_pairs": "batches",
     "epoch_batches": "batches",
     "make_batch": "batches",
     # notebooks/08_training.ipynb

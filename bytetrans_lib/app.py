@@ -26,7 +26,7 @@ from bytetrans_lib.recording import is_recording, load_recording
 from bytetrans_lib.viz import attention_maps, explore_attention
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 48
+# %% notebooks/09_attention_maps.ipynb, cell 50
 APP_NOTEBOOK = PROJECT_ROOT / "apps" / "explorer.ipynb"  # what `make explore` serves
 
 
@@ -143,7 +143,7 @@ def explore_cli(argv=None):
 
 
 if __name__ == "__main__":
-    # %% notebooks/09_attention_maps.ipynb, cell 49
+    # %% notebooks/09_attention_maps.ipynb, cell 51
     # What `python -m bytetrans_lib.app` runs (nothing inside Jupyter, where sys.argv is the kernel's).
     if "ipykernel" not in sys.modules:
         sys.exit(explore_cli())

@@ -4,38 +4,17 @@
 Teacher-forcing batches: each (English, French) pair becomes the encoder's input, the decoder's input and
 its targets, and an epoch's pairs are cut into batches of similar length."""
 
-__all__ = ["encode_pairs", "too_long_pairs", "max_len_needed", "epoch_batches", "make_batch"]
+__all__ = ["too_long_pairs", "max_len_needed", "encode_pairs", "epoch_batches", "make_batch"]
 
 
 # %% notebooks/08_training.ipynb, cell 4
 import numpy as np
 
+from bytetrans_lib.layers import checked_by
 from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, encode, pad_batch
 
 
 # %% notebooks/08_training.ipynb, cell 16
-def encode_pairs(pairs, max_len):
-    """Teacher-forcing id sequences for each (english, french) pair (a third item, such as
-    the attribution clean_pairs keeps, is ignored).
-
-    Returns a list of (src, tgt_in, tgt_out) int64 arrays: src = English bytes + EOS,
-    tgt_in = BOS + French bytes (what the decoder reads), tgt_out = French bytes + EOS
-    (what it must predict: tgt_in shifted left by one). A pair longer than max_len is an
-    error, not a silent cut: clean the data first (clean_pairs drops and counts such pairs).
-    """
-    too_long = too_long_pairs(pairs, max_len)
-    if too_long:
-        raise ValueError(
-            f"{len(too_long)} pair(s) need more than max_len={max_len} ids (the first is "
-            f"pair {too_long[0]}); drop them when cleaning the data"
-        )
-    encoded = []
-    for english, french, *_ in pairs:
-        fr = encode(french)
-        encoded.append((encode(english, eos=True), np.concatenate([[BOS_ID], fr]), np.concatenate([fr, [EOS_ID]])))
-    return encoded
-
-
 def too_long_pairs(pairs, max_len):
     """Indices of the pairs a model of this max_len cannot hold: English + EOS, or BOS + French,
     more than max_len ids, that is a side of max_len UTF-8 bytes or more."""
@@ -53,6 +32,35 @@ def max_len_needed(pairs, indices):
     return 1 + max(len(side.encode("utf-8", "surrogatepass")) for i in indices for side in pairs[i][:2])
 
 
+def _check_pairs_fit(pairs, max_len):
+    """encode_pairs' door: a pair longer than max_len is an error, not a silent cut."""
+    too_long = too_long_pairs(pairs, max_len)
+    if too_long:
+        raise ValueError(
+            f"{len(too_long)} pair(s) need more than max_len={max_len} ids (the first is "
+            f"pair {too_long[0]}); drop them when cleaning the data"
+        )
+
+
+# %% notebooks/08_training.ipynb, cell 17
+@checked_by(_check_pairs_fit)
+def encode_pairs(pairs, max_len):
+    """Teacher-forcing id sequences for each (english, french) pair (a third item, such as
+    the attribution clean_pairs keeps, is ignored).
+
+    Returns a list of (src, tgt_in, tgt_out) int64 arrays: src = English bytes + EOS,
+    tgt_in = BOS + French bytes (what the decoder reads), tgt_out = French bytes + EOS
+    (what it must predict: tgt_in shifted left by one). A pair longer than max_len is an
+    error, not a silent cut: clean the data first (clean_pairs drops and counts such pairs).
+    """
+    encoded = []
+    for english, french, *_ in pairs:
+        fr = encode(french)
+        encoded.append((encode(english, eos=True), np.concatenate([[BOS_ID], fr]), np.concatenate([fr, [EOS_ID]])))
+    return encoded
+
+
+# %% notebooks/08_training.ipynb, cell 19
 def epoch_batches(encoded, batch_size, seed, epoch):
     """The batches of one epoch, as a list of index arrays, grouped by length.
 

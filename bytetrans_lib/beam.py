@@ -21,11 +21,12 @@ import numbers
 import numpy as np
 
 from bytetrans_lib.decoding import DecoderCache, decode_step
+from bytetrans_lib.layers import checked_by
 from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, decode, encode, normalize_text, pad_batch
 from bytetrans_lib.transformer import Transformer
 
 
-# %% notebooks/08_training.ipynb, cell 73
+# %% notebooks/08_training.ipynb, cell 76
 BEAM_SIZE = 4  # Vaswani et al. (2017)'s beam, and the everyday model's (measured in section 4)
 BEAM_ALPHA = 0.6  # their length penalty's exponent
 MAX_BEAM = 256  # wider holds (beam, max_len) of everything and gains nothing: the search is refused
@@ -54,17 +55,9 @@ def sentence_log_prob(model, english, french):
     return float(step[np.arange(len(tgt_out)), tgt_out].sum()), len(tgt_out)
 
 
-def beam_search(model, text, beam=BEAM_SIZE, alpha=BEAM_ALPHA, max_len=None):
-    """Translate one text, keeping the `beam` likeliest partial translations at every step.
-
-    - text: a str, spelled as translate spells it (normalize_text); "" gives ("", 0.0)
-    - beam: how many candidates to keep, an int from 1 (greedy decoding) to MAX_BEAM
-    - alpha: the length normalisation's exponent, from 0 to MAX_ALPHA (see length_normalized)
-    - max_len: the most bytes to write, as in translate (default: the largest)
-    Returns (translation, score): the complete translation (one the model ended with EOS) with
-    the best length_normalized score, and that score. If none is complete after max_len bytes,
-    the likeliest unfinished one, scored the same way.
-    """
+# %% notebooks/08_training.ipynb, cell 77
+def _check_beam_search(model, text, beam=BEAM_SIZE, alpha=BEAM_ALPHA, max_len=None):
+    """beam_search's door: a Transformer, one str that fits, a beam, an alpha and a max_len in range."""
     if not isinstance(model, Transformer):
         raise TypeError(f"beam_search needs a Transformer as model, got {type(model).__name__}")
     if not isinstance(text, str):
@@ -77,52 +70,12 @@ def beam_search(model, text, beam=BEAM_SIZE, alpha=BEAM_ALPHA, max_len=None):
     max_len = longest if max_len is None else max_len
     if isinstance(max_len, bool) or not isinstance(max_len, numbers.Integral) or not 1 <= max_len <= longest:
         raise ValueError(f"beam_search: max_len must be an int from 1 to {longest}, got {max_len!r}")
-    source = encode(normalize_text(text), eos=True)
-    if len(source) == 1:  # EOS alone: an empty text needs no model
-        return "", 0.0
-    if len(source) > model.config.max_len:
+    if len(encode(normalize_text(text), eos=True)) > model.config.max_len:
         raise ValueError(
-            f"beam_search: the text is {len(source) - 1} bytes long, more than the model's "
+            f"beam_search: the text is {len(normalize_text(text).encode())} bytes long, more than the model's "
             f"max_len={model.config.max_len} holds with its EOS"
         )
-    memory, src_mask = model.encode(pad_batch([source] * beam))  # (k, T_src, C): one row per candidate
-    cache = DecoderCache(model, memory, src_mask)
-    prefixes = [[] for _ in range(beam)]  # the bytes each candidate has written
-    log_p = np.full(beam, -np.inf)  # (k,): their log-probabilities
-    log_p[0] = 0.0  # one empty translation to start from; the other rows are never chosen
-    last = np.full(beam, BOS_ID)  # (k,): the id each row feeds next
-    complete = []  # (score, bytes) of the candidates that ended with EOS
-    for _ in range(max_len):
-        step = log_softmax(decode_step(model, cache, last).astype(np.float64))  # (k, V)
-        total = log_p[:, None] + step  # (k, V): the log-probability of every one-byte extension
-        rows, ids, kept = [], [], []
-        for flat in np.argsort(-total, axis=None):  # every (row, id), likeliest first
-            row, id_ = divmod(int(flat), total.shape[1])
-            if total[row, id_] == -np.inf:  # only the rows that were never chosen are left
-                break
-            if id_ == EOS_ID:
-                complete.append((length_normalized(total[row, id_], len(prefixes[row]) + 1, alpha), prefixes[row]))
-            else:
-                rows, ids, kept = rows + [row], ids + [id_], kept + [total[row, id_]]
-                if len(rows) == beam:
-                    break
-        if not rows:
-            break
-        # live candidates only lose log-probability: the best score one can still reach is its
-        # log-probability over the longest length allowed
-        if complete and max(score for score, _ in complete) >= max(kept) / max_len**alpha:
-            break
-        missing = beam - len(rows)  # rows freed by candidates that ended: fill them with rows never chosen
-        rows, ids, kept = rows + [rows[0]] * missing, ids + [ids[0]] * missing, kept + [-np.inf] * missing
-        _keep_rows(cache, rows)
-        prefixes = [prefixes[row] + [id_] for row, id_ in zip(rows, ids)]
-        log_p, last = np.array(kept), np.array(ids)
-    if complete:
-        score, best = max(complete, key=lambda candidate: candidate[0])
-    else:  # max_len bytes and no EOS: the likeliest unfinished candidate
-        i = int(np.argmax(log_p))
-        score, best = length_normalized(log_p[i], len(prefixes[i]), alpha), prefixes[i]
-    return decode(best), float(score)
+    return {"max_len": int(max_len)}
 
 
 def _keep_rows(cache, rows):
@@ -132,3 +85,60 @@ def _keep_rows(cache, rows):
         cache.keys[i] = cache.keys[i][rows]  # (k, H, max_len, Dh)
         cache.values[i] = cache.values[i][rows]
     cache.real = cache.real[rows]  # (k, max_len)
+
+
+def _best(complete, log_p, prefixes, alpha):
+    """(translation, score) of the best complete candidate; with none, of the likeliest open one."""
+    if complete:
+        score, best = max(complete, key=lambda candidate: candidate[0])
+    else:  # max_len bytes and no EOS
+        i = int(np.argmax(log_p))
+        score, best = length_normalized(log_p[i], len(prefixes[i]), alpha), prefixes[i]
+    return decode(best), float(score)
+
+
+# %% notebooks/08_training.ipynb, cell 79
+def _extensions(total, prefixes, beam, alpha, complete):
+    """The `beam` likeliest one-byte extensions that do not end a candidate, likeliest first, as
+    lists (rows, ids, log_ps); an extension by EOS is scored and added to `complete` instead.
+    total: (k, V) log-probabilities of every (candidate row, next id); prefixes: the k candidates."""
+    rows, ids, kept = [], [], []
+    for flat in np.argsort(-total, axis=None):  # every (row, id), likeliest first
+        row, id_ = divmod(int(flat), total.shape[1])
+        if total[row, id_] == -np.inf:  # only the rows that were never chosen are left
+            break
+        if id_ == EOS_ID:
+            complete.append((length_normalized(total[row, id_], len(prefixes[row]) + 1, alpha), prefixes[row]))
+        else:
+            rows, ids, kept = rows + [row], ids + [id_], kept + [total[row, id_]]
+            if len(rows) == beam:
+                break
+    return rows, ids, kept
+
+
+# %% notebooks/08_training.ipynb, cell 80
+@checked_by(_check_beam_search)
+def beam_search(model, text, beam=BEAM_SIZE, alpha=BEAM_ALPHA, max_len=None):
+    """Translate one text (spelled as translate spells it), keeping the `beam` likeliest partial
+    translations at every step, for at most max_len bytes (default: the largest). Returns
+    (translation, score): the complete translation with the best length_normalized score and
+    that score (with none complete, the likeliest unfinished one); "" gives ("", 0.0)."""
+    source = encode(normalize_text(text), eos=True)
+    if len(source) == 1:  # EOS alone: an empty text needs no model
+        return "", 0.0
+    memory, src_mask = model.encode(pad_batch([source] * beam))  # (k, T_src, C): one row per candidate
+    cache, prefixes, complete = DecoderCache(model, memory, src_mask), [[] for _ in range(beam)], []
+    log_p = np.array([0.0] + [-np.inf] * (beam - 1))  # (k,): one empty candidate; other rows never chosen
+    last = np.full(beam, BOS_ID)  # (k,): the id each row feeds next
+    for _ in range(max_len):
+        step = log_softmax(decode_step(model, cache, last).astype(np.float64))  # (k, V)
+        rows, ids, kept = _extensions(log_p[:, None] + step, prefixes, beam, alpha, complete)
+        # no open candidate left, or none can still beat the best complete one: log p only falls
+        if not rows or complete and max(score for score, _ in complete) >= max(kept) / max_len**alpha:
+            break
+        missing = beam - len(rows)  # rows freed by candidates that ended: fill them with rows never chosen
+        rows, ids, kept = rows + [rows[0]] * missing, ids + [ids[0]] * missing, kept + [-np.inf] * missing
+        _keep_rows(cache, rows)
+        prefixes = [prefixes[row] + [id_] for row, id_ in zip(rows, ids)]
+        log_p, last = np.array(kept), np.array(ids)
+    return _best(complete, log_p, prefixes, alpha)

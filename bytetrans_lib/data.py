@@ -16,19 +16,21 @@ from bytetrans_lib.files import write_atomically
 from bytetrans_lib.paths import PROJECT_ROOT
 
 
-# %% notebooks/07_data.ipynb, cell 41
+# %% notebooks/07_data.ipynb, cell 43
+def _split_size(x, n_pairs):
+    """A split's size as a number of pairs: a fraction (float) of n_pairs, or a count (int)."""
+    return round(x * n_pairs) if isinstance(x, float) else int(x)
+
+
+# %% notebooks/07_data.ipynb, cell 44
 def split_pairs(pairs: list, valid=0.05, test=0.05, seed: int = 0) -> tuple:
     """Shuffle `pairs` and cut them into (train, valid, test) lists of (english, french) pairs.
 
-    valid, test: a fraction of len(pairs) (float < 1) or a number of pairs (int). All pairs that
-    share an English sentence land in the same split, so no English sentence of valid or test is
-    ever seen in training; with unique English sentences (the embedded corpus) the sizes are
-    exactly round(fraction * len(pairs)), otherwise whole groups fill each split up to its size.
+    valid, test: a fraction of len(pairs) (float < 1) or a number of pairs (int). The pairs of
+    one English sentence stay in one split; with unique English sentences the sizes are exactly
+    round(fraction * len(pairs)), otherwise whole groups fill each split up to its size.
     """
-
-    def size(x):
-        return round(x * len(pairs)) if isinstance(x, float) else int(x)
-
+    n_test, n_valid = _split_size(test, len(pairs)), _split_size(valid, len(pairs))
     groups = {}  # english -> its pairs, in order of first appearance (dicts keep insertion order)
     for pair in pairs:
         groups.setdefault(pair[0], []).append(tuple(pair))
@@ -40,17 +42,15 @@ def split_pairs(pairs: list, valid=0.05, test=0.05, seed: int = 0) -> tuple:
         order[i], order[j] = order[j], order[i]
     out = {"test": [], "valid": []}
     k = 0
-    for name, n in (("test", size(test)), ("valid", size(valid))):
+    for name, n in (("test", n_test), ("valid", n_valid)):
         while len(out[name]) < n and k < len(order):
             out[name] += order[k]
             k += 1
     train = [pair for group in order[k:] for pair in group]
-    seen = {en for en, *_ in train}
-    assert not any(en in seen for en, *_ in out["valid"] + out["test"]), "an English sentence leaked"
     return train, out["valid"], out["test"]
 
 
-# %% notebooks/07_data.ipynb, cell 45
+# %% notebooks/07_data.ipynb, cell 48
 CORPUS_PATH = PROJECT_ROOT / "data" / "synthetic-en-fr.tsv"  # generate_corpus(), as shipped
 
 # C0 and C1 control characters and DEL, all but the tab (\x09) that separates the fields

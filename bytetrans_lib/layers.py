@@ -63,9 +63,10 @@ class Module:
 
     def check_forward(self, *inputs, **kwargs):
         """Refuse bad input to forward with an error that names it. May return the inputs as
-        forward should receive them (one array, or a tuple); None keeps them as they are."""
+        forward should receive them (the first input, the first inputs as a tuple, or a dict
+        name -> input); None keeps them as they are."""
 
-    def check_backward(self, dout):
+    def check_backward(self, *inputs, **kwargs):
         """Refuse a bad dout (a layer knows the shape it must have). Runs after the protocol's
         own check that forward has run."""
 
@@ -104,14 +105,21 @@ class Module:
 _calls = threading.local()  # .depth: how many checked calls are running in this thread
 
 
+_signature = functools.lru_cache(maxsize=None)(inspect.signature)
+
+
 def _converted(function, lead, inputs, kwargs, checked):
-    """The inputs after a check: checked is None (as they were), a tuple (the inputs), one value
-    (the first input) or a dict (inputs by name, for arguments that may come as keywords)."""
+    """The inputs after a check: checked is None (as they were), one value (the first input), a
+    tuple (the first inputs, in order) or a dict (inputs by name). `lead`: (self,) for a method."""
     if checked is None:
         return inputs, kwargs
     if not isinstance(checked, dict):
-        return (checked if isinstance(checked, tuple) else (checked,)), kwargs
-    bound = inspect.signature(function).bind(*lead, *inputs, **kwargs)
+        values = checked if isinstance(checked, tuple) else (checked,)
+        if not kwargs and len(values) <= len(inputs):
+            return values + inputs[len(values) :], kwargs  # all given by position: no binding needed
+        names = list(_signature(function).parameters)[len(lead) : len(lead) + len(values)]
+        checked = dict(zip(names, values))
+    bound = _signature(function).bind(*lead, *inputs, **kwargs)
     bound.arguments.update(checked)
     return bound.args[len(lead) :], bound.kwargs
 
@@ -144,10 +152,11 @@ def _checked(method, name):
 
 
 def _check_at_the_door(cls):
-    """Wrap forward, backward and every method X with a check_X that `cls` itself defines (once)."""
+    """Wrap every method X with a check_X that `cls` itself defines (once) with _checked. A Module
+    has check_forward and check_backward, so its forward and backward always get a door."""
     for name, method in list(vars(cls).items()):
-        has_check = name in ("forward", "backward") or hasattr(cls, f"check_{name}")
-        if callable(method) and has_check and not name.startswith("check_") and not getattr(method, "checked", False):
+        has_check = not name.startswith("check_") and hasattr(cls, f"check_{name}")
+        if callable(method) and has_check and not getattr(method, "checked", False):
             setattr(cls, name, _checked(method, name))
 
 
@@ -157,8 +166,7 @@ def patch_to(cls):
     def add(function):
         function.__qualname__ = f"{cls.__qualname__}.{function.__name__}"
         setattr(cls, function.__name__, function)
-        if issubclass(cls, Module):
-            _check_at_the_door(cls)
+        _check_at_the_door(cls)  # any class: a loss or an optimizer gets its doors this way too
         return function
 
     return add

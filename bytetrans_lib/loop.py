@@ -31,12 +31,13 @@ import numpy as np
 from bytetrans_lib.batches import encode_pairs, epoch_batches, make_batch, max_len_needed, too_long_pairs
 from bytetrans_lib.checkpoint import load_checkpoint, save_checkpoint
 from bytetrans_lib.files import check_writable
+from bytetrans_lib.layers import patch_to
 from bytetrans_lib.optim import Adam, CrossEntropyLoss, train_step, transformer_lr
 from bytetrans_lib.paths import PROJECT_ROOT
 from bytetrans_lib.scoring import evaluate, validation_loss
 
 
-# %% notebooks/08_training.ipynb, cell 30
+# %% notebooks/08_training.ipynb, cell 33
 @dataclass
 class TrainConfig:
     """Settings of a training run (the model's sizes are in Config)."""
@@ -83,16 +84,19 @@ class TrainConfig:
             raise ValueError(f"unknown TrainConfig key(s) {sorted(set(values) - known)}; known: {sorted(known)}")
         return cls(**values)
 
-    def lr(self, step, d_model):
-        """Vaswani et al.'s schedule scaled so that its peak (at step = warmup) is peak_lr,
-        times a linear cool-down to 0 over the last `cooldown` fraction of the steps."""
-        rate = transformer_lr(step, d_model, self.warmup, factor=self.peak_lr * math.sqrt(d_model * self.warmup))
-        if self.cooldown > 0:
-            rate *= min(1.0, (self.steps - step + 1) / (self.cooldown * self.steps))
-        return rate
+
+# %% notebooks/08_training.ipynb, cell 34
+@patch_to(TrainConfig)
+def lr(self, step, d_model):
+    """Vaswani et al.'s schedule scaled so that its peak (at step = warmup) is peak_lr,
+    times a linear cool-down to 0 over the last `cooldown` fraction of the steps."""
+    rate = transformer_lr(step, d_model, self.warmup, factor=self.peak_lr * math.sqrt(d_model * self.warmup))
+    if self.cooldown > 0:
+        rate *= min(1.0, (self.steps - step + 1) / (self.cooldown * self.steps))
+    return rate
 
 
-# %% notebooks/08_training.ipynb, cell 32
+# %% notebooks/08_training.ipynb, cell 36
 class TrainingDiverged(RuntimeError):
     """The loss or the gradient became NaN or infinite; the last good checkpoint is kept."""
 
@@ -222,7 +226,7 @@ def fit(
     return history
 
 
-# %% notebooks/08_training.ipynb, cell 34
+# %% notebooks/08_training.ipynb, cell 38
 def _check_before_training(config, train_pairs, valid_pairs, train_config, state_path, resume, data_sha256=None):
     """Refuse, before fit's first step, what it cannot train: empty data, a pair too long for the
     model, a state_path it cannot write, a resume state this run cannot continue. Returns that

@@ -10,11 +10,12 @@ import numbers
 
 import numpy as np
 
+from bytetrans_lib.layers import Module, checked_by, patch_to
 from bytetrans_lib.tokenizer import PAD_ID
 
 
 # %% notebooks/06_adam.ipynb, cell 7
-class CrossEntropyLoss:
+class CrossEntropyLoss(Module):
     """Mean cross-entropy between softmax(logits) and the (smoothed) targets.
 
     - ignore_index: target id (an int) whose positions count neither in the loss nor in the mean
@@ -34,60 +35,72 @@ class CrossEntropyLoss:
             raise TypeError(f"CrossEntropyLoss: label_smoothing must be a number in [0, 1), got {label_smoothing!r}")
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1), got {label_smoothing}")
+        super().__init__()  # a module with no parameters: its forward and backward get doors
         self.ignore_index, self.label_smoothing = int(ignore_index), float(label_smoothing)
-        self.cache = None
-
-    def forward(self, logits, targets):
-        logits, targets = np.asarray(logits), np.asarray(targets)
-        if logits.dtype.kind != "f":  # backward's gradient, in logits' dtype, would round to 0
-            raise TypeError(f"CrossEntropyLoss.forward: logits must be floating-point, got dtype {logits.dtype}")
-        if logits.shape[:-1] != targets.shape:
-            raise ValueError(
-                f"CrossEntropyLoss.forward: logits of shape {logits.shape} need targets of shape "
-                f"{logits.shape[:-1]}, got {targets.shape}"
-            )
-        if not np.issubdtype(targets.dtype, np.integer):
-            raise TypeError(f"CrossEntropyLoss.forward: targets must be integer ids, got dtype {targets.dtype}")
-        V = logits.shape[-1]
-        keep = targets != self.ignore_index  # (...): positions that count
-        N = int(keep.sum())
-        if N == 0:
-            raise ValueError(
-                "CrossEntropyLoss.forward: every target equals ignore_index: there is nothing to compute a loss on"
-            )
-        t = targets[keep]  # (N,)
-        if t.min() < 0 or t.max() >= V:
-            raise ValueError(f"CrossEntropyLoss.forward: target id {t[(t < 0) | (t >= V)][0]} is outside 0..{V - 1}")
-        z = logits[keep].astype(np.float64)  # (N, V): float64 keeps the log-sum-exp exact enough
-        z -= z.max(axis=-1, keepdims=True)  # (N, V), max 0: exp() cannot overflow
-        p = np.exp(z)  # (N, V), becomes softmax(logits) two lines down
-        total = p.sum(axis=-1, keepdims=True)  # (N, 1), at least 1
-        p /= total
-        log_total = np.log(total[:, 0])  # (N,): log p = z - log_total, all finite
-        # q = (1 - eps) on the true id + eps / V everywhere, so
-        # -sum(q * log p) = -(1 - eps) log p[true id] - eps * mean(log p), without building q
-        eps = self.label_smoothing
-        log_p_true = z[np.arange(N), t] - log_total  # (N,)
-        mean_log_p = z.mean(axis=-1) - log_total  # (N,)
-        loss = -((1.0 - eps) * log_p_true + eps * mean_log_p).sum() / N
-        self.cache = (keep, p, t, N, logits.dtype, logits.shape)
-        return float(loss)
-
-    def backward(self):
-        """dlogits = (softmax(logits) - q) / N at counted positions, 0 at ignored ones."""
-        if self.cache is None:
-            raise RuntimeError("CrossEntropyLoss.backward() was called before forward()")
-        keep, p, t, N, dtype, shape = self.cache
-        eps = self.label_smoothing
-        d = p - eps / shape[-1]  # (N, V): p - q, the eps / V part...
-        d[np.arange(N), t] -= 1.0 - eps  # ...and the (1 - eps) on the true id
-        d /= N
-        dlogits = np.zeros(shape, dtype=dtype)  # (..., V)
-        dlogits[keep] = d
-        return dlogits
 
 
-# %% notebooks/06_adam.ipynb, cell 15
+# %% notebooks/06_adam.ipynb, cell 8
+@patch_to(CrossEntropyLoss)
+def forward(self, logits, targets):
+    """logits (..., V) float, targets (...) int ids -> the mean loss over the counted positions."""
+    keep = targets != self.ignore_index  # (...): positions that count
+    N = int(keep.sum())
+    t = targets[keep]  # (N,): their true ids
+    z = logits[keep].astype(np.float64)  # (N, V): float64 keeps the log-sum-exp exact enough
+    z -= z.max(axis=-1, keepdims=True)  # (N, V), max 0: exp() cannot overflow
+    p = np.exp(z)  # (N, V), becomes softmax(logits) two lines down
+    total = p.sum(axis=-1, keepdims=True)  # (N, 1), at least 1
+    p /= total
+    log_total = np.log(total[:, 0])  # (N,): log p = z - log_total, all finite
+    # q = (1 - eps) on the true id + eps / V everywhere, so
+    # -sum(q * log p) = -(1 - eps) log p[true id] - eps * mean(log p), without building q
+    eps = self.label_smoothing
+    log_p_true = z[np.arange(N), t] - log_total  # (N,)
+    mean_log_p = z.mean(axis=-1) - log_total  # (N,)
+    loss = -((1.0 - eps) * log_p_true + eps * mean_log_p).sum() / N
+    self.cache = (keep, p, t, N, logits.dtype, logits.shape)
+    return float(loss)
+
+
+# %% notebooks/06_adam.ipynb, cell 9
+@patch_to(CrossEntropyLoss)
+def backward(self):
+    """dlogits (..., V) = (softmax(logits) - q) / N at counted positions, 0 at ignored ones."""
+    keep, p, t, N, dtype, shape = self.cache
+    eps = self.label_smoothing
+    d = p - eps / shape[-1]  # (N, V): p - q, the eps / V part...
+    d[np.arange(N), t] -= 1.0 - eps  # ...and the (1 - eps) on the true id
+    d /= N
+    dlogits = np.zeros(shape, dtype=dtype)  # (..., V)
+    dlogits[keep] = d
+    return dlogits
+
+
+# %% notebooks/06_adam.ipynb, cell 12
+@patch_to(CrossEntropyLoss)
+def check_forward(self, logits, targets):
+    logits, targets = np.asarray(logits), np.asarray(targets)
+    if logits.dtype.kind != "f":  # backward's gradient, in logits' dtype, would round to 0
+        raise TypeError(f"CrossEntropyLoss.forward: logits must be floating-point, got dtype {logits.dtype}")
+    if logits.shape[:-1] != targets.shape:
+        raise ValueError(
+            f"CrossEntropyLoss.forward: logits of shape {logits.shape} need targets of shape "
+            f"{logits.shape[:-1]}, got {targets.shape}"
+        )
+    if not np.issubdtype(targets.dtype, np.integer):
+        raise TypeError(f"CrossEntropyLoss.forward: targets must be integer ids, got dtype {targets.dtype}")
+    counted, V = targets[targets != self.ignore_index], logits.shape[-1]
+    if counted.size == 0:
+        raise ValueError(
+            "CrossEntropyLoss.forward: every target equals ignore_index: there is nothing to compute a loss on"
+        )
+    if counted.min() < 0 or counted.max() >= V:
+        bad = counted[(counted < 0) | (counted >= V)][0]
+        raise ValueError(f"CrossEntropyLoss.forward: target id {bad} is outside 0..{V - 1}")
+    return {"logits": logits, "targets": targets}
+
+
+# %% notebooks/06_adam.ipynb, cell 19
 def _check_number(value, where, name, *, zero_ok=False):
     """`value` as a float if it is a finite number > 0 (>= 0 with zero_ok); otherwise an error
     naming `where` and `name`: a NaN, infinite or negative setting would spoil every weight."""
@@ -147,7 +160,7 @@ class SGD:
             theta -= self.lr * grads[name]
 
 
-# %% notebooks/06_adam.ipynb, cell 21
+# %% notebooks/06_adam.ipynb, cell 25
 class Adam:
     """Adam (Kingma & Ba, 2015, Algorithm 1), updating the arrays of `params` in place.
 
@@ -173,29 +186,6 @@ class Adam:
         self.m = {name: np.zeros_like(p) for name, p in params.items()}  # first moment
         self.v = {name: np.zeros_like(p) for name, p in params.items()}  # second moment
         self.t = 0
-
-    def step(self, grads):
-        _check_number(self.lr, "Adam.step", "lr", zero_ok=True)  # a schedule may have changed it
-        _check_grads("Adam.step", self.params, grads)  # every name and shape before any update
-        self.t += 1
-        beta1, beta2 = self.betas
-        c1, c2 = 1 - beta1**self.t, 1 - beta2**self.t  # bias corrections: m and v start at 0
-        for name, theta in self.params.items():
-            g, m, v = grads[name], self.m[name], self.v[name]
-            # m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2  (in place: no new arrays)
-            m *= beta1
-            m += (1 - beta1) * g
-            v *= beta2
-            v += (1 - beta2) * g * g
-            if self.weight_decay:
-                theta -= self.lr * self.weight_decay * theta
-            # theta -= lr * m_hat / (sqrt(v_hat) + eps), with m_hat = m / c1 and v_hat = v / c2
-            step = np.sqrt(v)
-            step *= 1 / math.sqrt(c2)  # sqrt(v_hat)
-            step += self.eps
-            np.divide(m, step, out=step)
-            step *= self.lr / c1
-            theta -= step
 
     def state_dict(self):
         """{'t': array, 'm/<name>': ..., 'v/<name>': ...}: arrays only, to store beside the weights."""
@@ -232,22 +222,69 @@ class Adam:
 
 
 # %% notebooks/06_adam.ipynb, cell 26
-def transformer_lr(step, d_model, warmup=4000, factor=1.0):
-    """Learning rate of Vaswani et al. (2017), eq. 3, at `step` (counted from 1):
+@patch_to(Adam)
+def step(self, grads):
+    """One step of every parameter: grads is a dict with the keys and shapes of self.params."""
+    self.t += 1
+    beta1, beta2 = self.betas
+    c1, c2 = 1 - beta1**self.t, 1 - beta2**self.t  # bias corrections: m and v start at 0
+    for name, theta in self.params.items():
+        g, m, v = grads[name], self.m[name], self.v[name]
+        # m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2  (in place: no new arrays)
+        m *= beta1
+        m += (1 - beta1) * g
+        v *= beta2
+        v += (1 - beta2) * g * g
+        if self.weight_decay:
+            theta -= self.lr * self.weight_decay * theta
+        # theta -= lr * m_hat / (sqrt(v_hat) + eps), with m_hat = m / c1 and v_hat = v / c2
+        step = np.sqrt(v)
+        step *= 1 / math.sqrt(c2)  # sqrt(v_hat)
+        step += self.eps
+        np.divide(m, step, out=step)
+        step *= self.lr / c1
+        theta -= step
 
-    factor * d_model^-0.5 * min(step^-0.5, step * warmup^-1.5): linear warm-up for
-    `warmup` steps, then decay with the inverse square root of the step.
-    """
+
+# %% notebooks/06_adam.ipynb, cell 28
+@patch_to(Adam)
+def check_step(self, grads):
+    _check_number(self.lr, "Adam.step", "lr", zero_ok=True)  # a schedule may have changed it
+    _check_grads("Adam.step", self.params, grads)  # every name and shape before any update
+
+
+# %% notebooks/06_adam.ipynb, cell 32
+def _check_lr_schedule(step, d_model, warmup=4000, factor=1.0):
+    """transformer_lr's door: a step counted from 1, and finite sizes > 0."""
     if isinstance(step, (bool, np.bool_)) or not isinstance(step, numbers.Real):
         raise TypeError(f"transformer_lr: step must be a number (counted from 1), got {step!r}")
     if not 1 <= step < math.inf:
         raise ValueError(f"transformer_lr: steps are counted from 1, got {step}")
     for name, value in (("d_model", d_model), ("warmup", warmup), ("factor", factor)):
         _check_number(value, "transformer_lr", name)  # 0 would divide by zero, < 0 give complex numbers
+
+
+# %% notebooks/06_adam.ipynb, cell 33
+@checked_by(_check_lr_schedule)
+def transformer_lr(step, d_model, warmup=4000, factor=1.0):
+    """Learning rate of Vaswani et al. (2017), eq. 3, at `step` (counted from 1):
+
+    factor * d_model^-0.5 * min(step^-0.5, step * warmup^-1.5): linear warm-up for
+    `warmup` steps, then decay with the inverse square root of the step.
+    """
     return factor * d_model**-0.5 * min(step**-0.5, step * warmup**-1.5)
 
 
-# %% notebooks/06_adam.ipynb, cell 32
+# %% notebooks/06_adam.ipynb, cell 39
+def _check_clip(grads, max_norm):
+    """clip_grad_norm's door: a finite max_norm > 0, and a dict of float arrays to scale in place."""
+    max_norm = _check_number(max_norm, "clip_grad_norm", "max_norm")
+    _check_float_arrays("clip_grad_norm", grads, "grads", "model.gradients()")
+    return {"max_norm": max_norm}
+
+
+# %% notebooks/06_adam.ipynb, cell 40
+@checked_by(_check_clip)
 def clip_grad_norm(grads, max_norm):
     """Scale all gradients in place so that their global L2 norm is at most max_norm (a finite
     number > 0: 0 would erase every gradient, a negative value flip its sign).
@@ -256,8 +293,6 @@ def clip_grad_norm(grads, max_norm):
     norm is returned as it is, with the gradients left untouched (no scale repairs them): the
     caller must check it and skip the step, as notebook 08's training loop does.
     """
-    max_norm = _check_number(max_norm, "clip_grad_norm", "max_norm")
-    _check_float_arrays("clip_grad_norm", grads, "grads", "model.gradients()")
     norm = math.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in grads.values()))
     if math.isfinite(norm) and norm > max_norm:
         scale = max_norm / norm
@@ -266,7 +301,7 @@ def clip_grad_norm(grads, max_norm):
     return norm
 
 
-# %% notebooks/06_adam.ipynb, cell 39
+# %% notebooks/06_adam.ipynb, cell 47
 def train_step(model, loss_fn, optimizer, src_ids, tgt_in, tgt_out, max_norm=1.0):
     """One training step on one batch: forward, loss, backward, global-norm clipping, update.
 

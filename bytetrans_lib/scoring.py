@@ -31,7 +31,7 @@ from bytetrans_lib.decoding import translate
 from bytetrans_lib.optim import CrossEntropyLoss
 
 
-# %% notebooks/08_training.ipynb, cell 21
+# %% notebooks/08_training.ipynb, cell 23
 def edit_distance(a, b):
     """Levenshtein distance between two strings (insertions, deletions, substitutions)."""
     previous = list(range(len(b) + 1))
@@ -43,6 +43,7 @@ def edit_distance(a, b):
     return previous[-1]
 
 
+# %% notebooks/08_training.ipynb, cell 25
 def evaluate(model, pairs, batch_size=100):
     """Greedy-translate the English side of `pairs` and compare with the French side.
 
@@ -76,7 +77,7 @@ def validation_loss(model, encoded, batch_size=100):
     return total / count
 
 
-# %% notebooks/08_training.ipynb, cell 26
+# %% notebooks/08_training.ipynb, cell 29
 CHRF_ORDER = 6  # character n-grams of 1 to 6 characters
 CHRF_BETA = 2  # recall counts twice as much as precision
 

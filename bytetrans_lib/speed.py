@@ -9,14 +9,21 @@ import statistics
 import time
 
 from bytetrans_lib import optim
+from bytetrans_lib.layers import checked_by
 from bytetrans_lib.optim import Adam, CrossEntropyLoss, train_step
 
 
 # %% notebooks/10_speed.ipynb, cell 7
-def time_it(fn, repeats=7, warmup=2):
-    """Median wall-clock seconds of fn() over `repeats` calls, after `warmup` untimed calls."""
+def _check_timing(fn, repeats=7, warmup=2):
+    """time_it's door: at least one timed call, and no negative number of warm-up calls."""
     if repeats < 1 or warmup < 0:
         raise ValueError(f"time_it needs repeats >= 1 and warmup >= 0, got {repeats} and {warmup}")
+
+
+# %% notebooks/10_speed.ipynb, cell 8
+@checked_by(_check_timing)
+def time_it(fn, repeats=7, warmup=2):
+    """Median wall-clock seconds of fn() over `repeats` calls, after `warmup` untimed calls."""
     for _ in range(warmup):
         fn()
     times = []
@@ -27,7 +34,7 @@ def time_it(fn, repeats=7, warmup=2):
     return statistics.median(times)
 
 
-# %% notebooks/10_speed.ipynb, cell 12
+# %% notebooks/10_speed.ipynb, cell 13
 def matmul_flops(config, batch, t_src, t_tgt):
     """FLOPs of the matrix products of one training step (forward + backward = 3 x forward),
     counted as 2*M*K*N per (M, K) @ (K, N) product, for `batch` sentences of t_src source and
@@ -45,7 +52,7 @@ def matmul_flops(config, batch, t_src, t_tgt):
     return 3 * (encoder + decoder + 2 * B * t_tgt * C * V)
 
 
-# %% notebooks/10_speed.ipynb, cell 19
+# %% notebooks/10_speed.ipynb, cell 20
 def _leaf_classes(model):
     """The classes of the modules in `model` that have no child modules, in order of appearance."""
     found, stack = [], [model]

@@ -28,6 +28,7 @@ _ELIDED = {"le": "l'", "la": "l'", "de": "d'", "je": "j'", "me": "m'", "te": "t'
 _CONTRACTED = {("à", "le"): "au", ("à", "les"): "aux", ("de", "le"): "du", ("de", "les"): "des"}
 
 
+# %% notebooks/07_data.ipynb, cell 19
 def french_join(words: list) -> str:
     """Join French words, applying contraction (à le -> au) and elision (le arbre -> l'arbre).
 
@@ -52,13 +53,14 @@ def french_join(words: list) -> str:
     return "".join(out).strip()
 
 
+# %% notebooks/07_data.ipynb, cell 21
 def english_join(words: list) -> str:
     """Join English words, turning "a" into "an" before a vowel letter (an apple, an old man)."""
     words = ["an" if w == "a" and nxt[:1].lower() in "aeiou" else w for w, nxt in zip(words, [*words[1:], ""])]
     return " ".join(words)
 
 
-# %% notebooks/07_data.ipynb, cell 35
+# %% notebooks/07_data.ipynb, cell 37
 def spelling_problems(french: str) -> list:
     """Elision and contraction mistakes in one French sentence, as a list of str (empty: none).
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from bytetrans_lib.attention import plot_attention
 from bytetrans_lib.decoding import translate
+from bytetrans_lib.layers import checked_by
 from bytetrans_lib.tokenizer import N_BYTES, encode, normalize_text, token_labels
 from bytetrans_lib.transformer import Transformer
 
@@ -94,27 +95,16 @@ def _is_continuation(label, byte_id):
     return byte_id < N_BYTES and 0x80 <= byte_id < 0xC0 and len(label) == 3 and label[0] == "·"
 
 
-def group_positions(ids, by="characters"):
-    """Group the positions of a byte sequence into characters or words.
-
-    - ids: 1-D sequence of ids (0..259); by: 'bytes', 'characters' or 'words'
-    Returns: list of (label, positions) in order; positions is a list of consecutive ints and
-    every position 0..T-1 is in exactly one group. Specials and spaces are groups of their own.
-    """
+def _check_grouping(ids, by="characters"):
+    """group_positions' door: a known grouping, and the ids as a list of ints."""
     if by not in GROUPINGS:
         raise ValueError(f"unknown grouping {by!r}; choose one of {GROUPINGS}")
-    ids = [int(i) for i in ids]
-    labels = token_labels(ids)
-    if by == "bytes":
-        return [(label, [i]) for i, label in enumerate(labels)]
-    chars = []  # (label, positions, is_word_character)
-    for i, (label, byte_id) in enumerate(zip(labels, ids)):
-        if chars and _is_continuation(label, byte_id):
-            chars[-1][1].append(i)  # the lead label already shows the whole character
-        else:
-            chars.append((label, [i], byte_id < N_BYTES and byte_id != ord(" ")))
-    if by == "characters":
-        return [(label, positions) for label, positions, _ in chars]
+    return {"ids": [int(i) for i in ids]}
+
+
+def _words(chars):
+    """Merge (label, positions, in_word) characters into words: a run of in_word characters is one
+    word; a space and a special are groups of their own. Returns a list of (label, positions)."""
     words = []
     for label, positions, in_word in chars:
         if in_word and words and words[-1][2]:
@@ -124,7 +114,40 @@ def group_positions(ids, by="characters"):
     return [(label, positions) for label, positions, _ in words]
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 16
+# %% notebooks/09_attention_maps.ipynb, cell 14
+@checked_by(_check_grouping)
+def group_positions(ids, by="characters"):
+    """Group the positions of a byte sequence into characters or words.
+
+    - ids: 1-D sequence of ids (0..259); by: 'bytes', 'characters' or 'words'
+    Returns: list of (label, positions) in order; positions is a list of consecutive ints and
+    every position 0..T-1 is in exactly one group. Specials and spaces are groups of their own.
+    """
+    labels = token_labels(ids)
+    if by == "bytes":
+        return [(label, [i]) for i, label in enumerate(labels)]
+    chars = []  # (label, positions, is_word_character)
+    for i, (label, byte_id) in enumerate(zip(labels, ids)):
+        if chars and _is_continuation(label, byte_id):
+            chars[-1][1].append(i)  # the lead label already shows the whole character
+        else:
+            chars.append((label, [i], byte_id < N_BYTES and byte_id != ord(" ")))
+    return [(label, positions) for label, positions, _ in chars] if by == "characters" else _words(chars)
+
+
+# %% notebooks/09_attention_maps.ipynb, cell 17
+def _check_group_attention(weights, query_ids, key_ids, by="characters"):
+    """group_attention's door: a map whose last two axes are the query and key ids'."""
+    weights = np.asarray(weights)
+    if weights.shape[-2:] != (len(query_ids), len(key_ids)):
+        raise ValueError(
+            f"weights of shape {weights.shape} do not match {len(query_ids)} query and {len(key_ids)} key ids"
+        )
+    return {"weights": weights}
+
+
+# %% notebooks/09_attention_maps.ipynb, cell 18
+@checked_by(_check_group_attention)
 def group_attention(weights, query_ids, key_ids, by="characters"):
     """Merge an attention map's byte axes into characters or words.
 
@@ -134,11 +157,6 @@ def group_attention(weights, query_ids, key_ids, by="characters"):
     row of the group's last byte (the position that has read the whole group).
     Returns: (grouped (..., G_q, G_kv), query labels (G_q), key labels (G_kv)).
     """
-    weights = np.asarray(weights)
-    if weights.shape[-2:] != (len(query_ids), len(key_ids)):
-        raise ValueError(
-            f"weights of shape {weights.shape} do not match {len(query_ids)} query and {len(key_ids)} key ids"
-        )
     query_groups = group_positions(query_ids, by)
     key_groups = group_positions(key_ids, by)
     last = [positions[-1] for _, positions in query_groups]
@@ -147,7 +165,7 @@ def group_attention(weights, query_ids, key_ids, by="characters"):
     return grouped, [label for label, _ in query_groups], [label for label, _ in key_groups]
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 27
+# %% notebooks/09_attention_maps.ipynb, cell 29
 def plot_attention_grid(maps, kind="cross", by="words", size=2.6):
     """Small multiples: every layer (rows) × head (columns) of one attention kind.
 
@@ -179,7 +197,7 @@ def plot_attention_grid(maps, kind="cross", by="words", size=2.6):
     return fig
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 39
+# %% notebooks/09_attention_maps.ipynb, cell 41
 def _missing_glyphs(labels):
     """Characters of `labels` that matplotlib's default font cannot draw."""
     from matplotlib import font_manager
@@ -225,7 +243,7 @@ def unsupported_text(model, english):
     return None
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 42
+# %% notebooks/09_attention_maps.ipynb, cell 44
 def explore_attention(model, sentence=None, recording=None):
     """An interactive attention explorer for `model`: an ipywidgets VBox (see the table above).
 

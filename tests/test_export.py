@@ -448,3 +448,25 @@ def test_a_function_door_checks_a_call_by_a_user_and_not_one_made_inside_a_layer
     seen.clear()
     assert Uses().forward(np.array([-2.0])).tolist() == [-1.0]  # a layer's call: no check
     assert seen == []
+
+
+def test_doors_of_a_loss_and_an_optimizer_hold_however_the_arguments_are_passed():
+    loss = bt.CrossEntropyLoss(ignore_index=-1)
+    logits, targets = np.zeros((2, 3)), np.array([0, 2])
+    assert loss.forward(logits=logits, targets=targets) == loss.forward(logits, targets) == pytest.approx(np.log(3))
+    with pytest.raises(TypeError, match="logits must be floating-point"):
+        loss.forward(targets=targets, logits=np.zeros((2, 3), int))
+    with pytest.raises(RuntimeError, match=r"^CrossEntropyLoss.backward\(\) was called before forward\(\)"):
+        bt.CrossEntropyLoss().backward()
+    params = {"w": np.ones(3)}
+    adam = bt.Adam(params, lr=0.1)
+    with pytest.raises(ValueError, match=r"gradients for \['w'\] are missing"):
+        adam.step(grads={})
+    adam.lr = float("nan")  # a schedule that went wrong is refused at the next step, before any update
+    with pytest.raises(ValueError, match="Adam.step: lr must be a finite number"):
+        adam.step({"w": np.ones(3)})
+    assert adam.t == 0 and np.array_equal(params["w"], np.ones(3))
+    with pytest.raises(ValueError, match="transformer_lr: steps are counted from 1"):
+        bt.transformer_lr(step=0, d_model=8)
+    with pytest.raises(ValueError, match="clip_grad_norm: max_norm must be a finite number > 0"):
+        bt.clip_grad_norm(max_norm=0, grads={"w": np.ones(3)})

@@ -12,7 +12,18 @@ import nbformat
 import pytest
 from conftest import ROOT
 
-IDEA_FIRST = ["01_bytes", "02_linear", "03_layernorm", "04_attention", "05_transformer"]
+IDEA_FIRST = [
+    "01_bytes",
+    "02_linear",
+    "03_layernorm",
+    "04_attention",
+    "05_transformer",
+    "06_adam",
+    "07_data",
+    "08_training",
+    "09_attention_maps",
+    "10_speed",
+]
 MAX_LINES = 30
 
 
