@@ -33,8 +33,6 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "target_mask": "tokenizer",
     # notebooks/02_linear.ipynb
     "Module": "layers",
-    "patch_to": "layers",
-    "checked_by": "layers",
     "rel_error": "layers",
     "numerical_gradient": "layers",
     "check_gradients": "layers",
@@ -48,6 +46,9 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "affine_backward": "layers",
     "Linear": "layers",
     "GELU": "layers",
+    # notebooks/02_linear.ipynb
+    "patch_to": "doors",
+    "checked_by": "doors",
     # notebooks/02_linear.ipynb
     "check_size": "validation",
     "check_rng": "validation",
@@ -63,9 +64,6 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "plot_attention": "attention",
     "MultiHeadAttention": "attention",
     # notebooks/05_transformer.ipynb
-    "Embedding": "transformer",
-    "positional_table": "transformer",
-    "PositionalEncoding": "transformer",
     "residual": "transformer",
     "residual_backward": "transformer",
     "EncoderLayer": "transformer",
@@ -73,6 +71,10 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "Encoder": "transformer",
     "Decoder": "transformer",
     "Transformer": "transformer",
+    # notebooks/05_transformer.ipynb
+    "Embedding": "embedding",
+    "positional_table": "embedding",
+    "PositionalEncoding": "embedding",
     # notebooks/05_transformer.ipynb
     "Config": "config",
     # notebooks/05_transformer.ipynb
@@ -218,12 +220,13 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     # notebooks/09_attention_maps.ipynb
     "KINDS": "viz",
     "attention_maps": "viz",
-    "GROUPINGS": "viz",
-    "group_positions": "viz",
-    "group_attention": "viz",
     "plot_attention_grid": "viz",
     "unsupported_text": "viz",
     "explore_attention": "viz",
+    # notebooks/09_attention_maps.ipynb
+    "GROUPINGS": "grouping",
+    "group_positions": "grouping",
+    "group_attention": "grouping",
     # notebooks/09_attention_maps.ipynb
     "APP_NOTEBOOK": "app",
     "model_choices": "app",

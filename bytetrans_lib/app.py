@@ -7,7 +7,7 @@ apps/explorer.ipynb with Voilà on a free loopback port, with a picker of the ch
 __all__ = ["APP_NOTEBOOK", "model_choices", "recording_of", "attention_app", "free_port", "explore_cli"]
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 4
+# %% notebooks/09_attention_maps.ipynb, cell 5
 import argparse
 import html
 import importlib.util
@@ -26,7 +26,7 @@ from bytetrans_lib.recording import is_recording, load_recording
 from bytetrans_lib.viz import attention_maps, explore_attention
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 50
+# %% notebooks/09_attention_maps.ipynb, cell 51
 APP_NOTEBOOK = PROJECT_ROOT / "apps" / "explorer.ipynb"  # what `make explore` serves
 
 
@@ -143,7 +143,7 @@ def explore_cli(argv=None):
 
 
 if __name__ == "__main__":
-    # %% notebooks/09_attention_maps.ipynb, cell 51
+    # %% notebooks/09_attention_maps.ipynb, cell 52
     # What `python -m bytetrans_lib.app` runs (nothing inside Jupyter, where sys.argv is the kernel's).
     if "ipykernel" not in sys.modules:
         sys.exit(explore_cli())

@@ -9,7 +9,8 @@ import math
 
 import numpy as np
 
-from bytetrans_lib.layers import Module, affine, affine_backward, checked_by, patch_to, row_sums
+from bytetrans_lib.doors import checked_by, patch_to
+from bytetrans_lib.layers import Module, affine, affine_backward, row_sums
 from bytetrans_lib.validation import as_numbers, check_dout, check_dtype, check_size
 
 

@@ -10,7 +10,7 @@ __all__ = ["too_long_pairs", "max_len_needed", "encode_pairs", "epoch_batches", 
 # %% notebooks/08_training.ipynb, cell 4
 import numpy as np
 
-from bytetrans_lib.layers import checked_by
+from bytetrans_lib.doors import checked_by
 from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, encode, pad_batch
 
 

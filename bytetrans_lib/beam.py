@@ -21,7 +21,7 @@ import numbers
 import numpy as np
 
 from bytetrans_lib.decoding import DecoderCache, decode_step
-from bytetrans_lib.layers import checked_by
+from bytetrans_lib.doors import checked_by
 from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, decode, encode, normalize_text, pad_batch
 from bytetrans_lib.transformer import Transformer
 

@@ -7,7 +7,7 @@ was, checked before a model is built from it."""
 __all__ = ["CHECKPOINT_FORMAT", "save_checkpoint", "checkpoint_writer", "load_checkpoint"]
 
 
-# %% notebooks/05_transformer.ipynb, cell 9
+# %% notebooks/05_transformer.ipynb, cell 10
 import json
 import math
 import zipfile
@@ -20,7 +20,7 @@ from bytetrans_lib.files import _as_path, write_atomically
 from bytetrans_lib.transformer import Transformer
 
 
-# %% notebooks/05_transformer.ipynb, cell 82
+# %% notebooks/05_transformer.ipynb, cell 83
 CHECKPOINT_FORMAT = "bytetrans-checkpoint-1"  # the marker that says what the file is
 
 
@@ -187,7 +187,7 @@ def checkpoint_writer(model, extra=None, caller="checkpoint_writer"):
     return lambda f: np.savez(f, **arrays)
 
 
-# %% notebooks/05_transformer.ipynb, cell 85
+# %% notebooks/05_transformer.ipynb, cell 86
 def _reading(path, read, *args, **kwargs):
     """read(*args, **kwargs); any error of a damaged file becomes one ValueError naming `path`."""
     try:

@@ -6,15 +6,15 @@ Greedy decoding with a key/value cache (`decode_step`), and `translate`."""
 __all__ = ["DecoderCache", "decode_step", "greedy_decode", "TRANSLATE_BATCH", "translate"]
 
 
-# %% notebooks/05_transformer.ipynb, cell 8
+# %% notebooks/05_transformer.ipynb, cell 9
 import numpy as np
 
-from bytetrans_lib.layers import checked_by
+from bytetrans_lib.doors import checked_by
 from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, PAD_ID, decode, encode, normalize_text, pad_batch
 from bytetrans_lib.transformer import Transformer, residual
 
 
-# %% notebooks/05_transformer.ipynb, cell 61
+# %% notebooks/05_transformer.ipynb, cell 62
 class DecoderCache:
     """What greedy decoding keeps between steps, so that each step computes one new position.
 
@@ -92,7 +92,7 @@ def decode_step(model, cache, ids):
     return logits
 
 
-# %% notebooks/05_transformer.ipynb, cell 63
+# %% notebooks/05_transformer.ipynb, cell 64
 def greedy_decode(model, src, max_len, *, use_cache=True):
     """src (B, T_src) ids, each source ending in EOS -> tgt (B, 1 + n), n <= max_len: BOS, then
     at each step the most likely next byte (PAD once a sentence has written EOS), until every
@@ -116,7 +116,7 @@ def greedy_decode(model, src, max_len, *, use_cache=True):
     return tgt  # (B, 1 + n)
 
 
-# %% notebooks/05_transformer.ipynb, cell 66
+# %% notebooks/05_transformer.ipynb, cell 67
 TRANSLATE_BATCH = 256  # texts decoded at once; more are translated a batch at a time
 
 

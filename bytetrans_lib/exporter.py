@@ -103,7 +103,7 @@ def _public_names(code: str, where: str) -> list[str]:
 
 
 def _is_method_patch(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    """Is the function decorated with `@patch_to(...)` (layers.patch_to: a class over several cells)?"""
+    """Is the function decorated with `@patch_to(...)` (doors.patch_to: a class over several cells)?"""
     return any(
         isinstance(d, ast.Call) and isinstance(d.func, ast.Name) and d.func.id == "patch_to"
         for d in node.decorator_list

@@ -3,8 +3,6 @@
 
 __all__ = [
     "Module",
-    "patch_to",
-    "checked_by",
     "rel_error",
     "numerical_gradient",
     "check_gradients",
@@ -22,13 +20,11 @@ __all__ = [
 
 
 # %% notebooks/02_linear.ipynb, cell 4
-import functools
-import inspect
 import math
-import threading
 
 import numpy as np
 
+from bytetrans_lib.doors import _check_at_the_door, patch_to
 from bytetrans_lib.validation import as_numbers, check_dout, check_dtype, check_last_axis, check_rng, check_size
 
 
@@ -99,100 +95,6 @@ class Module:
         """Set every gradient to zero in place: whoever holds these arrays keeps valid references."""
         for g in self.gradients().values():
             g[...] = 0
-
-
-# %% notebooks/02_linear.ipynb, cell 9
-_calls = threading.local()  # .depth: how many checked calls are running in this thread
-
-
-_signature = functools.lru_cache(maxsize=None)(inspect.signature)
-
-
-def _converted(function, lead, inputs, kwargs, checked):
-    """The inputs after a check: checked is None (as they were), one value (the first input), a
-    tuple (the first inputs, in order) or a dict (inputs by name). `lead`: (self,) for a method."""
-    if checked is None:
-        return inputs, kwargs
-    if not isinstance(checked, dict):
-        values = checked if isinstance(checked, tuple) else (checked,)
-        if not kwargs and len(values) <= len(inputs):
-            return values + inputs[len(values) :], kwargs  # all given by position: no binding needed
-        names = list(_signature(function).parameters)[len(lead) : len(lead) + len(values)]
-        checked = dict(zip(names, values))
-    bound = _signature(function).bind(*lead, *inputs, **kwargs)
-    bound.arguments.update(checked)
-    return bound.args[len(lead) :], bound.kwargs
-
-
-def _checked(method, name):
-    """`method` (forward, backward or any X with a check_X), run after check_X when no other
-    checked call is running."""
-
-    @functools.wraps(method)
-    def at_the_door(self, *inputs, **kwargs):
-        depth = getattr(_calls, "depth", 0)
-        if depth == 0:  # called by a user, not by another module's forward or backward
-            if name == "backward" and not getattr(self, "_forward_ran", False):
-                raise RuntimeError(
-                    f"{type(self).__name__}.backward() was called before forward(): there is nothing to differentiate yet"
-                )
-            checked = getattr(self, f"check_{name}")(*inputs, **kwargs)
-            inputs, kwargs = _converted(method, (self,), inputs, kwargs, checked)
-        _calls.depth = depth + 1
-        try:
-            out = method(self, *inputs, **kwargs)
-        finally:
-            _calls.depth = depth
-        if name == "forward":
-            self._forward_ran = True  # at every depth: an inner layer's backward may be called by hand
-        return out
-
-    at_the_door.checked = True
-    return at_the_door
-
-
-def _check_at_the_door(cls):
-    """Wrap every method X with a check_X that `cls` itself defines (once) with _checked. A Module
-    has check_forward and check_backward, so its forward and backward always get a door."""
-    for name, method in list(vars(cls).items()):
-        has_check = not name.startswith("check_") and hasattr(cls, f"check_{name}")
-        if callable(method) and has_check and not getattr(method, "checked", False):
-            setattr(cls, name, _checked(method, name))
-
-
-def patch_to(cls):
-    """Decorator: add the function below to class `cls` as a method (a class over several cells)."""
-
-    def add(function):
-        function.__qualname__ = f"{cls.__qualname__}.{function.__name__}"
-        setattr(cls, function.__name__, function)
-        _check_at_the_door(cls)  # any class: a loss or an optimizer gets its doors this way too
-        return function
-
-    return add
-
-
-def checked_by(check):
-    """Decorator: a function's door. check(*args, **kwargs) refuses bad input (and may return the
-    inputs converted, as check_forward does) before the function runs, when a user calls it; a
-    layer that calls the function inside its own forward or backward skips the check."""
-
-    def door(function):
-        @functools.wraps(function)
-        def at_the_door(*inputs, **kwargs):
-            depth = getattr(_calls, "depth", 0)
-            if depth == 0:
-                inputs, kwargs = _converted(function, (), inputs, kwargs, check(*inputs, **kwargs))
-            _calls.depth = depth + 1
-            try:
-                return function(*inputs, **kwargs)
-            finally:
-                _calls.depth = depth
-
-        at_the_door.checked = True
-        return at_the_door
-
-    return door
 
 
 # %% notebooks/02_linear.ipynb, cell 27

@@ -30,8 +30,8 @@ import numpy as np
 
 from bytetrans_lib.batches import encode_pairs, epoch_batches, make_batch, max_len_needed, too_long_pairs
 from bytetrans_lib.checkpoint import load_checkpoint, save_checkpoint
+from bytetrans_lib.doors import patch_to
 from bytetrans_lib.files import check_writable
-from bytetrans_lib.layers import patch_to
 from bytetrans_lib.optim import Adam, CrossEntropyLoss, train_step, transformer_lr
 from bytetrans_lib.paths import PROJECT_ROOT
 from bytetrans_lib.scoring import evaluate, validation_loss

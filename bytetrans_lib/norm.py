@@ -10,7 +10,8 @@ import numbers
 
 import numpy as np
 
-from bytetrans_lib.layers import Module, column_sums, patch_to, row_sums
+from bytetrans_lib.doors import patch_to
+from bytetrans_lib.layers import Module, column_sums, row_sums
 from bytetrans_lib.validation import as_numbers, check_dout, check_dtype, check_last_axis, check_size
 
 

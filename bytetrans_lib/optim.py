@@ -10,7 +10,8 @@ import numbers
 
 import numpy as np
 
-from bytetrans_lib.layers import Module, checked_by, patch_to
+from bytetrans_lib.doors import checked_by, patch_to
+from bytetrans_lib.layers import Module
 from bytetrans_lib.tokenizer import PAD_ID
 
 
@@ -154,10 +155,14 @@ class SGD:
         self.params, self.lr = params, _check_number(lr, "SGD", "lr")
 
     def step(self, grads):
-        _check_number(self.lr, "SGD.step", "lr", zero_ok=True)  # a schedule may have changed it
-        _check_grads("SGD.step", self.params, grads)
         for name, theta in self.params.items():
-            theta -= self.lr * grads[name]
+            theta -= self.lr * grads[name]  # in place: the model computes with this very array
+
+
+@patch_to(SGD)
+def check_step(self, grads):  # the door of step (notebook 02): checked before any update
+    _check_number(self.lr, "SGD.step", "lr", zero_ok=True)  # a schedule may have changed it
+    _check_grads("SGD.step", self.params, grads)
 
 
 # %% notebooks/06_adam.ipynb, cell 25

@@ -9,7 +9,7 @@ import statistics
 import time
 
 from bytetrans_lib import optim
-from bytetrans_lib.layers import checked_by
+from bytetrans_lib.doors import checked_by
 from bytetrans_lib.optim import Adam, CrossEntropyLoss, train_step
 
 

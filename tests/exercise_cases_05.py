@@ -4,27 +4,27 @@ import inspect
 
 import numpy as np
 
-from bytetrans_lib import decoding, transformer
+from bytetrans_lib import decoding, embedding, transformer
 from bytetrans_lib.transformer import residual_backward
 
 
-class _StubEmbedding(transformer.Embedding):
+class _StubEmbedding(embedding.Embedding):
     def backward(self, dout):
         raise NotImplementedError
 
 
-class _EmbeddingBuffered(transformer.Embedding):  # fancy-index += : repeated ids overwrite each other
+class _EmbeddingBuffered(embedding.Embedding):  # fancy-index += : repeated ids overwrite each other
     def backward(self, dout):
         ids = self.cache
         self.grads["E"][ids] += dout * self.scale
 
 
-class _EmbeddingNoScale(transformer.Embedding):  # forgets the sqrt(d_model) of forward
+class _EmbeddingNoScale(embedding.Embedding):  # forgets the sqrt(d_model) of forward
     def backward(self, dout):
         np.add.at(self.grads["E"], self.cache, dout)
 
 
-class _EmbeddingAssigns(transformer.Embedding):  # = instead of adding into self.grads
+class _EmbeddingAssigns(embedding.Embedding):  # = instead of adding into self.grads
     def backward(self, dout):
         dE = np.zeros_like(self.params["E"])
         np.add.at(dE, self.cache, dout * self.scale)

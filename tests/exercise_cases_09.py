@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from bytetrans_lib import viz
+from bytetrans_lib import grouping
 from bytetrans_lib.tokenizer import N_BYTES, token_labels
 
 
@@ -10,7 +10,9 @@ def _raises(*args, **kwargs):
     raise NotImplementedError
 
 
-def _positions(merge=True, continuation=viz._is_continuation, space_in_word=False, special_in_word=False, label=None):
+def _positions(
+    merge=True, continuation=grouping._is_continuation, space_in_word=False, special_in_word=False, label=None
+):
     """group_positions with one slip in the loop that builds chars (the words part as written)."""
 
     def group_positions(ids, by="characters"):
@@ -49,7 +51,7 @@ def _attention(rows="last", keys="sum", three_d_only=False):
 
     def group_attention(weights, query_ids, key_ids, by="characters"):
         weights = np.asarray(weights)
-        query_groups, key_groups = viz.group_positions(query_ids, by), viz.group_positions(key_ids, by)
+        query_groups, key_groups = grouping.group_positions(query_ids, by), grouping.group_positions(key_ids, by)
         if rows == "mean":
             picked = np.stack([weights[..., p, :].mean(axis=-2) for _, p in query_groups], axis=-2)
         else:

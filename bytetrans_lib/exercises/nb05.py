@@ -3,18 +3,18 @@ EncoderLayer.backward and greedy_decode's loop."""
 
 import numpy as np
 
-from bytetrans_lib import config, decoding, tokenizer, transformer
+from bytetrans_lib import config, decoding, embedding, tokenizer, transformer
 from bytetrans_lib.exercises import Wrong, compare, exercise
 from bytetrans_lib.tokenizer import EOS_ID, PAD_ID
 
 # --- 05.1 Embedding.backward ------------------------------------------------------------
 
 
-@exercise("05.1", "Embedding.backward", reference=lambda: transformer.Embedding, uses="the library's Embedding")
+@exercise("05.1", "Embedding.backward", reference=lambda: embedding.Embedding, uses="the library's Embedding")
 def check_embedding_backward(Embedding):
     rng = np.random.default_rng(5)
     mine = Embedding(12, 4, rng=np.random.default_rng(1), dtype=np.float64)
-    ref = transformer.Embedding(12, 4, rng=np.random.default_rng(1), dtype=np.float64)
+    ref = embedding.Embedding(12, 4, rng=np.random.default_rng(1), dtype=np.float64)
     mine.params["E"][...] = ref.params["E"]
     ids = np.array([[3, 3, 7, 3, 1], [7, 0, 3, 11, 11]])  # id 3 four times, 7 and 11 twice
     dout = rng.standard_normal((2, 5, 4))
@@ -70,7 +70,7 @@ PE_MISTAKES = [
 ]
 
 
-@exercise("05.2", "positional_table", reference=lambda: transformer.positional_table, uses="the library's positional_table")
+@exercise("05.2", "positional_table", reference=lambda: embedding.positional_table, uses="the library's positional_table")
 def check_positional_table(positional_table):
     for max_len, d_model in [(12, 8), (6, 5)]:
         name = f"positional_table({max_len}, {d_model})"
@@ -83,7 +83,7 @@ def check_positional_table(positional_table):
                 f"{name} raised {type(e).__name__}: {e}. An odd d_model has one "
                 "cosine fewer than sines: pe[:, 1::2] takes angle[:, : d_model // 2]"
             ) from None
-        expected = transformer.positional_table(max_len, d_model)
+        expected = embedding.positional_table(max_len, d_model)
         problem = compare(name, got, expected, rtol=1e-12, atol=1e-12)
         if problem:
             got = np.asarray(got, dtype=np.float64)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from bytetrans_lib import viz
+from bytetrans_lib import grouping
 from bytetrans_lib.exercises import Wrong, compare, exercise
 from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, PAD_ID, encode
 
@@ -47,14 +47,14 @@ def _positions_hint(got, expected, ids, by):
     return "every byte is a group of its own"
 
 
-@exercise("09.1", "group_positions", reference=lambda: viz.group_positions, uses="the library's group_positions")
+@exercise("09.1", "group_positions", reference=lambda: grouping.group_positions, uses="the library's group_positions")
 def check_group_positions(group_positions):
     for ids, shown in SEQUENCES:
         for by in ("characters", "words", "bytes"):
             got = group_positions(list(ids), by)
             if not isinstance(got, list):
                 raise Wrong(f"group_positions returned a {type(got).__name__}, expected a list of (label, positions)")
-            got, expected = _groups(got), _groups(viz.group_positions(list(ids), by))
+            got, expected = _groups(got), _groups(grouping.group_positions(list(ids), by))
             if got != expected:
                 k = next((k for k, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
                 mine = got[k] if k < len(got) else "nothing"
@@ -75,7 +75,7 @@ def _attention_case(seed=9):
 
 def _grouped_like(weights, query_ids, key_ids, by, rows="last", keys="sum"):
     """group_attention done right (rows="last", keys="sum") or the typical wrong ways."""
-    query_groups, key_groups = viz.group_positions(query_ids, by), viz.group_positions(key_ids, by)
+    query_groups, key_groups = grouping.group_positions(query_ids, by), grouping.group_positions(key_ids, by)
     if rows == "mean":
         picked = np.stack([weights[..., p, :].mean(axis=-2) for _, p in query_groups], axis=-2)
     else:
@@ -100,7 +100,7 @@ SLIPS = [
 ]
 
 
-@exercise("09.2", "group_attention", reference=lambda: viz.group_attention, uses="the library's group_attention")
+@exercise("09.2", "group_attention", reference=lambda: grouping.group_attention, uses="the library's group_attention")
 def check_group_attention(group_attention):
     weights, query_ids, key_ids = _attention_case()
     for by in ("characters", "words", "bytes"):
@@ -116,7 +116,7 @@ def check_group_attention(group_attention):
                 ) from None
             if not (isinstance(result, tuple) and len(result) == 3):
                 raise Wrong("group_attention must return (grouped, query labels, key labels)")
-            expected = viz.group_attention(w, query_ids, key_ids, by)[0]
+            expected = grouping.group_attention(w, query_ids, key_ids, by)[0]
             problem = compare("grouped", result[0], expected, rtol=1e-9, atol=1e-12)
             if not problem:
                 continue
