@@ -75,7 +75,16 @@ class _StubAdam(optim.Adam):
         raise NotImplementedError
 
 
-def _adam(*, correct=True, square=True, count_first=True, in_place=True, theta_in_place=True, coupled_decay=False):
+def _adam(
+    *,
+    correct=True,
+    square=True,
+    count_first=True,
+    in_place=True,
+    theta_in_place=True,
+    coupled_decay=False,
+    eps_inside=False,
+):
     """An Adam whose step has the given mistakes (the defaults are right)."""
 
     class Adam(optim.Adam):
@@ -95,7 +104,10 @@ def _adam(*, correct=True, square=True, count_first=True, in_place=True, theta_i
                         self.m[name], self.v[name] = m, v
                     if self.weight_decay and not coupled_decay:
                         theta = theta - self.lr * self.weight_decay * theta
-                    new = theta - self.lr * (m / c1) / (np.sqrt(v / c2) + self.eps)
+                    if eps_inside:
+                        new = theta - self.lr * (m / c1) / np.sqrt(v / c2 + self.eps)
+                    else:
+                        new = theta - self.lr * (m / c1) / (np.sqrt(v / c2) + self.eps)
                     if theta_in_place:
                         self.params[name][...] = new
                     else:
@@ -139,6 +151,7 @@ BUGS = [
     ("06.2", _adam(in_place=False), "Adam.m['w'] was replaced by a new array: update m and v in place"),
     ("06.2", _adam(theta_in_place=False), "params['w'] was replaced by a new array, not changed in place"),
     ("06.2", _adam(coupled_decay=True), "with weight_decay=0.1: Adam.m['w'] is wrong"),
+    ("06.2", _adam(eps_inside=True), "eps is inside the square root: it is added after it"),
     ("06.3", lambda s, d, w=4000, f=1.0: f * min(s**-0.5, s * w**-1.5), "d_model^-0.5 scales the whole curve"),
     ("06.3", lambda s, d, w=4000, f=1.0: f * d**-0.5 * max(s**-0.5, s * w**-1.5), "the smaller of the two branches"),
     (

@@ -99,16 +99,18 @@ def test_the_exporter_leaves_the_solution_markers_out_of_the_library(tmp_path):
 
 
 def _cases():
-    """STUBS and BUGS of every tests/exercise_cases_NN.py: one module per notebook with exercises."""
-    stubs, bugs = {}, []
+    """STUBS, BUGS and ACCEPTED (correct solutions written another way than the course's) of every
+    tests/exercise_cases_NN.py: one module per notebook with exercises."""
+    stubs, bugs, accepted = {}, [], []
     for path in sorted(Path(__file__).parent.glob("exercise_cases_[0-9][0-9].py")):
         module = importlib.import_module(path.stem)
         stubs.update(module.STUBS)
         bugs += module.BUGS
-    return stubs, bugs
+        accepted += getattr(module, "ACCEPTED", [])
+    return stubs, bugs, accepted
 
 
-STUBS, BUGS = _cases()
+STUBS, BUGS, ACCEPTED = _cases()
 
 
 def test_every_exercise_is_listed_here_with_a_stub_and_planted_bugs():
@@ -139,6 +141,11 @@ def test_a_stub_is_not_done_and_what_the_notebook_falls_back_to_passes_the_check
 def test_a_planted_bug_fails_its_check_with_a_message_that_names_the_wrong_quantity(exercise_id, bug, named):
     status, message = exercises.run(exercise_id, bug)
     assert status == WRONG and named in message, message
+
+
+@pytest.mark.parametrize("exercise_id, solution", ACCEPTED, ids=[f"{a[0]}-{i}" for i, a in enumerate(ACCEPTED)])
+def test_a_correct_solution_written_another_way_is_accepted(exercise_id, solution):
+    assert exercises.run(exercise_id, solution) == (DONE, "")
 
 
 def test_a_check_that_crashes_is_wrong_not_an_error_and_the_notebook_gets_the_reference(capsys):

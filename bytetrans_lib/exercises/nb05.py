@@ -70,7 +70,9 @@ PE_MISTAKES = [
 ]
 
 
-@exercise("05.2", "positional_table", reference=lambda: embedding.positional_table, uses="the library's positional_table")
+@exercise(
+    "05.2", "positional_table", reference=lambda: embedding.positional_table, uses="the library's positional_table"
+)
 def check_positional_table(positional_table):
     for max_len, d_model in [(12, 8), (6, 5)]:
         name = f"positional_table({max_len}, {d_model})"
@@ -277,9 +279,7 @@ def _compare_steps(got, expected, max_len, where):
         raise Wrong(f"{where}: the loop stopped after {n} steps, expected {n_expected}: {why}")
 
 
-@exercise(
-    "05.4", "greedy_decode's loop", reference=lambda: decoding.greedy_decode, uses="the library's greedy_decode"
-)
+@exercise("05.4", "greedy_decode's loop", reference=lambda: decoding.greedy_decode, uses="the library's greedy_decode")
 def check_greedy_loop(greedy_decode):
     mine, ref = _greedy_models(greedy_decode)
     for use_cache in (True, False):

@@ -119,6 +119,11 @@ def _theta_mistakes(before, m, v, t, lr, betas, eps, weight_decay):
             before - lr * (m / c1) / (np.sqrt(v / c2) + eps),
             "weight_decay was not applied: theta -= lr * weight_decay * theta",
         ),
+        (
+            decayed - lr * (m / c1) / np.sqrt(v / c2 + eps),
+            "eps is inside the square root: it is added after it, lr * m_hat / (sqrt(v_hat) + eps) "
+            "(Kingma & Ba, Algorithm 1)",
+        ),
     ]
 
 
