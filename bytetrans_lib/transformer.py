@@ -306,6 +306,8 @@ def _stand_in(ids, d_model):
 def check_forward(self, src_ids, src_mask):
     src_ids = self.embedding.check_forward(src_ids)
     x = self.positions.check_forward(_stand_in(src_ids, self.positions.d_model))  # (B, T_src, C)
+    if not self.layers:  # n_encoder_layers=0: no attention reads the mask
+        return {"src_ids": src_ids}
     return {"src_ids": src_ids, "src_mask": self.layers[0].check_forward(x, src_mask)["mask"]}
 
 
@@ -318,6 +320,8 @@ def check_backward(self, dmemory):
 def check_forward(self, tgt_ids, memory, tgt_mask, src_mask):
     tgt_ids = self.embedding.check_forward(tgt_ids)
     y = self.positions.check_forward(_stand_in(tgt_ids, self.positions.d_model))  # (B, T_tgt, C)
+    if not self.layers:  # n_decoder_layers=0: nothing reads memory or the masks
+        return {"tgt_ids": tgt_ids}
     checked = self.layers[0].check_forward(y, memory, tgt_mask, src_mask)
     return {"tgt_ids": tgt_ids} | {name: checked[name] for name in ("memory", "tgt_mask", "src_mask")}
 

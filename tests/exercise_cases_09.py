@@ -31,13 +31,7 @@ def _positions(
                 chars.append((lab, [i], in_word))
         if by == "characters":
             return [(lab, positions) for lab, positions, _ in chars]
-        words = []
-        for lab, positions, in_word in chars:
-            if in_word and words and words[-1][2]:
-                words[-1] = (words[-1][0] + lab, words[-1][1] + positions, True)
-            else:
-                words.append((lab, list(positions), in_word))
-        return [(lab, positions) for lab, positions, _ in words]
+        return grouping._words(chars)  # the words part as written
 
     return group_positions
 

@@ -644,3 +644,14 @@ def test_positional_table_is_the_formula_in_float64_for_odd_and_even_widths():
         assert np.isclose(pe[p, 2 * i], np.sin(p / 10000 ** (2 * i / d)))
         assert np.isclose(pe[p, 2 * i + 1], np.cos(p / 10000 ** (2 * i / d)))
     assert np.array_equal(bt.PositionalEncoding(6, 5, dtype=np.float64).pe, bt.positional_table(6, 5))
+
+
+def test_stacks_without_layers_still_check_their_ids_at_the_door():
+    cfg = bt.Config(n_encoder_layers=0, n_decoder_layers=0, d_model=8, n_heads=2, d_ff=8, max_len=8)
+    model = bt.Transformer(cfg, rng=np.random.default_rng(0))
+    src, tgt = bt.encode_batch(["a"], eos=True), bt.encode_batch(["b"], bos=True)
+    memory = model.encoder.forward(src, bt.padding_mask(src))
+    assert memory.shape == (1, 2, 8)
+    assert model.decoder.forward(tgt, memory, bt.target_mask(tgt), bt.padding_mask(src)).shape == (1, 2, 8)
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        model.encoder.forward(np.array([[300]]), None)
