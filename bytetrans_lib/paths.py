@@ -14,9 +14,12 @@ from pathlib import Path
 
 def _project_root():
     try:
-        return Path(__file__).resolve().parent.parent  # bytetrans_lib/paths.py -> the project folder
-    except NameError:  # run as a notebook cell: no __file__, and the kernel's folder is notebooks/
-        return Path.cwd().parent
+        here = Path(__file__)  # bytetrans_lib/paths.py
+    except NameError:  # run as a notebook cell, which has no __file__: ask the package the notebook imports
+        import bytetrans_lib  # (not the kernel's folder, which is not notebooks/ under nbgrader or a copy)
+
+        here = Path(bytetrans_lib.__file__)  # bytetrans_lib/__init__.py
+    return here.resolve().parent.parent  # the project folder
 
 
 PROJECT_ROOT = _project_root()
