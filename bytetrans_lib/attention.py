@@ -187,31 +187,34 @@ class MultiHeadAttention(Module):
         # 2. split heads
         return _split_heads(k, H), _split_heads(v, H)  # (B, H, T_kv, Dh) each
 
-    def attend(self, x_q, K, V, mask=None, *, x_kv=None):
-        """The queries of x_q (B, T_q, C) attend to the keys and values K, V (B, H, T_kv, Dh)
-        -> out (B, T_q, C); self.attn holds the weights. x_kv: the input K and V were computed
-        from, which backward needs (forward passes it; a call without it cannot be differentiated).
-        """
-        p, H = self.params, self.n_heads
-        # 1. project: q = x_q W_q + b_q; 2. split heads
-        Q = _split_heads(affine(x_q, p["W_q"], p["b_q"]), H)  # (B, T_q, C) @ (C, C) -> (B, H, T_q, Dh)
-        # 3. scaled scores
-        K_T = K.transpose(0, 1, 3, 2)  # (B, H, Dh, T_kv)
-        scores = Q @ K_T  # (B, H, T_q, Dh) @ (B, H, Dh, T_kv) -> (B, H, T_q, T_kv)
-        scores /= math.sqrt(self.d_head)  # in place
-        # 4. weights over the allowed keys, written over the scores (no longer needed)
-        attn = masked_softmax(scores, mask, inplace=True)  # (B, H, T_q, T_kv)
-        # 5. weighted sum of the values
-        Z = attn @ V  # (B, H, T_q, T_kv) @ (B, H, T_kv, Dh) -> (B, H, T_q, Dh)
-        # 6. merge heads
-        z = _merge_heads(Z)  # (B, T_q, C)
-        self.cache = (x_q, x_kv, Q, K, V, attn, z)  # x_kv None: attend() alone, no backward
-        self.attn = attn
-        # 7. output projection
-        return affine(z, p["W_o"], p["b_o"])  # (B, T_q, C) @ (C, C) -> (B, T_q, C)
-
 
 # %% notebooks/04_attention.ipynb, cell 35
+@patch_to(MultiHeadAttention)
+def attend(self, x_q, K, V, mask=None, *, x_kv=None):
+    """The queries of x_q (B, T_q, C) attend to the keys and values K, V (B, H, T_kv, Dh)
+    -> out (B, T_q, C); self.attn holds the weights. x_kv: the input K and V were computed
+    from, which backward needs (forward passes it; a call without it cannot be differentiated).
+    """
+    p, H = self.params, self.n_heads
+    # 1. project: q = x_q W_q + b_q; 2. split heads
+    Q = _split_heads(affine(x_q, p["W_q"], p["b_q"]), H)  # (B, T_q, C) @ (C, C) -> (B, H, T_q, Dh)
+    # 3. scaled scores
+    K_T = K.transpose(0, 1, 3, 2)  # (B, H, Dh, T_kv)
+    scores = Q @ K_T  # (B, H, T_q, Dh) @ (B, H, Dh, T_kv) -> (B, H, T_q, T_kv)
+    scores /= math.sqrt(self.d_head)  # in place
+    # 4. weights over the allowed keys, written over the scores (no longer needed)
+    attn = masked_softmax(scores, mask, inplace=True)  # (B, H, T_q, T_kv)
+    # 5. weighted sum of the values
+    Z = attn @ V  # (B, H, T_q, T_kv) @ (B, H, T_kv, Dh) -> (B, H, T_q, Dh)
+    # 6. merge heads
+    z = _merge_heads(Z)  # (B, T_q, C)
+    self.cache = (x_q, x_kv, Q, K, V, attn, z)  # x_kv None: attend() alone, no backward
+    self.attn = attn
+    # 7. output projection
+    return affine(z, p["W_o"], p["b_o"])  # (B, T_q, C) @ (C, C) -> (B, T_q, C)
+
+
+# %% notebooks/04_attention.ipynb, cell 38
 @patch_to(MultiHeadAttention)
 def backward(self, dout):
     """dout (B, T_q, C) -> (dx_q (B, T_q, C), dx_kv (B, T_kv, C)); adds the eight parameter gradients."""
@@ -239,7 +242,7 @@ def backward(self, dout):
     return dx_q, dx_kv
 
 
-# %% notebooks/04_attention.ipynb, cell 38
+# %% notebooks/04_attention.ipynb, cell 41
 def _check_inputs(layer, x_q, x_kv):
     C = layer.d_model
     if x_q.ndim != 3 or x_kv.ndim != 3 or x_q.shape[-1] != C or x_kv.shape[-1] != C:

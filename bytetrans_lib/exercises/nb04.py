@@ -1,17 +1,21 @@
-"""Checks of notebook 04's exercises: masked_softmax, splitting and merging heads, attention's backward."""
+"""Checks of notebook 04's exercises: masked_softmax, splitting and merging heads, attention's
+forward pass (attend) and its backward."""
 
+import inspect
 import math
 
 import numpy as np
 
-from bytetrans_lib import attention
-from bytetrans_lib.exercises import Wrong, compare, exercise, where
+from bytetrans_lib import attention, layers
+from bytetrans_lib.exercises import Wrong, compare, exercise, report, where
 
 # --- 04.1 masked_softmax ----------------------------------------------------------------
 
 
 def _masked_cases(seed):
-    """(what, scores, mask): section 3's example, without a mask, then large scores in 4-D."""
+    """(what, scores, mask): section 3's example, without a mask, large scores in 4-D, and masked
+    keys that score far above the allowed ones (a shift by the maximum over all keys, masked ones
+    included, makes exp underflow to 0 on every allowed key there)."""
     rng = np.random.default_rng(seed)
     scores = np.array([[2.0, 1.0, 0.5, 3.0], [0.1, 0.2, 0.3, 0.4], [5.0, -1.0, 0.0, 2.0]])
     mask = np.array([[1, 1, 1, 0], [1, 0, 1, 0], [0, 0, 0, 0]])  # 0/1 integers; row 2: no allowed key
@@ -19,10 +23,16 @@ def _masked_cases(seed):
     big_mask = rng.random((2, 1, 4, 5)) < 0.6  # (B, 1, T_q, T_kv): broadcasts over the heads
     big_mask[..., 0] = True
     big_mask[1, 0, 2] = False  # sentence 1, query 2: no allowed key
+    high = rng.standard_normal((2, 3, 5))  # (B, T_q, T_kv)
+    high_mask = np.ones((2, 3, 5), bool)
+    high_mask[:, :, 3] = False  # key 3 is masked for every query ...
+    high[:, :, 3] = 1000.0  # ... and scores 1000, far above the allowed keys' scores
+    high_mask[1, 2] = False  # sentence 1, query 2: no allowed key
     return [
         ("masked_softmax(scores, mask) on section 3's example (row 2 has no allowed key)", scores, mask),
         ("masked_softmax(scores) with no mask", scores, None),
         ("masked_softmax(scores, mask), scores of size 1000, mask (2, 1, 4, 5) over 3 heads", big, big_mask),
+        ("masked_softmax(scores, mask), a masked key scoring 1000, far above the allowed keys", high, high_mask),
     ]
 
 
@@ -40,6 +50,16 @@ def _masked_hint(weights, scores, mask):
         )
     if not np.isfinite(weights).all():
         return "exp overflows: shift each row by its largest allowed score before exp"
+    lost = allowed.any(axis=-1) & ~np.isclose(weights.sum(axis=-1), 1)  # rows with allowed keys, without weight
+    top_masked = np.where(allowed, -np.inf, scores).max(axis=-1)  # (...,): the largest masked score of each row
+    top_allowed = np.where(allowed, scores, -np.inf).max(axis=-1)  # (...,): the largest allowed one
+    if (lost & (top_masked > top_allowed)).any():
+        row = where(np.argwhere(lost & (top_masked > top_allowed))[0])
+        return (
+            f"the row {row} has allowed keys, yet its weights do not sum to 1, and a masked key scores higher there "
+            "than every allowed one: the shift includes masked keys; take each row's maximum over its allowed keys "
+            "only, after putting -inf at the masked scores"
+        )
     masked = ~allowed & ~empty[..., None]  # masked keys in rows that have an allowed key
     if (weights[masked] != 0).any():
         if np.allclose(weights[masked], 0):
@@ -78,7 +98,8 @@ def check_masked_softmax(masked_softmax):
         raise Wrong(f"the weights have dtype {weights.dtype} for float32 scores: float32 must stay float32")
     problem = compare("masked_softmax(scores, mask, inplace=True)", weights, expected, rtol=1e-5, atol=1e-6)
     if problem:
-        raise Wrong(problem + " (in float32, in place)")
+        hint = _masked_hint(weights.astype(np.float64), scores32.astype(np.float64), mask)
+        raise Wrong(f"{problem} (in float32, in place: {hint})")
 
 
 # --- 04.2 splitting and merging heads ----------------------------------------------------
@@ -138,9 +159,185 @@ def check_split_merge_heads(functions):
             raise Wrong(problem + " (merging must undo splitting)")
 
 
-# --- 04.3 attention's backward, steps 5 to 3 ----------------------------------------------
+# --- 04.3 the forward pass: attend -------------------------------------------------------
 
 PARAMS = ("W_q", "W_k", "W_v", "W_o", "b_q", "b_k", "b_v", "b_o")
+
+CACHE = ("x_q", "x_kv", "Q", "K", "V", "attn", "z")  # what backward unpacks, in this order
+
+
+def _attend_cases(seed):
+    """(what, B, T_q, T_kv, C, H, mask): every axis of a case has its own size where it can.
+
+    T_kv = None is self-attention (x_kv is x_q)."""
+    rng = np.random.default_rng(seed)
+    padding = np.ones((2, 1, 1, 5), bool)  # (B, 1, 1, T_kv)
+    padding[1, ..., 3:] = False  # sentence 1: its last two keys are padding
+    causal = np.tril(np.ones((6, 6), bool))[None, None]  # (1, 1, T, T)
+    cross = rng.random((2, 1, 4, 6)) < 0.6  # (B, 1, T_q, T_kv)
+    cross[..., 0] = True
+    cross[0, 0, 2] = False  # sentence 0, query 2: no allowed key
+    return [
+        ("self-attention, B = 2, T = 5, C = 12, H = 3, a padding mask (2, 1, 1, 5)", 2, 5, None, 12, 3, padding),
+        ("self-attention, B = 3, T = 6, C = 8, H = 1, a causal mask (1, 1, 6, 6)", 3, 6, None, 8, 1, causal),
+        (
+            "cross-attention, B = 2, T_q = 4, T_kv = 6, C = 10, H = 2, a mask (2, 1, 4, 6) with a query that sees no key",
+            2, 4, 6, 10, 2, cross,
+        ),
+        ("cross-attention, B = 2, T_q = 3, T_kv = 5, C = 24, H = 4, no mask", 2, 3, 5, 24, 4, None),
+    ]  # fmt: skip
+
+
+def _attend_pair(candidate_class, seed, C, H):
+    """The candidate's layer and the library's, with the same random weights and biases."""
+    rng = np.random.default_rng(seed)
+    mine = candidate_class(C, H, rng=np.random.default_rng(1), dtype=np.float64)
+    ref = attention.MultiHeadAttention(C, H, rng=np.random.default_rng(1), dtype=np.float64)
+    for name in PARAMS:
+        mine.params[name][...] = ref.params[name][...] = rng.standard_normal(ref.params[name].shape) / 2
+    return mine, ref, rng
+
+
+def _close(got, expected):
+    got = np.asarray(got)
+    return got.shape == np.shape(expected) and np.allclose(got, expected, rtol=1e-7, atol=1e-9)
+
+
+def _attend_hint(weights, out, ref, x_q, mask):
+    """Which step a wrong output or wrong weights most likely come from (the reference's Q, K, V)."""
+    p, (B, T_q, C), H, Dh = ref.params, x_q.shape, ref.n_heads, ref.d_head
+    _, _, Q, K, V, attn, _ = ref.cache
+    if not isinstance(weights, np.ndarray):
+        return "keep the weights (B, H, T_q, T_kv) in self.attn: the pictures read them there"
+    weights = weights.astype(np.float64)
+    if weights.shape != attn.shape:
+        return (
+            f"the weights have the shape of the scores, (B, H, T_q, T_kv) = {attn.shape}: "
+            "scores = Q @ K^T / sqrt(Dh), with the last two axes of K swapped"
+        )
+    if not _close(weights, attn):
+        raw = Q @ K.transpose(0, 1, 3, 2)  # (B, H, T_q, T_kv): Q K^T, not scaled
+        q = layers.affine(x_q, p["W_q"], p["b_q"])  # (B, T_q, C)
+        variants = [
+            (raw, mask, f"the scores are not scaled: divide Q @ K^T by sqrt(Dh) = {math.sqrt(Dh):.3g}"),
+            (raw / math.sqrt(C), mask, f"the scores are divided by sqrt(d_model) = sqrt({C}), not by sqrt(Dh) = "
+             f"sqrt({Dh}): each head's dot products have Dh = d_model // H terms (self.d_head)"),
+            (raw / math.sqrt(Dh), None, "the mask is ignored: hand it to masked_softmax"),
+            (raw / math.sqrt(Dh), None if mask is None else ~np.asarray(mask),
+             "the mask is inverted: True = may attend, and masked_softmax takes it as it is"),
+            (q.reshape(B, H, T_q, Dh) @ K.transpose(0, 1, 3, 2) / math.sqrt(Dh), mask,
+             "Q is not split into heads as K and V are: _split_heads(q, H), not a reshape alone"),
+        ]  # fmt: skip
+        for scores, m, hint in variants:  # (a variant that equals the right weights cannot match here)
+            if _close(weights, attention.masked_softmax(scores, m)):
+                return hint
+        allowed = np.ones(attn.shape, bool) if mask is None else np.broadcast_to(mask, attn.shape)
+        if (np.isclose(weights.sum(axis=-2), 1) | ~allowed.any(axis=-2)).all():
+            return (
+                "the weights sum to 1 over the queries (axis -2), not over the keys: each query's softmax runs over "
+                "the last axis of the scores Q @ K^T, (B, H, T_q, T_kv)"
+            )
+        return (
+            "steps 1-4: Q = _split_heads(x_q W_q + b_q), scores = Q @ K^T / sqrt(Dh) with K's last two axes "
+            "swapped, attn = masked_softmax(scores, mask)"
+        )
+    Z = attn @ V  # (B, H, T_q, Dh)
+    z = attention._merge_heads(Z)  # (B, T_q, C)
+    variants = [
+        (layers.affine(Z.reshape(B, T_q, C), p["W_o"], p["b_o"]),
+         "the heads are merged wrongly: Z (B, H, T_q, Dh) goes back to (B, T_q, H, Dh) before the reshape to "
+         "(B, T_q, C), as _merge_heads(Z) does"),
+        (z, "out equals z: step 7, the output projection z W_o + b_o, is missing"),
+        (z @ p["W_o"], "the output projection's bias b_o is missing"),
+    ]  # fmt: skip
+    for expected, hint in variants:
+        if _close(out, expected):
+            return hint
+    return "the weights are right, so steps 5-7 are wrong: Z = attn @ V, z = _merge_heads(Z), out = z W_o + b_o"
+
+
+def _same_as(got, ref_cache, x_kv):
+    """The name of the entry of the course's cache that `got` equals, if any."""
+    for name, value in zip(CACHE, ref_cache[:1] + (x_kv,) + ref_cache[2:]):
+        if value is not None and _close(got, value):
+            return name
+    return None
+
+
+@exercise(
+    "04.3",
+    "MultiHeadAttention.attend",
+    reference=lambda: attention.MultiHeadAttention.attend,
+    uses="the course's MultiHeadAttention.attend",
+    method="attend",
+)
+def check_attend(MultiHeadAttention):
+    backward = inspect.unwrap(attention.MultiHeadAttention.backward)  # the course's, without its door
+    for seed, (what, B, T_q, T_kv, C, H, mask) in enumerate(_attend_cases(3)):
+        mine, ref, rng = _attend_pair(MultiHeadAttention, seed, C, H)
+        x_q = rng.standard_normal((B, T_q, C))
+        x_kv = x_q if T_kv is None else rng.standard_normal((B, T_kv, C))
+        K, V = ref.keys_values(x_kv)  # (B, H, T_kv, Dh) each
+        K0, V0 = K.copy(), V.copy()
+        expected = ref.attend(x_q, K0, V0, mask, x_kv=x_kv)
+        Dh, T_kv = C // H, K.shape[2]
+        try:
+            out = mine.attend(x_q, K, V, mask, x_kv=x_kv)
+        except (ValueError, TypeError) as e:  # a product of the wrong shapes, usually
+            raise Wrong(
+                f"{what}: attend raised {type(e).__name__}: {e}. Q and the heads' outputs Z have shape "
+                f"(B, H, T_q, Dh) = {(B, H, T_q, Dh)}, K^T {(B, H, Dh, T_kv)}, the scores and the weights "
+                f"(B, H, T_q, T_kv) = {(B, H, T_q, T_kv)} (did you swap the last two axes of K, and only those?)"
+            ) from None
+        if not (np.array_equal(K, K0) and np.array_equal(V, V0)):
+            raise Wrong(
+                f"{what}: attend changed {'K' if not np.array_equal(K, K0) else 'V'}, its input: decoding hands "
+                "it the same keys and values at every step, so scale the scores, not K, and write only into new arrays"
+            )
+        weights = getattr(mine, "attn", None)
+        parts = {"out": (out, expected), "self.attn": (weights, ref.attn)}
+        if any(compare(name, got, want) for name, (got, want) in parts.items()):
+            hint = _attend_hint(weights, out, ref, x_q, mask)
+            try:
+                report(parts, {"out": hint, "self.attn": hint})
+            except Wrong as e:
+                raise Wrong(f"{what}: {e}") from None
+        cache = mine.cache
+        if not (isinstance(cache, tuple | list) and len(cache) == len(CACHE)):
+            got = (
+                "None"
+                if cache is None
+                else f"a {type(cache).__name__}" + (f" of {len(cache)}" if isinstance(cache, tuple | list) else "")
+            )
+            raise Wrong(
+                f"{what}: self.cache is {got}; keep self.cache = (x_q, x_kv, Q, K, V, attn, z), the tuple that "
+                "backward unpacks"
+            )
+        for i, name in enumerate(CACHE):
+            want = x_kv if name == "x_kv" else ref.cache[i]
+            problem = compare(f"self.cache[{i}]", cache[i], want)
+            if problem:
+                other = _same_as(cache[i], ref.cache, x_kv)
+                said = f"holds {other}, expected {name}" if other else f"({name}): {problem}"
+                raise Wrong(
+                    f"{what}: self.cache[{i}] {said}; backward unpacks self.cache = (x_q, x_kv, Q, K, V, attn, z) "
+                    "in this order, with this call's arrays"
+                )
+        dout = rng.standard_normal(expected.shape)
+        dx_ref = backward(ref, dout)
+        dx_mine = backward(mine, dout)
+        got = {f"d{name}": mine.grads[name] for name in PARAMS} | {"dx_q": dx_mine[0], "dx_kv": dx_mine[1]}
+        want = {f"d{name}": ref.grads[name] for name in PARAMS} | {"dx_q": dx_ref[0], "dx_kv": dx_ref[1]}
+        for name in got:
+            problem = compare(name, got[name], want[name])
+            if problem:
+                raise Wrong(
+                    f"{what}: the course's backward, run on your self.cache, gives a wrong gradient: {problem} "
+                    "(is self.cache = (x_q, x_kv, Q, K, V, attn, z), in this order, from this call?)"
+                )
+
+
+# --- 04.4 attention's backward, steps 5 to 3 ----------------------------------------------
 
 
 def _attention_pair(candidate_class, seed):
@@ -188,7 +385,7 @@ def _steps_hint(wrong, got, expected, d_head):
 
 
 @exercise(
-    "04.3",
+    "04.4",
     "MultiHeadAttention.backward",
     reference=lambda: attention.MultiHeadAttention.backward,
     uses="the course's MultiHeadAttention.backward",
