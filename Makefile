@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: lab explore test test-browser bench export check-export readme execute demo train train-everyday exercises progress clean help
+.PHONY: lab explore test test-browser bench export check-export readme execute demo train train-everyday exercises progress metadata clean help
 
 help:
 	@echo "make lab        open the course in JupyterLab (creates .venv on first use)"
@@ -16,6 +16,7 @@ help:
 	@echo "make export     regenerate bytetrans_lib/ from the notebooks' #| export cells"
 	@echo "make exercises  regenerate the exercise edition, exercises/, from notebooks/ (never over your work)"
 	@echo "make progress   run your exercise notebooks and print which exercises are done, wrong or not started"
+	@echo "make metadata   give notebooks/ nbgrader's cell metadata (solution cells, check cells as grade cells)"
 	@echo "make execute    re-run every notebook top to bottom in a fresh kernel, in place"
 	@echo "make demo       the untrained model's shape table and greedy decode (notebook 05)"
 	@echo "make train      train the course's model on the embedded corpus (8-10 min on 2 cores),"
@@ -78,6 +79,11 @@ exercises: $(STAMP)
 
 progress: $(STAMP)
 	$(BIN)/python -m bytetrans_lib.exercises.edition progress
+
+# nbgrader's cell metadata on the solved notebooks (bytetrans_lib/exercises/nbgrading.py): each solution
+# cell an answer, each check cell a locked grade cell of one point (README: For instructors)
+metadata: $(STAMP)
+	$(BIN)/python -m bytetrans_lib.exercises.edition metadata
 
 # After editing a notebook: execute it from a fresh kernel so its committed outputs are
 # exactly what a learner (and nbval) will see. NB=notebooks/01_bytes.ipynb runs just one.

@@ -60,7 +60,7 @@ def encode_pairs(pairs, max_len):
     return encoded
 
 
-# %% notebooks/08_training.ipynb, cell 19
+# %% notebooks/08_training.ipynb, cell 20
 def epoch_batches(encoded, batch_size, seed, epoch):
     """The batches of one epoch, as a list of index arrays, grouped by length.
 
@@ -69,13 +69,14 @@ def epoch_batches(encoded, batch_size, seed, epoch):
     Deterministic in (seed, epoch): a resumed run sees exactly the batches it would have seen.
     """
     rng = np.random.default_rng([seed, epoch])
-    order = rng.permutation(len(encoded))
-    lengths = np.array([max(len(encoded[i][0]), len(encoded[i][1])) for i in order])
-    order = order[np.argsort(lengths, kind="stable")]
+    order = rng.permutation(len(encoded))  # (N,): a shuffle of the pairs
+    lengths = np.array([max(len(encoded[i][0]), len(encoded[i][1])) for i in order])  # (N,): the longer side
+    order = order[np.argsort(lengths, kind="stable")]  # by length; equal lengths stay shuffled
     batches = [order[k : k + batch_size] for k in range(0, len(order), batch_size)]
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
+# %% notebooks/08_training.ipynb, cell 22
 def make_batch(encoded, indices):
     """Pad the chosen pairs into (src (B, T_src), tgt_in (B, T_tgt), tgt_out (B, T_tgt))."""
     return tuple(pad_batch([encoded[i][part] for i in indices]) for part in range(3))

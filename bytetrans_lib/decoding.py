@@ -9,12 +9,12 @@ __all__ = ["DecoderCache", "decode_step", "greedy_decode", "TRANSLATE_BATCH", "t
 # %% notebooks/05_transformer.ipynb, cell 9
 import numpy as np
 
-from bytetrans_lib.doors import checked_by
+from bytetrans_lib.doors import checked_by, patch_to
 from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, PAD_ID, decode, encode, normalize_text, pad_batch
 from bytetrans_lib.transformer import Transformer, residual
 
 
-# %% notebooks/05_transformer.ipynb, cell 62
+# %% notebooks/05_transformer.ipynb, cell 72
 class DecoderCache:
     """What greedy decoding keeps between steps, so that each step computes one new position.
 
@@ -39,19 +39,23 @@ class DecoderCache:
         self.real = np.zeros((B, self.size), dtype=bool)  # (B, size): key is not PAD
         self.length = 0  # target positions cached so far
 
-    def self_attend(self, i, attention, a):
-        """Self-attention of the new position t = length in decoder layer i, input a (B, 1, C):
-        its key and value go to position t of the buffers, then it attends to the real positions 0..t."""
-        t, K, V = self.length, self.keys[i], self.values[i]
-        K[:, :, t : t + 1], V[:, :, t : t + 1] = attention.keys_values(a)  # (B, H, 1, Dh) each
-        mask = self.real[:, None, None, : t + 1]  # (B, 1, 1, t + 1): causal by construction, PAD hidden
-        return attention.attend(a, K[:, :, : t + 1], V[:, :, : t + 1], mask)  # (B, 1, C)
-
     def cross_attend(self, i, attention, a):
         """Cross-attention of the new position in decoder layer i, input a (B, 1, C), to the memory."""
         return attention.attend(a, *self.cross[i], self.src_mask)  # (B, 1, C)
 
 
+# %% notebooks/05_transformer.ipynb, cell 74
+@patch_to(DecoderCache)
+def self_attend(self, i, attention, a):
+    """Self-attention of the new position t = length in decoder layer i, input a (B, 1, C):
+    its key and value go to position t of the buffers, then it attends to the real positions 0..t."""
+    t, K, V = self.length, self.keys[i], self.values[i]  # K, V: (B, H, size, Dh)
+    K[:, :, t : t + 1], V[:, :, t : t + 1] = attention.keys_values(a)  # (B, H, 1, Dh) each
+    mask = self.real[:, None, None, : t + 1]  # (B, 1, 1, t + 1): causal by construction, PAD hidden
+    return attention.attend(a, K[:, :, : t + 1], V[:, :, : t + 1], mask)  # (B, 1, C)
+
+
+# %% notebooks/05_transformer.ipynb, cell 76
 def _decoder_layer_step(layer, i, cache, y):
     """DecoderLayer.forward for the new position y (B, 1, C) alone: the same sublayers and
     residual wiring, with attention to the cached keys and values."""
@@ -92,7 +96,7 @@ def decode_step(model, cache, ids):
     return logits
 
 
-# %% notebooks/05_transformer.ipynb, cell 64
+# %% notebooks/05_transformer.ipynb, cell 78
 def greedy_decode(model, src, max_len, *, use_cache=True):
     """src (B, T_src) ids, each source ending in EOS -> tgt (B, 1 + n), n <= max_len: BOS, then
     at each step the most likely next byte (PAD once a sentence has written EOS), until every
@@ -116,7 +120,7 @@ def greedy_decode(model, src, max_len, *, use_cache=True):
     return tgt  # (B, 1 + n)
 
 
-# %% notebooks/05_transformer.ipynb, cell 67
+# %% notebooks/05_transformer.ipynb, cell 81
 TRANSLATE_BATCH = 256  # texts decoded at once; more are translated a batch at a time
 
 

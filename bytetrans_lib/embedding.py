@@ -52,7 +52,7 @@ def backward(self, dout):
     return None
 
 
-# %% notebooks/05_transformer.ipynb, cell 18
+# %% notebooks/05_transformer.ipynb, cell 17
 @patch_to(Embedding)
 def check_forward(self, ids):
     ids = np.asarray(ids)

@@ -232,11 +232,11 @@ def gelu_formula(x):
     return 0.5 * x * (1.0 + np.tanh(SQRT_2_OVER_PI * (x + GELU_A * (x * x * x))))
 
 
-# %% notebooks/02_linear.ipynb, cell 52
+# %% notebooks/02_linear.ipynb, cell 53
 class FeedForward(Module):
     """Position-wise feed-forward block: Linear(d_model, d_ff) -> GELU -> Linear(d_ff, d_model).
 
-    forward: x (..., d_model) -> out (..., d_model); backward: dout (..., d_model) -> dx (..., d_model).
+    forward: x (..., d_model) -> out (..., d_model); backward (added below): dout (..., d_model) -> dx (..., d_model).
     rng: np.random.Generator (required), shared by both layers; dtype: float32 or float64.
     """
 
@@ -255,11 +255,18 @@ class FeedForward(Module):
         self.cache = out.shape  # what backward's dout must be
         return out
 
-    def backward(self, dout):
-        dh = self.linear_2.backward(dout)  # (..., d_ff)
-        return self.linear_1.backward(self.gelu.backward(dh))  # (..., d_model)
+
+# %% notebooks/02_linear.ipynb, cell 54
+@patch_to(FeedForward)
+def backward(self, dout):
+    """dout (..., d_model) -> dx (..., d_model): the three layers' backwards in reverse order.
+    Each Linear adds its own dW and db to its grads."""
+    dh = self.linear_2.backward(dout)  # (..., d_ff): out = linear_2(h)
+    du = self.gelu.backward(dh)  # (..., d_ff): h = GELU(u)
+    return self.linear_1.backward(du)  # (..., d_model): u = linear_1(x)
 
 
+# %% notebooks/02_linear.ipynb, cell 56
 @patch_to(FeedForward)
 def check_forward(self, x):
     return self.linear_1.check_forward(x)  # its first layer's door: the same message as a Linear's
@@ -270,7 +277,7 @@ def check_backward(self, dout):
     check_dout(dout, self.cache, "FeedForward")  # named here, not by an inner Linear
 
 
-# %% notebooks/02_linear.ipynb, cell 64
+# %% notebooks/02_linear.ipynb, cell 68
 def row_sums(x):
     """x (..., d) summed over its last axis -> (..., 1), computed as x @ ones(d) by BLAS.
 
@@ -292,7 +299,7 @@ def column_sums(x2):
     return np.ones(x2.shape[0], dtype=x2.dtype) @ x2
 
 
-# %% notebooks/02_linear.ipynb, cell 68
+# %% notebooks/02_linear.ipynb, cell 72
 def affine(x, W, b):
     """Linear's forward on the 2-D view: x (..., d_in), W (d_in, d_out), b (d_out,) -> (..., d_out)."""
     out = x.reshape(-1, W.shape[0]) @ W + b  # (N, d_in) @ (d_in, d_out) -> (N, d_out), N = B*T...
@@ -308,7 +315,7 @@ def affine_backward(x, dout, W, dW, db):
     return (dout2 @ W.T).reshape(x.shape)  # (N, d_out) @ (d_out, d_in) -> (..., d_in)
 
 
-# %% notebooks/02_linear.ipynb, cell 70
+# %% notebooks/02_linear.ipynb, cell 74
 class Linear(Module):
     """Affine map on the last axis: out = x @ W + b, computed by affine and affine_backward.
 
@@ -344,7 +351,7 @@ class Linear(Module):
         check_dout(dout, self.cache.shape[:-1] + (self.d_out,), "Linear")
 
 
-# %% notebooks/02_linear.ipynb, cell 75
+# %% notebooks/02_linear.ipynb, cell 79
 def _as_rows(x):
     """x (...) as a float 2-D view (N, d) of its rows (a 0-d x is one row of one number)."""
     x = np.asarray(x)

@@ -37,7 +37,7 @@ from bytetrans_lib.paths import PROJECT_ROOT
 from bytetrans_lib.scoring import evaluate, validation_loss
 
 
-# %% notebooks/08_training.ipynb, cell 33
+# %% notebooks/08_training.ipynb, cell 43
 @dataclass
 class TrainConfig:
     """Settings of a training run (the model's sizes are in Config)."""
@@ -85,7 +85,7 @@ class TrainConfig:
         return cls(**values)
 
 
-# %% notebooks/08_training.ipynb, cell 34
+# %% notebooks/08_training.ipynb, cell 44
 @patch_to(TrainConfig)
 def lr(self, step, d_model):
     """Vaswani et al.'s schedule scaled so that its peak (at step = warmup) is peak_lr,
@@ -96,7 +96,7 @@ def lr(self, step, d_model):
     return rate
 
 
-# %% notebooks/08_training.ipynb, cell 36
+# %% notebooks/08_training.ipynb, cell 46
 class TrainingDiverged(RuntimeError):
     """The loss or the gradient became NaN or infinite; the last good checkpoint is kept."""
 
@@ -226,7 +226,7 @@ def fit(
     return history
 
 
-# %% notebooks/08_training.ipynb, cell 38
+# %% notebooks/08_training.ipynb, cell 48
 def _check_before_training(config, train_pairs, valid_pairs, train_config, state_path, resume, data_sha256=None):
     """Refuse, before fit's first step, what it cannot train: empty data, a pair too long for the
     model, a state_path it cannot write, a resume state this run cannot continue. Returns that

@@ -280,7 +280,7 @@ def transformer_lr(step, d_model, warmup=4000, factor=1.0):
     return factor * d_model**-0.5 * min(step**-0.5, step * warmup**-1.5)
 
 
-# %% notebooks/06_adam.ipynb, cell 39
+# %% notebooks/06_adam.ipynb, cell 38
 def _check_clip(grads, max_norm):
     """clip_grad_norm's door: a finite max_norm > 0, and a dict of float arrays to scale in place."""
     max_norm = _check_number(max_norm, "clip_grad_norm", "max_norm")
@@ -288,7 +288,7 @@ def _check_clip(grads, max_norm):
     return {"max_norm": max_norm}
 
 
-# %% notebooks/06_adam.ipynb, cell 40
+# %% notebooks/06_adam.ipynb, cell 39
 @checked_by(_check_clip)
 def clip_grad_norm(grads, max_norm):
     """Scale all gradients in place so that their global L2 norm is at most max_norm (a finite
@@ -317,12 +317,13 @@ def train_step(model, loss_fn, optimizer, src_ids, tgt_in, tgt_out, max_norm=1.0
     Returns (loss, norm): the batch's mean loss and the gradient norm before clipping. When
     either is NaN or infinite, no parameter moves: the caller decides what to do.
     """
-    model.zero_grad()
-    loss = loss_fn.forward(model.forward(src_ids, tgt_in), tgt_out)
+    model.zero_grad()  # backward adds into the gradients: every step starts from 0
+    logits = model.forward(src_ids, tgt_in)  # (B, T_tgt, V)
+    loss = loss_fn.forward(logits, tgt_out)  # a float: the mean over the targets that count
     if not math.isfinite(loss):
-        return loss, math.nan  # no gradient worth computing
-    model.backward(loss_fn.backward())
-    norm = clip_grad_norm(model.gradients(), max_norm)
+        return loss, math.nan  # no gradient worth computing, and no parameter moves
+    model.backward(loss_fn.backward())  # dlogits (B, T_tgt, V) -> model.gradients()
+    norm = clip_grad_norm(model.gradients(), max_norm)  # in place; the norm before clipping
     if math.isfinite(norm):
         optimizer.step(model.gradients())
     return loss, norm

@@ -15,7 +15,7 @@ from bytetrans_lib.data import CORPUS_PATH
 from bytetrans_lib.loop import TrainConfig
 
 
-# %% notebooks/08_training.ipynb, cell 48
+# %% notebooks/08_training.ipynb, cell 58
 DEFAULT_MODEL = CORPUS_PATH.parent / "bytetrans-en-fr.npz"  # the checkpoint the course ships
 DEFAULT_OUT = Path("runs") / DEFAULT_MODEL.name  # where the command writes without --out (git-ignored)
 EVERYDAY_MODEL = CORPUS_PATH.parent / "bytetrans-everyday.npz"  # the second model: real Tatoeba sentences

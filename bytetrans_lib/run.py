@@ -29,7 +29,7 @@ from bytetrans_lib.scoring import evaluate_references, references_by_english
 from bytetrans_lib.transformer import Transformer
 
 
-# %% notebooks/08_training.ipynb, cell 49
+# %% notebooks/08_training.ipynb, cell 59
 def train_and_report(
     data,
     out,

@@ -31,7 +31,7 @@ from bytetrans_lib.decoding import translate
 from bytetrans_lib.optim import CrossEntropyLoss
 
 
-# %% notebooks/08_training.ipynb, cell 23
+# %% notebooks/08_training.ipynb, cell 26
 def edit_distance(a, b):
     """Levenshtein distance between two strings (insertions, deletions, substitutions)."""
     previous = list(range(len(b) + 1))
@@ -43,7 +43,7 @@ def edit_distance(a, b):
     return previous[-1]
 
 
-# %% notebooks/08_training.ipynb, cell 25
+# %% notebooks/08_training.ipynb, cell 28
 def evaluate(model, pairs, batch_size=100):
     """Greedy-translate the English side of `pairs` and compare with the French side.
 
@@ -66,18 +66,19 @@ def evaluate(model, pairs, batch_size=100):
     return {"n": len(pairs), "exact_match": exact, "char_accuracy": accuracy}, hypotheses
 
 
+# %% notebooks/08_training.ipynb, cell 30
 def validation_loss(model, encoded, batch_size=100):
     """Mean cross-entropy (no label smoothing) over every target byte of `encoded`."""
     loss_fn, total, count = CrossEntropyLoss(), 0.0, 0
     for k in range(0, len(encoded), batch_size):
-        src, tgt_in, tgt_out = make_batch(encoded, np.arange(k, min(k + batch_size, len(encoded))))
-        n = int((tgt_out != loss_fn.ignore_index).sum())
-        total += loss_fn.forward(model.forward(src, tgt_in), tgt_out) * n
+        src, tgt_in, tgt_out = make_batch(encoded, np.arange(k, min(k + batch_size, len(encoded))))  # (B, T)
+        n = int((tgt_out != loss_fn.ignore_index).sum())  # n_b: the batch's real targets
+        total += loss_fn.forward(model.forward(src, tgt_in), tgt_out) * n  # its mean, back to a sum
         count += n
     return total / count
 
 
-# %% notebooks/08_training.ipynb, cell 29
+# %% notebooks/08_training.ipynb, cell 35
 CHRF_ORDER = 6  # character n-grams of 1 to 6 characters
 CHRF_BETA = 2  # recall counts twice as much as precision
 
@@ -110,9 +111,11 @@ def chrf_statistics(hypothesis, reference, order=CHRF_ORDER):
     return stats
 
 
+# %% notebooks/08_training.ipynb, cell 37
 def chrf_score(stats, beta=CHRF_BETA):
     """chrF in [0, 100] from (hypothesis, reference, shared) n-gram counts: precision and recall
     averaged over the orders that both sides have, then their F-score with recall weighted by beta."""
+    # (P_n, R_n) of the orders that both sides have: shared / hypothesis, shared / reference n-grams
     both = [(shared / n_hyp, shared / n_ref) for n_hyp, n_ref, shared in stats if n_hyp and n_ref]
     if not both:
         return 0.0
@@ -123,6 +126,7 @@ def chrf_score(stats, beta=CHRF_BETA):
     return 100 * ((1 + beta**2) * precision * recall / (beta**2 * precision + recall))  # sacrebleu's rounding
 
 
+# %% notebooks/08_training.ipynb, cell 39
 def chrf(hypotheses, references):
     """Corpus chrF of `hypotheses`, each scored against the best of its `references` (a list of
     strings per hypothesis): the n-gram counts of every sentence are summed, then chrf_score."""

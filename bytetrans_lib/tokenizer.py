@@ -264,7 +264,7 @@ def encode_batch(texts, bos=False, eos=False, max_len=None):
     return pad_batch([encode(t, bos=bos, eos=eos) for t in texts], max_len=max_len)
 
 
-# %% notebooks/01_bytes.ipynb, cell 53
+# %% notebooks/01_bytes.ipynb, cell 52
 def _check_id_batch(ids, caller):
     """`ids` as a (B, T) integer array, or a clear error naming `caller`."""
     if ids is None or isinstance(ids, (str, bytes, bytearray)):
@@ -298,7 +298,7 @@ def _check_length(T, caller):
         raise ValueError(f"{caller} expects a length T >= 0, got {T}")
 
 
-# %% notebooks/01_bytes.ipynb, cell 54
+# %% notebooks/01_bytes.ipynb, cell 53
 def causal_mask(T):
     """True where query i may attend to key j, i.e. j <= i.
 
@@ -309,12 +309,21 @@ def causal_mask(T):
     return np.tril(np.ones((T, T), dtype=bool))[None, None]  # (1, 1, T, T)
 
 
-# %% notebooks/01_bytes.ipynb, cell 56
+# %% notebooks/01_bytes.ipynb, cell 55
+def _target_mask(ids):
+    """target_mask's math: ids (B, T), already checked -> bool (B, 1, T, T), True where query i
+    of sentence b may attend to key j, that is where j <= i and ids[b, j] is not PAD."""
+    T = ids.shape[-1]
+    causal = np.tril(np.ones((T, T), dtype=bool))  # (T, T): key j <= query i, diagonal included
+    real = ids != PAD_ID  # (B, T): key j is a real token
+    return causal[None, None, :, :] & real[:, None, None, :]  # (1, 1, T, T) & (B, 1, 1, T) -> (B, 1, T, T)
+
+
+# %% notebooks/01_bytes.ipynb, cell 57
 def target_mask(ids):
     """The decoder's self-attention mask: a key must be real (not PAD) and not in the future.
 
     - ids: int array (B, T) of decoder input ids
-    Returns: bool array (B, 1, T, T).
+    Returns: bool array (B, 1, T, T), True where query i may attend to key j.
     """
-    ids = _check_id_batch(ids, "target_mask")
-    return padding_mask(ids) & causal_mask(ids.shape[-1])  # (B, 1, 1, T) & (1, 1, T, T) -> (B, 1, T, T)
+    return _target_mask(_check_id_batch(ids, "target_mask"))  # the door, then the math

@@ -31,16 +31,17 @@ def residual(x, norm, sublayer, norm_first):
     return norm.forward(x + sublayer(x))
 
 
+# %% notebooks/05_transformer.ipynb, cell 36
 def residual_backward(dout, norm, sublayer_backward, norm_first):
     """Backward of residual(): dout (B, T, C) -> dx (B, T, C). The identity path passes dout
     through; sublayer_backward(d) must return the gradient of the sublayer's input."""
-    if norm_first:
-        return dout + norm.backward(sublayer_backward(dout))
-    dz = norm.backward(dout)  # forward was: out = norm(z), z = x + sublayer(x)
-    return dz + sublayer_backward(dz)
+    if norm_first:  # out = x + f(LN(x)): the identity path, plus the branch, f then LN backwards
+        return dout + norm.backward(sublayer_backward(dout))  # (B, T, C)
+    dz = norm.backward(dout)  # out = LN(z), z = x + f(x): the norm ran last, so its backward runs first
+    return dz + sublayer_backward(dz)  # (B, T, C): both paths of z
 
 
-# %% notebooks/05_transformer.ipynb, cell 37
+# %% notebooks/05_transformer.ipynb, cell 41
 class EncoderLayer(Module):
     """Self-attention and feed-forward sublayers, each wrapped in a residual connection.
 
@@ -64,7 +65,7 @@ class EncoderLayer(Module):
         return residual(h, self.norm_2, self.ffn.forward, self.norm_first)  # (B, T, C)
 
 
-# %% notebooks/05_transformer.ipynb, cell 38
+# %% notebooks/05_transformer.ipynb, cell 42
 @patch_to(EncoderLayer)
 def backward(self, dout):
     """dout (B, T, C) -> dx (B, T, C); adds the gradients of both sublayers and both norms."""
@@ -75,7 +76,7 @@ def backward(self, dout):
     )  # (B, T, C)
 
 
-# %% notebooks/05_transformer.ipynb, cell 40
+# %% notebooks/05_transformer.ipynb, cell 44
 @patch_to(EncoderLayer)
 def check_forward(self, x, mask=None):
     checked = self.self_attn.check_forward(x, x, mask)  # attention's door: x's shape and the mask
@@ -87,7 +88,7 @@ def check_backward(self, dout):
     check_dout(dout, self.cache, "EncoderLayer")
 
 
-# %% notebooks/05_transformer.ipynb, cell 43
+# %% notebooks/05_transformer.ipynb, cell 48
 class DecoderLayer(Module):
     """Masked self-attention, cross-attention to the encoder's output, feed-forward.
 
@@ -116,23 +117,28 @@ class DecoderLayer(Module):
         h2 = residual(h1, self.norm_2, lambda a: self.cross_attn.forward(a, memory, src_mask), self.norm_first)
         return residual(h2, self.norm_3, self.ffn.forward, self.norm_first)  # (B, T_tgt, C)
 
-    def backward(self, dout):
-        dmemory = None
 
-        def cross_attn_backward(da):  # the query's gradient stays in the residual stream; memory's leaves it
-            nonlocal dmemory
-            da_q, dmemory = self.cross_attn.backward(da)  # (B, T_tgt, C), (B, T_src, C)
-            return da_q
+# %% notebooks/05_transformer.ipynb, cell 49
+@patch_to(DecoderLayer)
+def backward(self, dout):
+    """dout (B, T_tgt, C) -> (dy (B, T_tgt, C), dmemory (B, T_src, C)); adds the gradients of the
+    three sublayers and the three norms."""
+    dmemory = None
 
-        dh2 = residual_backward(dout, self.norm_3, self.ffn.backward, self.norm_first)  # (B, T_tgt, C)
-        dh1 = residual_backward(dh2, self.norm_2, cross_attn_backward, self.norm_first)
-        dy = residual_backward(
-            dh1, self.norm_1, lambda da: np.add(*self.self_attn.backward(da)), self.norm_first
-        )  # self-attention: queries' + keys/values' gradients
-        return dy, dmemory
+    def cross_attn_backward(da):  # the query's gradient stays in the residual stream; memory's leaves it
+        nonlocal dmemory
+        da_q, dmemory = self.cross_attn.backward(da)  # (B, T_tgt, C), (B, T_src, C)
+        return da_q
+
+    dh2 = residual_backward(dout, self.norm_3, self.ffn.backward, self.norm_first)  # (B, T_tgt, C)
+    dh1 = residual_backward(dh2, self.norm_2, cross_attn_backward, self.norm_first)
+    dy = residual_backward(
+        dh1, self.norm_1, lambda da: np.add(*self.self_attn.backward(da)), self.norm_first
+    )  # self-attention: queries' + keys/values' gradients
+    return dy, dmemory
 
 
-# %% notebooks/05_transformer.ipynb, cell 44
+# %% notebooks/05_transformer.ipynb, cell 51
 @patch_to(DecoderLayer)
 def check_forward(self, y, memory, tgt_mask=None, src_mask=None):
     own = self.self_attn.check_forward(y, y, tgt_mask)  # attention's doors: the shapes and the masks
@@ -145,7 +151,7 @@ def check_backward(self, dout):
     check_dout(dout, self.cache, "DecoderLayer")
 
 
-# %% notebooks/05_transformer.ipynb, cell 47
+# %% notebooks/05_transformer.ipynb, cell 54
 class Encoder(Module):
     """Embedding + positions, then n_encoder_layers EncoderLayers (+ a final LayerNorm if pre-LN).
 
@@ -197,18 +203,23 @@ class Decoder(Module):
         self.cache = (y.shape, memory.shape)  # what backward's dout must be; dmemory's shape
         return self.norm.forward(y) if self.norm else y
 
-    def backward(self, dout):
-        memory_shape = self.cache[1]
-        dy = self.norm.backward(dout) if self.norm else dout
-        dmemory = np.zeros(memory_shape, dtype=dy.dtype)  # every layer reads memory: sum
-        for layer in reversed(self.layers):
-            dy, dm = layer.backward(dy)
-            dmemory += dm
-        self.embedding.backward(self.positions.backward(dy))
-        return dmemory
+
+# %% notebooks/05_transformer.ipynb, cell 56
+@patch_to(Decoder)
+def backward(self, dout):
+    """dout (B, T_tgt, C) -> dmemory (B, T_src, C), summed over the layers (each reads memory);
+    adds the gradients of the final norm, every layer and the embedding table."""
+    memory_shape = self.cache[1]  # (B, T_src, C)
+    dy = self.norm.backward(dout) if self.norm else dout  # (B, T_tgt, C)
+    dmemory = np.zeros(memory_shape, dtype=dy.dtype)  # every layer reads memory: sum
+    for layer in reversed(self.layers):
+        dy, dm = layer.backward(dy)  # (B, T_tgt, C), (B, T_src, C)
+        dmemory += dm
+    self.embedding.backward(self.positions.backward(dy))
+    return dmemory
 
 
-# %% notebooks/05_transformer.ipynb, cell 48
+# %% notebooks/05_transformer.ipynb, cell 58
 class Transformer(Module):
     """The encoder-decoder Transformer: (source ids, target ids) -> next-byte logits.
 
@@ -250,7 +261,7 @@ class Transformer(Module):
         self.encoder.backward(dmemory)
 
 
-# %% notebooks/05_transformer.ipynb, cell 50
+# %% notebooks/05_transformer.ipynb, cell 60
 @patch_to(Transformer)
 def check_ids(self, ids, name):
     """`ids` as an int64 (B, T) array with B >= 1, 1 <= T <= max_len and values in the vocabulary."""

@@ -41,6 +41,21 @@ def _pad_with_zeros(seqs):
     return np.array([list(s) + [0] * (T - len(s)) for s in seqs], dtype=np.int64)
 
 
+def _mask(*, triangle=np.tril, diagonal=0, query_axis=False, heads=True, padding=True, combine=np.logical_and):
+    """_target_mask with one mistake switched on."""
+
+    def _target_mask(ids):
+        T = ids.shape[-1]
+        causal = triangle(np.ones((T, T), dtype=bool), diagonal)  # (T, T)
+        real = ids != bt.PAD_ID if padding else np.ones(ids.shape, dtype=bool)  # (B, T)
+        if not heads:  # (T, T) & (B, 1, T): (B, T, T)
+            return combine(causal[None], real[:, None, :])
+        real = real[:, None, :, None] if query_axis else real[:, None, None, :]
+        return combine(causal[None, None], real)
+
+    return _target_mask
+
+
 STUBS = {"01.1": _raises, "01.2": _raises, "01.3": _raises, "01.4": _raises}
 
 BUGS = [
@@ -51,11 +66,23 @@ BUGS = [
     ("01.3", _pad_left, "is wrong at pad_batch([[1, 2, 3], [4], [5, 6]])[1, 0]"),
     ("01.3", _pad_with_zeros, "pad on the right with PAD_ID"),
     ("01.3", lambda seqs: [list(s) for s in seqs], "pad_batch returned a list, expected one NumPy array"),
-    ("01.4", lambda T: np.tril(np.ones((T, T), dtype=bool), -1)[None, None], "the diagonal is missing"),
-    ("01.4", lambda T: np.triu(np.ones((T, T), dtype=bool))[None, None], "this is the upper triangle"),
+    ("01.4", _mask(query_axis=True), "the PAD rows are masked, not the PAD columns"),
+    ("01.4", _mask(query_axis=True), "is wrong at mask[0, 0, 4, 0]: False, expected True"),
+    ("01.4", _mask(triangle=np.triu), "this is the upper triangle"),
+    ("01.4", _mask(diagonal=-1), "the diagonal is missing"),
+    ("01.4", _mask(heads=False), "expected (3, 1, 5, 5): the head axis is missing"),
+    ("01.4", _mask(padding=False), "PAD keys are not masked"),
+    ("01.4", _mask(combine=np.logical_or), "combine the two masks with &, not |"),
+    ("01.4", lambda ids: bt.causal_mask(ids.shape[1]), "it is the causal triangle alone; combine both with &"),
+    ("01.4", lambda ids: _mask()(ids).astype(np.int64), "mask has dtype int64, expected bool"),
+]
+
+ACCEPTED = [
+    ("01.4", lambda ids: bt.padding_mask(ids) & bt.causal_mask(ids.shape[1])),  # the two given masks
     (
         "01.4",
-        lambda T: np.tril(np.ones((T, T), dtype=bool)),
-        "causal_mask(4) has shape (4, 4), expected (1, 1, 4, 4): add the batch and head axes",
+        lambda ids: (
+            (np.arange(ids.shape[1])[None, :] <= np.arange(ids.shape[1])[:, None]) & (ids != bt.PAD_ID)[:, None, None]
+        ),
     ),
 ]

@@ -84,7 +84,27 @@ class _GELUNoDout(layers.GELU):  # the slope alone
         return super().backward(np.ones_like(dout))
 
 
-STUBS = {"02.1": _StubLinear, "02.2": _raises, "02.3": _StubGELU}
+class _StubFeedForward(layers.FeedForward):
+    def backward(self, dout):
+        raise NotImplementedError
+
+
+def _feedforward(order=("linear_2", "gelu", "linear_1"), *, zero_first=False, twice=None):
+    """FeedForward whose backward calls its layers in `order`, with one mistake switched on."""
+
+    def backward(self, dout):
+        if zero_first:  # resets the gradients: a second backward does not add up
+            self.zero_grad()
+        for name in order:
+            if name == twice:  # this layer's backward called a second time, its gradients added twice
+                getattr(self, name).backward(dout)
+            dout = getattr(self, name).backward(dout)
+        return dout
+
+    return type("FeedForward", (layers.FeedForward,), {"backward": backward})
+
+
+STUBS = {"02.1": _StubLinear, "02.2": _raises, "02.3": _StubGELU, "02.4": _StubFeedForward}
 
 BUGS = [
     (
@@ -99,4 +119,12 @@ BUGS = [
     ("02.2", _numgrad(restore=False), "x is not as it was after the call"),
     ("02.3", _GELUHalfSlope, "only 0.5 (1 + t)"),
     ("02.3", _GELUNoDout, "the slope alone; multiply it by dout"),
+    ("02.4", _feedforward(("linear_1", "gelu", "linear_2")), "Go back through the layers in reverse order"),
+    ("02.4", _feedforward(("gelu", "linear_2", "linear_1")), "raised ValueError"),
+    ("02.4", _feedforward(("linear_2", "linear_1")), "the GELU is skipped: pass dh through self.gelu.backward"),
+    ("02.4", _feedforward(("linear_2", "linear_1")), "dlinear_2.W and dlinear_2.b are right"),
+    ("02.4", _feedforward(("linear_2", "gelu")), "this is dh or du, (..., d_ff)"),
+    ("02.4", _feedforward(zero_first=True), "a second backward did not double dlinear_1.W"),
+    ("02.4", _feedforward(twice="linear_2"), "dlinear_2.W is wrong"),
+    ("02.4", _feedforward(twice="linear_2"), "twice the right value: call each layer's backward once"),
 ]

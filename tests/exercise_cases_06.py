@@ -133,6 +133,54 @@ def _clip(*, per_tensor=False, always=False, in_place=True):
     return clip_grad_norm
 
 
+def _train(*, zero=True, clip="before", stop_at_nan=True, step_if_finite=True, norm_after=False):
+    """train_step, with one of its moves left out or misplaced (the defaults are right)."""
+
+    def train_step(model, loss_fn, optimizer, src_ids, tgt_in, tgt_out, max_norm=1.0):
+        if zero:
+            model.zero_grad()
+        loss = loss_fn.forward(model.forward(src_ids, tgt_in), tgt_out)
+        if stop_at_nan and not math.isfinite(loss):
+            return loss, math.nan
+        model.backward(loss_fn.backward())
+        norm = optim.clip_grad_norm(model.gradients(), max_norm) if clip == "before" else math.nan
+        if clip != "before":  # the norm, measured without clipping
+            norm = math.sqrt(sum(float(np.sum(g**2)) for g in model.gradients().values()))
+        if math.isfinite(norm) or not step_if_finite:
+            optimizer.step(model.gradients())
+        if clip == "after":
+            norm = optim.clip_grad_norm(model.gradients(), max_norm)
+        if norm_after:
+            norm = math.sqrt(sum(float(np.sum(g**2)) for g in model.gradients().values()))
+        return loss, norm
+
+    return train_step
+
+
+def _train_step_checks_at_the_end(model, loss_fn, optimizer, src_ids, tgt_in, tgt_out, max_norm=1.0):
+    model.zero_grad()
+    logits = model.forward(src_ids, tgt_in)  # (B, T_tgt, V)
+    loss, norm = loss_fn.forward(logits, tgt_out), math.nan
+    if np.isfinite(loss):
+        model.backward(loss_fn.backward())
+        norm = optim.clip_grad_norm(model.gradients(), max_norm)
+        if np.isfinite(norm):
+            optimizer.step(model.gradients())
+    return loss, norm
+
+
+def _train_step_backward_first(model, loss_fn, optimizer, src_ids, tgt_in, tgt_out, max_norm=1.0):
+    """Computes the gradients even of a NaN loss, and steps only on a finite norm: right too."""
+    for g in model.gradients().values():
+        g[...] = 0
+    loss = loss_fn.forward(model.forward(src_ids, tgt_in), tgt_out)
+    model.backward(loss_fn.backward())
+    norm = optim.clip_grad_norm(model.gradients(), max_norm)
+    if math.isfinite(loss) and math.isfinite(norm):
+        optimizer.step(model.gradients())
+    return loss, norm if math.isfinite(loss) else math.nan
+
+
 STUBS = {"06.1": _StubLoss, "06.2": _StubAdam, "06.3": _raises, "06.4": _raises}
 
 BUGS = [
@@ -152,14 +200,20 @@ BUGS = [
     ("06.2", _adam(theta_in_place=False), "params['w'] was replaced by a new array, not changed in place"),
     ("06.2", _adam(coupled_decay=True), "with weight_decay=0.1: Adam.m['w'] is wrong"),
     ("06.2", _adam(eps_inside=True), "eps is inside the square root: it is added after it"),
-    ("06.3", lambda s, d, w=4000, f=1.0: f * min(s**-0.5, s * w**-1.5), "d_model^-0.5 scales the whole curve"),
-    ("06.3", lambda s, d, w=4000, f=1.0: f * d**-0.5 * max(s**-0.5, s * w**-1.5), "the smaller of the two branches"),
+    ("06.3", _clip(per_tensor=True), "the norm is per tensor, not global"),
+    ("06.3", _clip(always=True), "the norm 0.5 is not above max_norm=1.0, so nothing changes"),
+    ("06.3", _clip(in_place=False), "grads['a'] was replaced by a new array, not scaled in place"),
+    ("06.4", _train(zero=False), "are the gradients zeroed at the start of each step (model.zero_grad())?"),
+    ("06.4", _train(clip="after"), "clip_grad_norm ran after optimizer.step"),
     (
-        "06.3",
-        lambda s, d, w=4000, f=1.0: f * d**-0.5 * min(s**-0.5, s * w**-0.5),
-        "transformer_lr(step=1, d_model=512, warmup=4000, factor=1.0) gave",
+        "06.4",
+        _train(clip="none"),
+        "the gradients handed to optimizer.step are wrong (grads['encoder.embedding.E'] is wrong",
     ),
-    ("06.4", _clip(per_tensor=True), "the norm is per tensor, not global"),
-    ("06.4", _clip(always=True), "the norm 0.5 is not above max_norm=1.0, so nothing changes"),
-    ("06.4", _clip(in_place=False), "grads['a'] was replaced by a new array, not scaled in place"),
+    ("06.4", _train(clip="none"), "they were not clipped (their norm is 2.25123, above max_norm=0.5)"),
+    ("06.4", _train(stop_at_nan=False, step_if_finite=False), "On a model whose loss is NaN, optimizer.step ran"),
+    ("06.4", _train(norm_after=True), "that is the norm after clipping; return the norm before it"),
+    ("06.4", _train(step_if_finite=False), "whose gradient norm is inf, optimizer.step ran"),
 ]
+
+ACCEPTED = [("06.4", _train_step_checks_at_the_end), ("06.4", _train_step_backward_first)]

@@ -50,6 +50,23 @@ def test_every_notebook_with_exercises_has_hints_and_a_predict_then_run_question
         assert text.count("<summary>Hint 1</summary>") == len(re.findall(r'check\("\d\d\.\d+"', text)), name
 
 
+def test_every_exercise_is_introduced_by_its_own_cell_with_at_least_two_graded_hints():
+    """Hint 1 a nudge, the last close to the answer: at least two, numbered in order, in the
+    markdown cell that says "**Exercise NN.k" (issue 31); and the course has at least 40."""
+    calls = _check_calls(NOTEBOOKS)
+    assert len(calls) >= 40, f"{len(calls)} exercises"
+    for exercise_id, (name, index) in sorted(calls.items()):
+        cells = json.loads((NOTEBOOKS / name).read_text(encoding="utf-8"))["cells"]
+        intro = [
+            "".join(c["source"])
+            for c in cells[:index]
+            if c["cell_type"] == "markdown" and f"**Exercise {exercise_id} " in "".join(c["source"])
+        ]
+        assert len(intro) == 1, f"{exercise_id}: {len(intro)} cells introduce it"
+        hints = [int(n) for n in re.findall(r"<summary>Hint (\d+)</summary>", intro[0])]
+        assert len(hints) >= 2 and hints == list(range(1, len(hints) + 1)), f"{exercise_id}: hints {hints}"
+
+
 def test_the_exercise_edition_has_stubs_and_no_outputs_and_the_library_no_markers():
     for path in sorted(EXERCISES.glob("*.ipynb")):
         nb = json.loads(path.read_text(encoding="utf-8"))
@@ -59,7 +76,7 @@ def test_the_exercise_edition_has_stubs_and_no_outputs_and_the_library_no_marker
             not c.get("outputs") and c.get("execution_count") is None for c in nb["cells"] if c["cell_type"] == "code"
         )
     stubs = (EXERCISES / "02_linear.ipynb").read_text(encoding="utf-8")
-    assert stubs.count("# YOUR CODE HERE") == 3 and stubs.count("raise NotImplementedError") >= 3
+    assert stubs.count("# YOUR CODE HERE") == 4 and stubs.count("raise NotImplementedError") >= 3
     for path in (ROOT / "bytetrans_lib").glob("*.py"):
         assert "SOLUTION" not in path.read_text(encoding="utf-8") or path.name == "exporter.py", path.name
 
@@ -68,7 +85,7 @@ def test_stub_replaces_a_solution_region_at_its_indentation_as_nbgrader_does():
     source = 'def f(x):\n    """Doc."""\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n\n\ny = 2'
     assert (
         edition.stub(source, "here")
-        == 'def f(x):\n    """Doc."""\n    # YOUR CODE HERE\n    raise NotImplementedError\n\n\ny = 2'
+        == 'def f(x):\n    """Doc."""\n    # YOUR CODE HERE\n    raise NotImplementedError()\n\n\ny = 2'
     )
     for bad, message in [
         ("### BEGIN SOLUTION\nx = 1", "BEGIN SOLUTION without an END SOLUTION"),
@@ -187,7 +204,7 @@ def test_make_progress_reports_done_wrong_and_not_started_and_never_writes_the_n
         if "def decode" in source:  # wrong: forgets to stop at EOS
             stubbed = "".join(mine["cells"][i]["source"])
             wrong = "ids = np.asarray(ids)\n    return ids[ids < N_BYTES].astype(np.uint8).tobytes().decode('utf-8', 'replace')"
-            mine["cells"][i]["source"] = stubbed.replace("# YOUR CODE HERE\n    raise NotImplementedError", wrong)
+            mine["cells"][i]["source"] = stubbed.replace("# YOUR CODE HERE\n    raise NotImplementedError()", wrong)
     path = tmp_path / "01_bytes.ipynb"
     path.write_text(json.dumps(mine, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     before = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -197,11 +214,11 @@ def test_make_progress_reports_done_wrong_and_not_started_and_never_writes_the_n
     assert lines[0].split() == ["notebook", "exercise", "status"]
     assert lines[1].split() == ["01_bytes", "01.1", "utf8_bytes", "done"]
     assert lines[2] == (
-        "01_bytes  01.2 decode       wrong (decode([104, 258, 105, 106]) gave 'hij', expected 'h': "
+        "01_bytes  01.2 decode        wrong (decode([104, 258, 105, 106]) gave 'hij', expected 'h': "
         "everything after the first EOS must be dropped)"
     )
     assert lines[3].split() == ["01_bytes", "01.3", "pad_batch", "not", "done", "yet"]
-    assert lines[4].split() == ["01_bytes", "01.4", "causal_mask", "not", "done", "yet"]
+    assert lines[4].split() == ["01_bytes", "01.4", "_target_mask", "not", "done", "yet"]
     assert lines[5] == "1 of 4 exercises done"
 
 
@@ -240,15 +257,15 @@ def test_make_progress_reports_a_notebook_that_stops_with_an_error_even_after_it
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_code_cell("from bytetrans_lib.exercises import check"),
-        nbformat.v4.new_code_cell("def causal_mask(T):\n    raise NotImplementedError"),
-        nbformat.v4.new_code_cell('causal_mask = check("01.4", causal_mask)'),
+        nbformat.v4.new_code_cell("def _target_mask(ids):\n    raise NotImplementedError"),
+        nbformat.v4.new_code_cell('_target_mask = check("01.4", _target_mask)'),
         nbformat.v4.new_code_cell("1 / 0"),
         nbformat.v4.new_code_cell('pad_batch = check("01.3", None)'),
     ]
     nbformat.write(nb, tmp_path / "01_mine.ipynb")
     rows = edition.progress(tmp_path)
     assert [row[:3] for row in rows] == [
-        ("01_mine", "01.4 causal_mask", NOT_DONE),
+        ("01_mine", "01.4 _target_mask", NOT_DONE),
         ("01_mine", "01.3", "not run"),
         ("01_mine", "(the notebook)", "error"),
     ]

@@ -67,3 +67,15 @@ def test_the_readme_table_of_ten_everyday_sentences_is_what_the_report_says_the_
             if row["beam_translation"] == row["translation"]
             else beam.startswith(row["beam_translation"] + " (")
         ), (row["english"], beam)
+
+
+def test_the_readme_names_every_exercise_in_its_notebooks_row_and_counts_them():
+    from bytetrans_lib import exercises
+
+    exercises._load()
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"The {len(exercises.EXERCISES)} exercises:" in text
+    rows = {line[2:4]: line for line in text.splitlines() if re.match(r"\| \d\d \| ", line)}
+    for exercise_id, ex in sorted(exercises.EXERCISES.items()):
+        name = re.match(r"[\w.]+", ex.title)[0]
+        assert f"`{name}`" in rows[exercise_id[:2]], f"README's row {exercise_id[:2]} does not name {name}"

@@ -9,17 +9,28 @@ learner's code to `check`:
 `check` runs the exercise's tests and prints one line: done, wrong (saying which quantity is
 wrong and where) or not done yet (the stub still raises NotImplementedError). It returns the
 learner's code when it is right and the course's reference otherwise, so that the rest of the
-notebook, and every later notebook, keeps running. In `notebooks/` the same cell checks the
-solution. An autograder can call `run(exercise_id, candidate)`, which returns the status and
-the message without printing. `python -m bytetrans_lib.exercises.edition` makes the exercise
-edition (make exercises) and reports a learner's progress (make progress).
+notebook, and every later notebook, keeps running. (An exercise registered with `keep_reference`
+leaves the learner a choice, such as the order of a shuffle, that the notebook's later outputs
+depend on: there `check` returns the reference even for right code, and says why.) In
+`notebooks/` the same cell checks the solution. An autograder can call `run(exercise_id,
+candidate)`, which returns the status and the message without printing. `python -m
+bytetrans_lib.exercises.edition` makes the exercise edition (make exercises) and reports a
+learner's progress (make progress).
+
+Under nbgrader (its autograder or validator, which set NBGRADER_EXECUTION), each check cell is a
+grade cell (nbgrading.py): an exercise that is not done also puts an error in its cell, which
+nbgrader scores 0, and the notebook still goes on with the course's reference, so that a wrong
+exercise costs its own points and no other exercise's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
 import pkgutil
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -41,12 +52,13 @@ class Exercise:
     reference: Callable  # reference() -> what the notebook uses when the candidate is not right
     uses: str  # how the message names the reference, e.g. "the library's Linear"
     method: str | None = None  # set for a method of a notebook's class: reference() is that method
+    keep_reference: str | None = None  # set when right code is not used either: why (see exercise)
 
 
 EXERCISES: dict[str, Exercise] = {}
 
 
-def exercise(exercise_id, title, *, reference, uses, method=None):
+def exercise(exercise_id, title, *, reference, uses, method=None, keep_reference=None):
     """Register the decorated function as the test of exercise `exercise_id`.
 
     reference() returns what the notebook uses instead of a candidate that is not right. With
@@ -54,12 +66,16 @@ def exercise(exercise_id, title, *, reference, uses, method=None):
     02's `Linear`, built on the notebook's own `Module`): reference() is then the course's version
     of that method, and the notebook keeps its own class with that method replaced, so that
     everything else about the class (its base, its other methods) stays the learner's.
+
+    With `keep_reference`, a clause saying why ("so that ..."), the notebook uses the reference
+    even when the candidate is right: for an exercise whose right answers differ in a detail
+    (say, which shuffle) that the notebook's later outputs depend on.
     """
 
     def register(test):
         if exercise_id in EXERCISES:
             raise ValueError(f"exercise {exercise_id} is registered twice")
-        EXERCISES[exercise_id] = Exercise(exercise_id, title, test, reference, uses, method)
+        EXERCISES[exercise_id] = Exercise(exercise_id, title, test, reference, uses, method, keep_reference)
         return test
 
     return register
@@ -97,6 +113,8 @@ def status_line(exercise_id, status, message) -> str:
     """The line `check` prints (and `make progress` reads back)."""
     ex = get(exercise_id)
     line = f"{SYMBOL[status]} Exercise {ex.id}, {ex.title}: {status}."
+    if status == DONE and ex.keep_reference:
+        return f"{line} Your code is right; the rest of this notebook uses {ex.uses} all the same, {ex.keep_reference}."
     if status == DONE:
         return line + " The rest of this notebook uses your code."
     return f"{line} {message}. The rest of this notebook uses {ex.uses}, so that it keeps running."
@@ -112,11 +130,48 @@ def fallback(exercise_id, candidate):
     return type(candidate.__name__, (candidate,), {ex.method: ex.reference(), "__module__": candidate.__module__})
 
 
+class NotPassed(AssertionError):
+    """What nbgrader records in the check cell of an exercise that is not done (wrong or not started)."""
+
+
+def grading() -> bool:
+    """True while nbgrader's autograder or validator runs the notebook: both set the kernel's
+    NBGRADER_EXECUTION, to "autograde" or "validate" (nbgrader's FAQ: "Can I modify the notebook
+    behavior during autograding or validation?")."""
+    return os.environ.get("NBGRADER_EXECUTION") in ("autograde", "validate")
+
+
 def check(exercise_id, candidate):
-    """Test the learner's `candidate`, print the verdict, and return what the notebook should use."""
-    status, message = run(exercise_id, candidate)
-    print(status_line(exercise_id, status, message))
-    return candidate if status == DONE else fallback(exercise_id, candidate)
+    """Test the learner's `candidate`, print the verdict, and return what the notebook should use.
+
+    Under nbgrader (`grading()`), an exercise that is not done also shows an error in this cell,
+    without raising it, so that nbgrader scores the cell 0 and the notebook runs on with what this
+    returns; and what the test writes to stderr (a warning) goes to stdout instead, since nbgrader
+    also scores a cell with stderr output 0."""
+    with contextlib.redirect_stderr(sys.stdout) if grading() else contextlib.nullcontext():
+        status, message = run(exercise_id, candidate)
+    line = status_line(exercise_id, status, message)
+    print(line)
+    used = candidate if status == DONE and not get(exercise_id).keep_reference else fallback(exercise_id, candidate)
+    if status != DONE and grading():
+        ex = get(exercise_id)
+        _show_error(NotPassed(f"exercise {ex.id} ({ex.title}) is {status}: {message}"))
+    return used
+
+
+def _show_error(error):
+    """Show `error` as the running cell's error output (what nbgrader reads as a failed grade cell)
+    without raising it: with IPython's showtraceback, or on stderr outside IPython."""
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:
+        shell = None
+    if shell is None:
+        print(f"{type(error).__name__}: {error}", file=sys.stderr)
+    else:
+        shell.showtraceback((type(error), error, None))  # no traceback: the error is the verdict
 
 
 # --- what the checks share ------------------------------------------------------------

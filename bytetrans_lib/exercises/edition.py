@@ -3,19 +3,23 @@
     python -m bytetrans_lib.exercises.edition make       # (make exercises) notebooks/ -> exercises/
     python -m bytetrans_lib.exercises.edition check      # exit 1 if exercises/ is not what make writes
     python -m bytetrans_lib.exercises.edition progress   # (make progress) run exercises/, print a table
+    python -m bytetrans_lib.exercises.edition metadata   # give notebooks/ nbgrader's cell metadata
+    python -m bytetrans_lib.exercises.edition metadata --check   # exit 1 if notebooks/ lack it
 
 In `notebooks/`, a solution sits between nbgrader's markers, `### BEGIN SOLUTION` and
 `### END SOLUTION`. The exercise edition replaces each such region by a stub at the same
-indentation (`# YOUR CODE HERE` and `raise NotImplementedError`), as nbgrader's
-generate_assignment does, and clears every output. `progress` runs each exercise notebook in
-a fresh kernel, in memory (the learner's files are only read), and reads back the line that
-each `check` cell prints.
+indentation (`# YOUR CODE HERE` and `raise NotImplementedError()`), as nbgrader's
+generate_assignment does, clears every output, and gives the cells the nbgrader metadata of
+nbgrader's release (nbgrading.py), so that exercises/ is what `nbgrader generate_assignment`
+makes of notebooks/. `progress` runs each exercise notebook in a fresh kernel, in memory (the
+learner's files are only read), and reads back the line that each `check` cell prints: the
+same verdicts as `nbgrader autograde` gives (each check cell is a grade cell), for a notebook
+that runs to its end.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import hashlib
 import json
 import logging
@@ -27,7 +31,7 @@ from pathlib import Path
 
 from bytetrans_lib.files import write_atomically
 from bytetrans_lib.loop import display_path
-from bytetrans_lib.exercises import NOT_DONE, SYMBOL
+from bytetrans_lib.exercises import NOT_DONE, SYMBOL, nbgrading
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 NOTEBOOKS, EXERCISES = ROOT / "notebooks", ROOT / "exercises"
@@ -54,7 +58,7 @@ def stub(source: str, where: str) -> str:
             if indent is not None:
                 raise EditionError(f"{where}, line {number}: BEGIN SOLUTION inside another solution")
             indent = m["indent"]
-            out += [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError"]
+            out += [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError()"]  # nbgrader's code_stub
         elif END.match(line):
             if indent is None:
                 raise EditionError(f"{where}, line {number}: END SOLUTION without a BEGIN SOLUTION")
@@ -74,18 +78,22 @@ def sources_hash(nb: dict) -> str:
 
 
 def exercise_notebook(nb: dict, where: str) -> dict:
-    """The exercise edition of one notebook (a JSON dict): stubs, no outputs, and in its
-    metadata the fingerprint of the cells as made, so that `make` can tell a learner's work."""
-    nb = copy.deepcopy(nb)
+    """The exercise edition of one notebook (a JSON dict): stubs, no outputs, nbgrader's metadata
+    as its release has it, and in the notebook's metadata the fingerprint of the cells as made, so
+    that `make` can tell a learner's work."""
+    try:
+        nb = nbgrading.stamp(nb, where)  # a copy; the same metadata if notebooks/ already have it
+    except nbgrading.MetadataError as e:
+        raise EditionError(str(e)) from None
     for number, cell in enumerate(nb["cells"], start=1):
-        if cell["cell_type"] != "code":
-            continue
-        source = "".join(cell["source"])
-        if "SOLUTION" in source:
-            source = stub(source, f"{where}, cell {number}")
-            lines = source.split("\n")
-            cell["source"] = [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
-        cell["outputs"], cell["execution_count"] = [], None
+        if cell["cell_type"] == "code":
+            source = "".join(cell["source"])
+            if "SOLUTION" in source:
+                source = stub(source, f"{where}, cell {number}")
+                lines = source.split("\n")
+                cell["source"] = [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
+            cell["outputs"], cell["execution_count"] = [], None
+        nbgrading.release_cell_metadata(cell)
     nb["metadata"]["bytetrans_exercises"] = {"made_from": where, "sources_sha256": sources_hash(nb)}
     return nb
 
@@ -106,6 +114,30 @@ def build(notebooks: Path = NOTEBOOKS) -> dict[str, str]:
         except (ValueError, KeyError, TypeError, AttributeError) as e:  # json's errors are ValueErrors
             raise EditionError(f"notebooks/{path.name} is not a notebook the edition can be made from: {e!r}") from None
     return files
+
+
+def stamped(notebooks: Path = NOTEBOOKS) -> dict[str, str]:
+    """File name -> text of every solved notebook with nbgrader's cell metadata (nbgrading.stamp)."""
+    files = {}
+    for path in sorted(notebooks.glob("[0-9][0-9]_*.ipynb")):
+        try:
+            files[path.name] = dumps(nbgrading.stamp(json.loads(read_text(path)), f"notebooks/{path.name}"))
+        except nbgrading.MetadataError as e:
+            raise EditionError(str(e)) from None
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise EditionError(f"notebooks/{path.name} is not a notebook that can be stamped: {e!r}") from None
+    return files
+
+
+def metadata(notebooks: Path = NOTEBOOKS, *, check: bool = False) -> list[str]:
+    """The solved notebooks whose nbgrader metadata is not what `stamp` gives: written over
+    (atomically, only their metadata changes), or with `check` only named."""
+    files = stamped(notebooks)
+    changed = [name for name, text in files.items() if read_text(notebooks / name) != text]
+    if not check:
+        for name in changed:
+            write_atomically(notebooks / name, lambda f, text=files[name]: f.write(text.encode("utf-8")))
+    return changed
 
 
 def differences(files: dict[str, str], folder: Path = EXERCISES) -> list[str]:
@@ -184,7 +216,7 @@ def read_text(path: Path) -> str:
 
 def progress(folder: Path = EXERCISES, timeout: int = 600, names=None) -> list[tuple[str, str, str, str]]:
     """Run every notebook of `folder` (or those of `names`) in a fresh kernel, in memory, from
-    that folder (the notebooks read ../data); one row per exercise: (notebook, exercise,
+    that folder, as JupyterLab runs them; one row per exercise: (notebook, exercise,
     status, the check's message or the error that stopped the notebook)."""
     import nbformat
     from nbclient import NotebookClient
@@ -249,9 +281,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bytetrans_lib.exercises.edition", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("command", choices=["make", "check", "progress"])
+    parser.add_argument("command", choices=["make", "check", "progress", "metadata"])
     parser.add_argument("--folder", type=Path, default=EXERCISES, help="the exercise notebooks (default: exercises/)")
     parser.add_argument("--force", action="store_true", help="make: replace exercise notebooks a learner has edited")
+    parser.add_argument(
+        "--check", action="store_true", help="metadata: only say which notebooks lack nbgrader's metadata (exit 1)"
+    )
+    parser.add_argument(
+        "--notebooks", type=Path, default=NOTEBOOKS, help="metadata: the solved notebooks (default: notebooks/)"
+    )
     parser.add_argument(
         "--timeout", type=int, default=600, help="progress: the seconds a cell may run before it is stopped (600)"
     )
@@ -263,6 +301,19 @@ def main(argv=None) -> int:
             parser.error(f"argument --timeout must be >= 1 second, got {args.timeout}")
         print_progress(progress(args.folder, timeout=args.timeout))
         return 0
+    if args.command == "metadata":
+        try:
+            changed = metadata(args.notebooks, check=args.check)
+        except (OSError, ValueError) as e:  # EditionError is a ValueError
+            print(f"edition metadata: {e}", file=sys.stderr)
+            return 1
+        for name in changed:
+            print(f"{args.notebooks.name}/{name}: {'lacks' if args.check else 'given'} nbgrader's cell metadata")
+        if args.check and changed:
+            print("run `python -m bytetrans_lib.exercises.edition metadata` to give it to them")
+        elif not changed:
+            print(f"{args.notebooks.name}/ already carry nbgrader's cell metadata")
+        return 1 if args.check and changed else 0
     try:
         files = build()
     except EditionError as e:

@@ -1,4 +1,4 @@
-"""Checks of notebook 01's exercises (bytes): utf8_bytes, decode, pad_batch, causal_mask."""
+"""Checks of notebook 01's exercises (bytes): utf8_bytes, decode, pad_batch, _target_mask."""
 
 import numpy as np
 
@@ -70,20 +70,75 @@ def check_pad_batch(pad_batch):
         raise Wrong(problem + " (a batch of one needs no padding)")
 
 
-@exercise("01.4", "causal_mask", reference=lambda: tokenizer.causal_mask, uses="the library's causal_mask")
-def check_causal_mask(causal_mask):
-    for T in (4, 1, 0):
-        got = np.asarray(causal_mask(T))
-        expected = np.tril(np.ones((T, T), dtype=bool))[None, None]
-        if got.shape == (T, T):
+def _mask_cases():
+    """(what, ids): PAD at the end of some rows and a row without PAD, one sentence, T = 1, T = 0."""
+    P, B = PAD_ID, BOS_ID
+    return [
+        (
+            "ids of shape (3, 5), PAD at the end of rows 0 and 2",
+            np.array([[B, 79, 117, 105, P], [B, 72, 105, 33, 46], [B, 195, 169, P, P]], dtype=np.int64),
+        ),
+        ("ids of shape (1, 4), no PAD", np.array([[B, 111, 117, 105]], dtype=np.int64)),
+        ("ids of shape (2, 1), T = 1 (row 1 is one PAD)", np.array([[B], [P]], dtype=np.int64)),
+        ("ids of shape (2, 0), T = 0", np.zeros((2, 0), dtype=np.int64)),
+    ]
+
+
+def _mask_hint(got, ids):
+    """Which mistake a wrong mask of the right shape and dtype most likely comes from."""
+    T = ids.shape[-1]
+    real = ids != PAD_ID  # (B, T)
+    tril = np.tril(np.ones((T, T), dtype=bool))
+    keys = real[:, None, None, :]  # (B, 1, 1, T): the padding on the key axis
+    shape = (len(ids), 1, T, T)
+    mistakes = [
+        (
+            tril & real[:, None, :, None],
+            "the PAD rows are masked, not the PAD columns: the padding goes on the key axis, the last one (B, 1, 1, T), not on the query axis",
+        ),
+        (
+            np.triu(np.ones((T, T), dtype=bool)) & keys,
+            "this is the upper triangle: query i may see keys j <= i (np.tril), not j >= i",
+        ),
+        (
+            np.tril(np.ones((T, T), dtype=bool), -1) & keys,
+            "the diagonal is missing: a query may attend to its own position (np.tril keeps the diagonal)",
+        ),
+        (
+            np.broadcast_to(tril, shape),
+            "PAD keys are not masked: combine the triangle with the key padding mask, ids != PAD_ID",
+        ),
+        (
+            np.broadcast_to(keys, shape),
+            "the future is not masked: combine the padding mask with the causal triangle, np.tril",
+        ),
+        (tril | keys, "a key must be real AND not in the future: combine the two masks with &, not |"),
+    ]
+    return next((why for wrong, why in mistakes if np.array_equal(got, wrong)), None)
+
+
+@exercise("01.4", "_target_mask", reference=lambda: tokenizer._target_mask, uses="the library's _target_mask")
+def check_target_mask(_target_mask):
+    for what, ids in _mask_cases():
+        before = ids.copy()
+        got = _target_mask(ids)
+        if not np.array_equal(ids, before):
+            raise Wrong(f"_target_mask changed its input ({what}): build new arrays, leave ids as it is")
+        expected = tokenizer._target_mask(ids)  # (B, 1, T, T)
+        if not isinstance(got, np.ndarray):
             raise Wrong(
-                f"causal_mask({T}) has shape {got.shape}, expected (1, 1, {T}, {T}): add the batch and head axes"
+                f"_target_mask returned a {type(got).__name__} for {what}, expected a bool array {expected.shape}"
             )
-        problem = compare(f"causal_mask({T})", got, expected)
-        if problem and T == 4 and got.shape == expected.shape and got.dtype == bool:
-            if np.array_equal(got, np.tril(np.ones((T, T), dtype=bool), -1)[None, None]):
-                problem += " (the diagonal is missing: a query may attend to its own position)"
-            elif np.array_equal(got, np.triu(np.ones((T, T), dtype=bool))[None, None]):
-                problem += " (this is the upper triangle: query i may see keys j <= i, not j >= i)"
+        (B, _, T, _), problem = expected.shape, None
+        if got.shape == (B, T, T) and expected.shape != (B, T, T):
+            problem = (
+                f"it has shape {got.shape}, expected {expected.shape}: the head axis is missing; keep an axis "
+                "of size 1 at position 1, so that one mask serves every attention head"
+            )
+        elif got.shape in ((1, 1, T, T), (B, 1, 1, T)) and got.shape != expected.shape:
+            which = "the causal triangle" if got.shape == (1, 1, T, T) else "the padding mask"
+            problem = f"it has shape {got.shape}, expected {expected.shape}: it is {which} alone; combine both with &"
+        problem = problem or compare("mask", got, expected)
         if problem:
-            raise Wrong(problem)
+            hint = _mask_hint(got, ids) if got.shape == expected.shape and got.dtype == bool else None
+            raise Wrong(f"_target_mask(ids) for {what}: {problem}" + (f" ({hint})" if hint else ""))

@@ -1,4 +1,4 @@
-"""Checks of notebook 02's exercises: Linear.backward, numerical_gradient, GELU.backward."""
+"""Checks of notebook 02's exercises: Linear.backward, numerical_gradient, GELU.backward, FeedForward.backward."""
 
 import numpy as np
 
@@ -105,3 +105,85 @@ def check_gelu_backward(GELU):
         elif got.shape == x.shape and np.allclose(got, expected / dout):
             problem += ": the slope alone; multiply it by dout"
         raise Wrong(problem)
+
+
+FFN_PARAMS = ("linear_1.W", "linear_1.b", "linear_2.W", "linear_2.b")
+
+
+def _ffn_pair(candidate_class, seed, d_model=5, d_ff=7):
+    """The candidate and the reference FeedForward with the same random weights and biases."""
+    rng = np.random.default_rng(seed)
+    mine, ref = (
+        candidate_class(d_model, d_ff, rng=np.random.default_rng(1), dtype=np.float64),
+        layers.FeedForward(d_model, d_ff, rng=np.random.default_rng(1), dtype=np.float64),
+    )
+    for name, p in ref.parameters().items():
+        mine.parameters()[name][...] = p[...] = rng.standard_normal(p.shape)
+    return mine, ref
+
+
+def _ffn_hint(ffn, x, dout, dx):
+    """Which mistake a wrong dx (of the right shape) most likely comes from: the block's own
+    layers, run again without the GELU or in another order, give the candidates' answers."""
+    probe = layers.FeedForward(ffn.linear_1.d_in, ffn.linear_1.d_out, rng=np.random.default_rng(0), dtype=np.float64)
+    for name, p in ffn.parameters().items():
+        probe.parameters()[name][...] = p
+    probe.forward(x)
+    if np.allclose(dx, probe.linear_1.backward(probe.linear_2.backward(dout))):
+        return "the GELU is skipped: pass dh through self.gelu.backward before linear_1's backward"
+    return "go back through the three layers in reverse order: linear_2, gelu, linear_1, each one's result the next one's dout"
+
+
+def _param_hint(got, expected, dx_hint):
+    if isinstance(got, np.ndarray) and got.shape == expected.shape and np.allclose(got, 2 * expected):
+        return "twice the right value: call each layer's backward once"
+    return dx_hint
+
+
+@exercise(
+    "02.4",
+    "FeedForward.backward",
+    reference=lambda: layers.FeedForward.backward,
+    uses="the course's FeedForward.backward",
+    method="backward",
+)
+def check_feedforward_backward(FeedForward):
+    rng = np.random.default_rng(4)
+    for seed, shape in enumerate([(3, 5), (2, 3, 5), (2, 1, 4, 5)]):
+        mine, ref = _ffn_pair(FeedForward, seed)
+        what = f"on x of shape {shape}"
+        x, dout = rng.standard_normal(shape), rng.standard_normal(shape)
+        problem = compare("FeedForward.forward(x)", mine.forward(x), ref.forward(x), rtol=1e-12, atol=1e-12)
+        if problem:
+            raise Wrong(problem + " (forward is given: did you change it?)")
+        dx_ref = ref.backward(dout)
+        try:
+            dx = mine.backward(dout)
+        except (ValueError, TypeError) as e:  # a layer handed a gradient of the other width, usually
+            raise Wrong(
+                f"backward {what} raised {type(e).__name__}: {e}. Go back through the layers in reverse order: "
+                "linear_2 first (it takes dout, (..., d_model)), then gelu and linear_1 (they take (..., d_ff))"
+            ) from None
+        got, expected = mine.gradients(), ref.gradients()
+        parts = {"dx": (dx, dx_ref)} | {f"d{name}": (got.get(name), expected[name]) for name in FFN_PARAMS}
+        dx_hint = None
+        if isinstance(dx, np.ndarray) and dx.shape == dx_ref.shape and not np.allclose(dx, dx_ref):
+            dx_hint = _ffn_hint(ref, x, dout, dx)
+        elif isinstance(dx, np.ndarray) and dx.shape == (*shape[:-1], 7):
+            dx_hint = "this is dh or du, (..., d_ff): return what linear_1's backward returns"
+        try:
+            report(
+                parts,
+                hints={"dx": dx_hint}
+                | {f"d{name}": _param_hint(got.get(name), expected[name], dx_hint) for name in FFN_PARAMS},
+            )
+        except Wrong as e:
+            raise Wrong(f"{what}: {e}") from None
+        mine.backward(dout)
+        twice = mine.gradients()
+        for name in FFN_PARAMS:
+            if not np.allclose(twice[name], 2 * expected[name]):
+                raise Wrong(
+                    f"a second backward did not double d{name}: each layer's backward adds its gradients "
+                    "(+=); FeedForward.backward must not zero, copy or assign them"
+                )

@@ -1,9 +1,15 @@
-"""Checks of notebook 03's exercises: LayerNorm.backward, Softmax.forward, Softmax.backward."""
+"""Checks of notebook 03's exercises: LayerNorm.forward and .backward, Softmax.forward and .backward."""
 
 import numpy as np
 
 from bytetrans_lib import norm
 from bytetrans_lib.exercises import Wrong, compare, exercise, report
+
+
+def _with_library_forward(cls, library_class):
+    """`cls` with the forward of `library_class` (norm.LayerNorm or norm.Softmax): backward is then
+    checked on its own, whatever the learner's forward is like."""
+    return type(cls.__name__, (cls,), {"forward": library_class.forward})
 
 
 def _layernorm_pair(candidate_class, seed, d=5):
@@ -14,6 +20,94 @@ def _layernorm_pair(candidate_class, seed, d=5):
         mine.params[name][...] = ref.params[name][...] = rng.standard_normal(d)
     x = 3 * rng.standard_normal((2, 3, d)) + 1  # (B, T, d), deliberately not normalised
     return mine, ref, x, rng.standard_normal((2, 3, d))
+
+
+# --- 03.1 LayerNorm.forward -----------------------------------------------------------
+
+
+def _forward_hint(out, x, gamma, beta, eps):
+    """Which step a wrong output of the right shape most likely comes from."""
+    mean = x.mean(axis=-1, keepdims=True)
+    xc = x - mean
+    var = (xc * xc).mean(axis=-1, keepdims=True)
+    d = x.shape[-1]
+    mistakes = [
+        (
+            gamma * xc / (np.sqrt(var) + eps) + beta,
+            "eps is added to the standard deviation: it goes inside the square root, sqrt(var + eps)",
+        ),
+        (
+            gamma * xc / np.sqrt(var * d / (d - 1) + eps) + beta,
+            "the variance divides by d - 1 (ddof=1): LayerNorm's is the mean of xc * xc, divided by d",
+        ),
+        (
+            beta * xc / np.sqrt(var + eps) + gamma,
+            "gamma and beta are swapped: out = gamma * xhat + beta, gamma scales and beta shifts",
+        ),
+        (xc / np.sqrt(var + eps), "gamma and beta are not applied: out = gamma * xhat + beta"),
+    ]
+    why = next((why for wrong, why in mistakes if np.allclose(out, wrong, rtol=1e-9, atol=1e-12)), None)
+    if why is None and not np.allclose(((out - beta) / gamma).mean(axis=-1), 0, atol=1e-9):
+        why = (
+            "(out - beta) / gamma must have mean 0 over the last axis: take the mean and the variance "
+            "over axis -1, keepdims=True"
+        )
+    return why or "go through the four steps again: centre, variance, normalise, scale and shift"
+
+
+CACHE = ("xc", "inv_std", "xhat")
+
+
+@exercise(
+    "03.1",
+    "LayerNorm.forward",
+    reference=lambda: norm.LayerNorm.forward,
+    uses="the course's LayerNorm.forward",
+    method="forward",
+)
+def check_layernorm_forward(LayerNorm):
+    cases = [("x of shape (4, 6)", 3, (4, 6), 1.0), ("x of shape (2, 3, 5)", 4, (2, 3, 5), 1.0)]
+    cases.append(("x of shape (3, 8), of variance about 1e-6 (below eps)", 5, (3, 8), 3e-4))
+    for what, seed, shape, scale in cases:
+        mine, ref, _, _ = _layernorm_pair(LayerNorm, seed, d=shape[-1])
+        x = scale * (3 * np.random.default_rng(seed + 10).standard_normal(shape) + 1)
+        before = x.copy()
+        try:
+            out = mine.forward(x)
+        except ValueError as e:  # shapes that do not broadcast, usually
+            raise Wrong(
+                f"forward on {what} raised ValueError: {e}. Keep the reduced axis (keepdims=True), so that "
+                "the mean and the variance, (..., 1), broadcast against x"
+            ) from None
+        if not np.array_equal(x, before):
+            raise Wrong(f"forward on {what} changed its input x: compute x - mean as a new array, not with -=")
+        expected = ref.forward(x)
+        gamma, beta = ref.params["gamma"], ref.params["beta"]
+        problem = compare("out", out, expected, rtol=1e-9, atol=1e-12)
+        if problem:
+            shaped = isinstance(out, np.ndarray) and out.shape == x.shape
+            hint = _forward_hint(np.asarray(out, np.float64), x, gamma, beta, ref.eps) if shaped else None
+            raise Wrong(f"forward on {what}: {problem}" + (f" ({hint})" if hint else ""))
+        cache = mine.cache
+        if not isinstance(cache, tuple) or len(cache) != 3:
+            got = "None" if cache is None else f"a {type(cache).__name__}"
+            got += f" of {len(cache)}" if isinstance(cache, tuple) else ""
+            raise Wrong(
+                f"after forward on {what}, self.cache is {got}: keep the tuple (xc, inv_std, xhat) there, "
+                "or backward, which unpacks it, fails"
+            )
+        for name, got, want in zip(CACHE, cache, ref.cache):
+            problem = compare(f"self.cache[{CACHE.index(name)}] ({name})", got, want, rtol=1e-9, atol=1e-12)
+            if problem:
+                raise Wrong(
+                    f"after forward on {what}: {problem} (backward reads the tuple (xc, inv_std, xhat), in that order)"
+                )
+    out32 = LayerNorm(5).forward(np.ones((2, 5), dtype=np.float32))
+    if np.asarray(out32).dtype != np.float32:
+        raise Wrong(f"out has dtype {np.asarray(out32).dtype} for a float32 input: float32 must stay float32")
+
+
+# --- 03.2 LayerNorm.backward ------------------------------------------------------------
 
 
 def _dx_hint(dx, x, dout, gamma, eps):
@@ -42,17 +136,16 @@ def _dx_hint(dx, x, dout, gamma, eps):
 
 
 @exercise(
-    "03.1",
+    "03.2",
     "LayerNorm.backward",
     reference=lambda: norm.LayerNorm.backward,
     uses="the course's LayerNorm.backward",
     method="backward",
 )
 def check_layernorm_backward(LayerNorm):
+    LayerNorm = _with_library_forward(LayerNorm, norm.LayerNorm)  # whatever forward is like, this checks backward
     mine, ref, x, dout = _layernorm_pair(LayerNorm, 0)
-    problem = compare("LayerNorm.forward(x)", mine.forward(x), ref.forward(x))
-    if problem:
-        raise Wrong(problem + " (forward is given: did you change it?)")
+    mine.forward(x), ref.forward(x)
     dx_ref = ref.backward(dout)
     d = x.shape[-1]
     try:
@@ -80,11 +173,6 @@ def check_layernorm_backward(LayerNorm):
             raise Wrong(f"a second backward did not double d{name}: add to self.grads with +=, do not assign")
 
 
-def _softmax_forward_from_library(Softmax):
-    """The class with the library's forward: backward is then checked on its own."""
-    return type(Softmax.__name__, (Softmax,), {"forward": norm.Softmax.forward})
-
-
 def _cases(seed):
     """(what, axis, x): scores near +-1000, then distinct sizes on every axis along the last and a middle axis."""
     rng = np.random.default_rng(seed)
@@ -101,7 +189,7 @@ def _cases(seed):
 
 
 @exercise(
-    "03.2",
+    "03.3",
     "Softmax.forward",
     reference=lambda: norm.Softmax.forward,
     uses="the course's Softmax.forward",
@@ -138,14 +226,14 @@ def check_softmax_forward(Softmax):
 
 
 @exercise(
-    "03.3",
+    "03.4",
     "Softmax.backward",
     reference=lambda: norm.Softmax.backward,
     uses="the course's Softmax.backward",
     method="backward",
 )
 def check_softmax_backward(Softmax):
-    Softmax = _softmax_forward_from_library(Softmax)  # whatever forward is like, this checks backward
+    Softmax = _with_library_forward(Softmax, norm.Softmax)  # whatever forward is like, this checks backward
     rng = np.random.default_rng(1)
     x, dout = rng.standard_normal((3, 4, 5)), rng.standard_normal((3, 4, 5))
     for axis in (-1, 1):

@@ -1,51 +1,68 @@
-"""Checks of notebook 05's exercises: Embedding.backward, the positional table,
-EncoderLayer.backward and greedy_decode's loop."""
+"""Checks of notebook 05's exercises: the positional table, residual_backward, the backward passes
+of EncoderLayer, DecoderLayer and Decoder, the key/value cache's self_attend, and greedy_decode's
+loop."""
 
 import numpy as np
 
-from bytetrans_lib import config, decoding, embedding, tokenizer, transformer
+from bytetrans_lib import config, decoding, embedding, layers, norm, tokenizer, transformer
 from bytetrans_lib.exercises import Wrong, compare, exercise
-from bytetrans_lib.tokenizer import EOS_ID, PAD_ID
-
-# --- 05.1 Embedding.backward ------------------------------------------------------------
+from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 
-@exercise("05.1", "Embedding.backward", reference=lambda: embedding.Embedding, uses="the library's Embedding")
-def check_embedding_backward(Embedding):
-    rng = np.random.default_rng(5)
-    mine = Embedding(12, 4, rng=np.random.default_rng(1), dtype=np.float64)
-    ref = embedding.Embedding(12, 4, rng=np.random.default_rng(1), dtype=np.float64)
-    mine.params["E"][...] = ref.params["E"]
-    ids = np.array([[3, 3, 7, 3, 1], [7, 0, 3, 11, 11]])  # id 3 four times, 7 and 11 twice
-    dout = rng.standard_normal((2, 5, 4))
-    mine.forward(ids), ref.forward(ids)
-    mine.backward(dout), ref.backward(dout)
-    got, expected = mine.grads["E"], ref.grads["E"]
-    problem = compare("grads['E']", got, expected)
-    if problem:
+def _part(name):
+    """The part of a module a parameter belongs to: 'ffn' for 'ffn.linear_1.W', 'layers.1' for
+    'layers.1.norm_2.gamma'."""
+    parts = name.split(".")
+    return ".".join(parts[:2]) if parts[0] == "layers" else parts[0]
+
+
+def _verdict(what, outputs, grads, expected_grads):
+    """None if every output and every parameter gradient is right; else what is wrong: the wrong
+    outputs, the first wrong gradient, and the parts whose gradients are wrong and right.
+
+    outputs: name -> (got, expected); grads, expected_grads: parameter name -> gradient."""
+    problems = [compare(name, got, expected) for name, (got, expected) in outputs.items()]
+    wrong = [name for name in expected_grads if compare(name, grads.get(name), expected_grads[name])]
+    if wrong:
+        problems.append(compare(f"grads['{wrong[0]}']", grads.get(wrong[0]), expected_grads[wrong[0]]))
+    problems = [p for p in problems if p]
+    if not problems:
+        return None
+    message = f"{what}: " + "; ".join(problems)
+    if not wrong:
+        return message + " (every parameter's gradient is right)"
+    parts = list(dict.fromkeys(_part(name) for name in expected_grads))
+    bad = [p for p in parts if any(_part(name) == p for name in wrong)]
+    right = [p for p in parts if p not in bad]
+    message += f" (the gradients of {', '.join(bad)} are wrong"
+    return message + (f"; those of {', '.join(right)} are right)" if right else ")")
+
+
+def _same(got, guess):
+    """Whether `got` is the array `guess` (to round-off): a planted mistake that `got` reproduces."""
+    try:
         got = np.asarray(got, dtype=np.float64)
-        buffered = np.zeros_like(expected)
-        buffered[ids] += dout * ref.scale  # the writes of a repeated id overwrite each other
-        if got.shape == expected.shape and np.allclose(got, buffered):
-            problem += (
-                ": the rows of repeated ids received one occurrence's gradient (id 3 is looked up 4 times). "
-                "With E[ids] += ..., repeated indices overwrite each other; np.add.at adds every occurrence"
-            )
-        elif got.shape == expected.shape and np.allclose(got * ref.scale, expected):
-            problem += (
-                f": sqrt(d_model) = {ref.scale:g} times too small. forward multiplied the rows by self.scale, "
-                "so their gradient is dout * self.scale"
-            )
-        raise Wrong(problem)
-    mine.backward(dout)
-    if not np.allclose(mine.grads["E"], 2 * expected):
-        raise Wrong(
-            "a second backward did not double grads['E']: add into self.grads['E'] (np.add.at adds into the "
-            "array it is given), do not replace it"
-        )
+    except (TypeError, ValueError):
+        return False
+    return guess is not None and got.shape == np.shape(guess) and np.allclose(got, guess)
 
 
-# --- 05.2 the positional-encoding table ---------------------------------------------------
+def _copy_parameters(mine, ref):
+    for name, p in mine.parameters().items():
+        p[...] = ref.parameters()[name]
+
+
+def _tiny(norm_first, **sizes):
+    """The tiny float64 configuration of the checks: C = 8, H = 2, F = 12."""
+    sizes = {"d_model": 8, "n_heads": 2, "d_ff": 12, "max_len": 16, **sizes}
+    return config.Config(**sizes, norm_first=norm_first, dtype="float64")
+
+
+def _variant(norm_first):
+    return "pre-LN" if norm_first else "post-LN"
+
+
+# --- 05.1 the positional-encoding table ---------------------------------------------------
 
 
 def _table(max_len, d_model, *, swap=False, exponent=2, first_position=0, divide=True):
@@ -71,7 +88,7 @@ PE_MISTAKES = [
 
 
 @exercise(
-    "05.2", "positional_table", reference=lambda: embedding.positional_table, uses="the library's positional_table"
+    "05.1", "positional_table", reference=lambda: embedding.positional_table, uses="the library's positional_table"
 )
 def check_positional_table(positional_table):
     for max_len, d_model in [(12, 8), (6, 5)]:
@@ -94,6 +111,106 @@ def check_positional_table(positional_table):
                     problem += f": {hint}"
                     break
             raise Wrong(problem)
+
+
+# --- 05.2 residual_backward ---------------------------------------------------------------
+
+
+def _residual_case(norm_first, seed=3):
+    """A LayerNorm (gamma and beta random) and a FeedForward, run through residual(), and a dout:
+    the same objects, in the same state, at every call with the same arguments."""
+    rng = np.random.default_rng(seed)
+    C = 6
+    ln = norm.LayerNorm(C, dtype=np.float64)
+    ln.params["gamma"][...] = 1 + 0.5 * rng.standard_normal(C)
+    ln.params["beta"][...] = rng.standard_normal(C)
+    ffn = layers.FeedForward(C, 10, rng=rng, dtype=np.float64)
+    x = 2 * rng.standard_normal((2, 3, C)) + 1  # (B, T, C), deliberately not normalised
+    transformer.residual(x, ln, ffn.forward, norm_first)
+    return ln, ffn, rng.standard_normal((2, 3, C))
+
+
+def _residual_grads(ln, ffn):
+    return {f"norm.{k}": g for k, g in ln.grads.items()} | {f"ffn.{k}": g for k, g in ffn.gradients().items()}
+
+
+def _no_identity(d, ln, f, norm_first):
+    return ln.backward(f(d)) if norm_first else f(ln.backward(d))
+
+
+def _swapped(d, ln, f, norm_first):
+    return transformer.residual_backward(d, ln, f, not norm_first)
+
+
+def _no_norm(d, ln, f, norm_first):
+    return d + f(d)
+
+
+def _branch_reversed(d, ln, f, norm_first):  # pre-LN: the norm's backward before the sublayer's
+    return d + f(ln.backward(d)) if norm_first else None
+
+
+def _sublayer_on_dout(d, ln, f, norm_first):  # post-LN: the sublayer's backward fed dout, not dz
+    return None if norm_first else ln.backward(d) + f(d)
+
+
+RESIDUAL_MISTAKES = [
+    (
+        _no_identity,
+        "the identity path is missing: x also reaches the output directly, so dx is the branch's "
+        "gradient plus the identity path's (in pre-LN dout itself, in post-LN dz)",
+    ),
+    (
+        _swapped,
+        "the two orders are swapped: norm_first=True is pre-LN, out = x + f(LN(x)), whose norm runs first "
+        "in forward and so last in backward; norm_first=False is post-LN, out = LN(x + f(x))",
+    ),
+    (
+        _no_norm,
+        "the norm's backward is skipped: the gradient must go back through the LayerNorm too "
+        "(call norm.backward once, in the branch in pre-LN, first of all in post-LN)",
+    ),
+    (
+        _branch_reversed,
+        "in the branch, forward ran the norm first and the sublayer last, so backward runs "
+        "sublayer_backward first, then norm.backward",
+    ),
+    (
+        _sublayer_on_dout,
+        "after norm.backward, both paths of z = x + f(x) start from dz: the sublayer's backward takes dz, not dout",
+    ),
+]
+
+
+def _residual_hint(dx, norm_first, grads, expected_grads):
+    for mistake, hint in RESIDUAL_MISTAKES:
+        ln, ffn, dout = _residual_case(norm_first)
+        if _same(dx, mistake(dout, ln, ffn.backward, norm_first)):
+            return hint
+    if any(_same(grads[name], 2 * g) for name, g in expected_grads.items() if np.any(g)):
+        return (
+            "a gradient is twice the course's: call norm.backward and sublayer_backward once each "
+            "(every call adds to the parameters' gradients)"
+        )
+    return None
+
+
+@exercise(
+    "05.2", "residual_backward", reference=lambda: transformer.residual_backward, uses="the library's residual_backward"
+)
+def check_residual_backward(residual_backward):
+    for norm_first in (True, False):
+        formula = "out = x + f(LN(x))" if norm_first else "out = LN(x + f(x))"
+        what = f"{_variant(norm_first)} (norm_first={norm_first}, {formula}, f a FeedForward)"
+        ln, ffn, dout = _residual_case(norm_first)
+        ref_ln, ref_ffn, _ = _residual_case(norm_first)
+        dx = residual_backward(dout, ln, ffn.backward, norm_first)
+        expected = transformer.residual_backward(dout, ref_ln, ref_ffn.backward, norm_first)
+        grads, expected_grads = _residual_grads(ln, ffn), _residual_grads(ref_ln, ref_ffn)
+        message = _verdict(what, {"dx": (dx, expected)}, grads, expected_grads)
+        if message:
+            hint = _residual_hint(dx, norm_first, grads, expected_grads)
+            raise Wrong(message + (f": {hint}" if hint else ""))
 
 
 # --- 05.3 EncoderLayer.backward -----------------------------------------------------------
@@ -132,7 +249,7 @@ def _encoder_mistakes(norm_first):
         ),
         (
             lambda L, d: rb(ffn_first(L, d, not norm_first), L.norm_1, lambda da: both(L, da), not norm_first),
-            f"this layer is {'pre' if norm_first else 'post'}-LN: pass self.norm_first to residual_backward",
+            f"this layer is {_variant(norm_first)}: pass self.norm_first to residual_backward",
         ),
         (
             branches_only,
@@ -144,11 +261,10 @@ def _encoder_mistakes(norm_first):
 
 def _encoder_layers(EncoderLayer, norm_first):
     """The candidate and the reference EncoderLayer with the same weights, run forward on one batch."""
-    cfg = config.Config(d_model=8, n_heads=2, d_ff=12, max_len=16, norm_first=norm_first, dtype="float64")
+    cfg = _tiny(norm_first)
     ref = transformer.EncoderLayer(cfg, rng=np.random.default_rng(1))
     mine = EncoderLayer(cfg, rng=np.random.default_rng(1))
-    for name, p in mine.parameters().items():
-        p[...] = ref.parameters()[name]
+    _copy_parameters(mine, ref)
     rng = np.random.default_rng(2)
     src = tokenizer.pad_batch([[72, 105, 33, 10, 65], [79, 104, 258]])  # (2, 5), the second row padded
     x, dout = rng.standard_normal((2, 5, 8)), rng.standard_normal((2, 5, 8))
@@ -162,36 +278,361 @@ def _encoder_layers(EncoderLayer, norm_first):
 )
 def check_encoder_layer_backward(EncoderLayer):
     for norm_first in (True, False):
-        variant = f"EncoderLayer ({'pre' if norm_first else 'post'}-LN)"
         mine, ref, dout = _encoder_layers(EncoderLayer, norm_first)
         dx, dx_ref = mine.backward(dout), ref.backward(dout)
-        problems = [compare("dx", dx, dx_ref)]
-        grads, expected = mine.gradients(), ref.gradients()
-        wrong = [name for name in expected if compare(f"grads['{name}']", grads[name], expected[name])]
-        if wrong:
-            problems.append(compare(f"grads['{wrong[0]}']", grads[wrong[0]], expected[wrong[0]]))
-        problems = [p for p in problems if p]
-        if not problems:
+        what = f"EncoderLayer ({_variant(norm_first)})"
+        message = _verdict(what, {"dx": (dx, dx_ref)}, mine.gradients(), ref.gradients())
+        if not message:
             continue
-        sublayers = list(dict.fromkeys(name.split(".")[0] for name in expected))
-        bad = [s for s in sublayers if any(name.split(".")[0] == s for name in wrong)]
-        message = f"{variant}: " + "; ".join(problems)
-        if wrong:
-            message += f" (the gradients of {', '.join(bad)} are wrong"
-            right = [s for s in sublayers if s not in bad]
-            message += f"; those of {', '.join(right)} are right)" if right else ")"
-        else:
-            message += " (every parameter's gradient is right)"
-        got = np.asarray(dx, dtype=np.float64)
         for wrong_backward, hint in _encoder_mistakes(norm_first):
             _, layer, _ = _encoder_layers(transformer.EncoderLayer, norm_first)
-            if got.shape == dx_ref.shape and np.allclose(got, wrong_backward(layer, dout)):
+            if _same(dx, wrong_backward(layer, dout)):
                 message += f": {hint}"
                 break
         raise Wrong(message)
 
 
-# --- 05.4 greedy_decode's loop -----------------------------------------------------------
+# --- 05.4 DecoderLayer.backward -----------------------------------------------------------
+
+TGT = tokenizer.pad_batch([[BOS_ID, 67, 104, 97], [BOS_ID, 79, 104]])  # (2, 4): the second row padded
+SRC = tokenizer.pad_batch([[72, 105, 33, 10, 65, EOS_ID], [79, 104, EOS_ID]])  # (2, 6): T_src != T_tgt
+
+
+def _decoder_layers(DecoderLayer, norm_first):
+    """The candidate and the reference DecoderLayer with the same weights, run forward on one
+    batch: y (2, 4, 8), memory (2, 6, 8); and dout (2, 4, 8)."""
+    cfg = _tiny(norm_first)
+    ref = transformer.DecoderLayer(cfg, rng=np.random.default_rng(1))
+    mine = DecoderLayer(cfg, rng=np.random.default_rng(1))
+    _copy_parameters(mine, ref)
+    rng = np.random.default_rng(2)
+    y, memory, dout = (rng.standard_normal(shape) for shape in [(2, 4, 8), (2, 6, 8), (2, 4, 8)])
+    masks = tokenizer.target_mask(TGT), tokenizer.padding_mask(SRC)
+    mine.forward(y, memory, *masks), ref.forward(y, memory, *masks)
+    return mine, ref, dout
+
+
+def _decoder_layer_backward(L, d, *, self_grads=lambda g: np.add(*g), norm_first=None, forward_order=False):
+    """DecoderLayer.backward, or one of the usual mistakes: -> (dy, dmemory)."""
+    norm_first = L.norm_first if norm_first is None else norm_first
+    kept = {}
+
+    def cross(da):
+        da_q, kept["dmemory"] = L.cross_attn.backward(da)
+        return da_q
+
+    steps = [(L.norm_3, L.ffn.backward), (L.norm_2, cross), (L.norm_1, lambda da: self_grads(L.self_attn.backward(da)))]
+    for n, f in steps[::-1] if forward_order else steps:
+        d = transformer.residual_backward(d, n, f, norm_first)
+    return d, kept["dmemory"]
+
+
+def _decoder_layer_mistakes(norm_first):
+    both = "its input gradient is the sum of both (np.add(*self.self_attn.backward(da)))"
+    return [
+        (
+            {"self_grads": lambda g: g[0]},
+            "only the queries' gradient of self-attention reached dy: self-attention read its input twice, "
+            f"as queries and as keys/values, so {both}",
+        ),
+        (
+            {"self_grads": lambda g: g[1]},
+            "only the keys/values' gradient of self-attention reached dy: self-attention read its input twice, "
+            f"as queries and as keys/values, so {both}",
+        ),
+        (
+            {"forward_order": True},
+            "backward goes through the sublayers in reverse: feed-forward first (the last in forward), then "
+            "cross-attention, then self-attention",
+        ),
+        (
+            {"norm_first": not norm_first},
+            f"this layer is {_variant(norm_first)}: pass self.norm_first to residual_backward",
+        ),
+    ]
+
+
+def _decoder_layer_hint(dy, dmemory, memory_shape, y_shape, norm_first):
+    """A question that points at the likely mistake, from what dy and dmemory look like."""
+    take = "the second gradient that self.cross_attn.backward(da) returns, its keys/values'"
+    if dmemory is None or (np.shape(dmemory) == memory_shape and not np.any(dmemory)):
+        return f"memory's gradient was lost: dmemory is {take}; keep it (e.g. in a nonlocal variable) and return it"
+    if np.shape(dmemory) == y_shape:
+        return (
+            f"dmemory has the shape of y, {y_shape}: it is a gradient of the decoder's own positions, such as "
+            f"self-attention's keys/values'; memory {memory_shape} is read by cross-attention alone, as its keys "
+            f"and values, so dmemory is {take}"
+        )
+    for kwargs, hint in _decoder_layer_mistakes(norm_first):
+        _, layer, dout = _decoder_layers(transformer.DecoderLayer, norm_first)
+        guess_dy, guess_dmemory = _decoder_layer_backward(layer, dout, **kwargs)
+        if _same(dy, guess_dy) and _same(dmemory, guess_dmemory):
+            return hint
+    return None
+
+
+@exercise(
+    "05.4",
+    "DecoderLayer.backward",
+    reference=lambda: transformer.DecoderLayer.backward,
+    uses="the course's DecoderLayer.backward",
+    method="backward",
+)
+def check_decoder_layer_backward(DecoderLayer):
+    for norm_first in (True, False):
+        what = f"DecoderLayer ({_variant(norm_first)})"
+        mine, ref, dout = _decoder_layers(DecoderLayer, norm_first)
+        dy_ref, dmemory_ref = ref.backward(dout)
+        try:
+            got = mine.backward(dout)
+        except (ValueError, TypeError) as e:  # shapes that do not add up, usually
+            raise Wrong(
+                f"{what}: backward raised {type(e).__name__}: {e}. Cross-attention's two gradients have different "
+                f"shapes: its queries' (B, T_tgt, C) = {dy_ref.shape} goes on down the residual stream (return it "
+                f"to residual_backward), its keys/values' (B, T_src, C) = {dmemory_ref.shape} is memory's gradient, "
+                "dmemory: do not add them"
+            ) from None
+        if not (isinstance(got, tuple) and len(got) == 2):
+            raise Wrong(
+                f"{what}: backward returned {type(got).__name__}, expected two gradients, (dy, dmemory), "
+                f"of shapes {dy_ref.shape} and {dmemory_ref.shape}"
+            )
+        dy, dmemory = got
+        outputs = {"dy": (dy, dy_ref), "dmemory": (dmemory, dmemory_ref)}
+        message = _verdict(what, outputs, mine.gradients(), ref.gradients())
+        if message:
+            hint = _decoder_layer_hint(dy, dmemory, dmemory_ref.shape, dy_ref.shape, norm_first)
+            raise Wrong(message + (f": {hint}" if hint else ""))
+
+
+# --- 05.5 Decoder.backward ----------------------------------------------------------------
+
+
+def _decoders(Decoder, norm_first):
+    """The candidate and the reference Decoder of 2 layers with the same weights, run forward on
+    TGT (2, 4) and a memory (2, 6, 8); and dout (2, 4, 8)."""
+    cfg = _tiny(norm_first, n_encoder_layers=1, n_decoder_layers=2)
+    ref = transformer.Decoder(cfg, rng=np.random.default_rng(1))
+    mine = Decoder(cfg, rng=np.random.default_rng(1))
+    _copy_parameters(mine, ref)
+    rng = np.random.default_rng(3)
+    memory, dout = rng.standard_normal((2, 6, 8)), rng.standard_normal((2, 4, 8))
+    masks = tokenizer.target_mask(TGT), tokenizer.padding_mask(SRC)
+    mine.forward(TGT, memory, *masks), ref.forward(TGT, memory, *masks)
+    return mine, ref, dout
+
+
+def _memory_shares(norm_first, *, final_norm=True, forward_order=False):
+    """Each layer's share of dmemory, {layer index: (B, T_src, C)}, in a backward written that way."""
+    _, dec, dout = _decoders(transformer.Decoder, norm_first)
+    dy = dec.norm.backward(dout) if dec.norm and final_norm else dout
+    shares = {}
+    for i in range(len(dec.layers)) if forward_order else reversed(range(len(dec.layers))):
+        dy, shares[i] = dec.layers[i].backward(dy)
+    return shares
+
+
+def _decoder_hint(dmemory, grads, expected_grads, norm_first):
+    n = len(_memory_shares(norm_first))
+    if dmemory is None:
+        return f"Decoder.backward returns dmemory, the sum of the {n} layers' memory gradients"
+    for i, share in _memory_shares(norm_first).items():
+        if _same(dmemory, share):
+            which = "the first in forward, whose backward runs last" if i == 0 else "the last in forward"
+            return (
+                f"dmemory is layer {i}'s memory gradient alone ({which}): every layer's cross-attention reads "
+                f"memory, so dmemory is the sum of all {n} layers' (dmemory += dm, not dmemory = dm)"
+            )
+    if norm_first and _same(dmemory, sum(_memory_shares(norm_first, final_norm=False).values())):
+        return "the final norm is skipped: in pre-LN, forward ended with self.norm, so backward starts with self.norm.backward(dout)"
+    if _same(dmemory, sum(_memory_shares(norm_first, forward_order=True).values())):
+        return "backward visits the layers in reverse: for layer in reversed(self.layers)"
+    if not np.any(grads["embedding.E"]) and np.any(expected_grads["embedding.E"]):
+        return (
+            "the embedding table's gradient is all zeros: after the layers, hand dy through the positions' "
+            "backward to the embedding's, self.embedding.backward(self.positions.backward(dy))"
+        )
+    return None
+
+
+@exercise(
+    "05.5",
+    "Decoder.backward",
+    reference=lambda: transformer.Decoder.backward,
+    uses="the course's Decoder.backward",
+    method="backward",
+)
+def check_decoder_backward(Decoder):
+    for norm_first in (True, False):
+        what = f"Decoder ({_variant(norm_first)}, 2 layers)"
+        mine, ref, dout = _decoders(Decoder, norm_first)
+        dmemory, dmemory_ref = mine.backward(dout), ref.backward(dout)
+        grads, expected_grads = mine.gradients(), ref.gradients()
+        message = _verdict(what, {"dmemory": (dmemory, dmemory_ref)}, grads, expected_grads)
+        if message:
+            hint = _decoder_hint(dmemory, grads, expected_grads, norm_first)
+            raise Wrong(message + (f": {hint}" if hint else ""))
+
+
+# --- 05.6 DecoderCache.self_attend ----------------------------------------------------------
+
+# Teacher-forced ids, fed one column per step: sentence 0 holds PAD at positions 3, 6 and 7 (a
+# PAD in the middle, as an untrained model's argmax may write, and PAD after EOS); sentence 1 none.
+CACHE_TGT = np.array(
+    [
+        [BOS_ID, 67, 97, PAD_ID, 118, EOS_ID, PAD_ID, PAD_ID],
+        [BOS_ID, 79, 104, 33, 110, 111, 33, 46],
+    ]
+)
+CACHE_SRC = tokenizer.pad_batch([[72, 105, EOS_ID], [79, 104, 33, 10, EOS_ID]])  # (2, 5)
+
+
+def _attend_only_new(self, i, attention, a):
+    t, K, V = self.length, self.keys[i], self.values[i]
+    K[:, :, t : t + 1], V[:, :, t : t + 1] = attention.keys_values(a)
+    return attention.attend(a, K[:, :, t : t + 1], V[:, :, t : t + 1], self.real[:, None, None, t : t + 1])
+
+
+def _attend_without_pad_mask(self, i, attention, a):
+    t, K, V = self.length, self.keys[i], self.values[i]
+    K[:, :, t : t + 1], V[:, :, t : t + 1] = attention.keys_values(a)
+    return attention.attend(a, K[:, :, : t + 1], V[:, :, : t + 1])
+
+
+def _attend_before_t(self, i, attention, a):
+    t, K, V = self.length, self.keys[i], self.values[i]
+    K[:, :, t : t + 1], V[:, :, t : t + 1] = attention.keys_values(a)
+    return attention.attend(a, K[:, :, :t], V[:, :, :t], self.real[:, None, None, :t])
+
+
+CACHE_MISTAKES = [
+    (
+        _attend_only_new,
+        "the new position attended to itself alone: it attends to every real position 0..t, the ones cached "
+        "at the steps before too: K[:, :, : t + 1] and V[:, :, : t + 1]",
+    ),
+    (
+        _attend_without_pad_mask,
+        "PAD keys must be hidden, as model.decode's target mask hides them: pass the mask of the real positions "
+        "0..t, self.real[:, None, None, : t + 1]",
+    ),
+    (
+        _attend_before_t,
+        "the new position must attend to itself too: positions 0..t, t included (: t + 1)",
+    ),
+]
+
+
+def _cache_model(norm_first):
+    model = transformer.Transformer(
+        _tiny(norm_first, n_encoder_layers=1, n_decoder_layers=2, max_len=12), rng=np.random.default_rng(4)
+    )
+    memory, src_mask = model.encode(CACHE_SRC)
+    return model, memory, src_mask
+
+
+def _new_cache(DecoderCache, model, memory, src_mask):
+    """A cache whose buffers hold NaN where nothing was written: np.empty may hold anything."""
+    cache = DecoderCache(model, memory, src_mask)
+    for buffer in cache.keys + cache.values:
+        buffer[...] = np.nan
+    return cache
+
+
+def _step(model, cache, t):
+    """decode_step's logits at position t, or None when they are not finite (decode_step refuses them)."""
+    try:
+        with np.errstate(all="ignore"):
+            return decoding.decode_step(model, cache, CACHE_TGT[:, t])
+    except ValueError as e:
+        if "NaN or infinite" in str(e):
+            return None
+        raise
+
+
+def _mistake_logits(norm_first, mistake, steps):
+    """The logits at step `steps` of a cache whose self_attend is `mistake`."""
+    model, memory, src_mask = _cache_model(norm_first)
+    Cache = type("DecoderCache", (decoding.DecoderCache,), {"self_attend": mistake})
+    cache = _new_cache(Cache, model, memory, src_mask)
+    for t in range(steps + 1):
+        logits = _step(model, cache, t)
+    return logits
+
+
+def _buffer_problem(cache, ref, t, layers):
+    """What is wrong with position t of the buffers of these layers after step t, or None."""
+    for i, name in ((i, name) for i in layers for name in ("keys", "values")):
+        got, expected = getattr(cache, name)[i], getattr(ref, name)[i]
+        if np.allclose(got[:, :, t], expected[:, :, t]):
+            continue
+        if t + 1 < got.shape[2] and np.allclose(got[:, :, t + 1], expected[:, :, t]):
+            return (
+                f"the new position's {name[:-1]} went to position t + 1 = {t + 1} of self.{name}[{i}], not to "
+                f"t = {t} (write it at self.length: K[:, :, t : t + 1])"
+            )
+        return (
+            f"position t = {t} of self.{name}[{i}] does not hold its {name[:-1]} after the step: write the new "
+            f"position's key and value into the buffers themselves (K[:, :, t : t + 1] = ...), so that the "
+            "next steps find them there"
+        )
+    return None
+
+
+@exercise(
+    "05.6",
+    "DecoderCache.self_attend",
+    reference=lambda: decoding.DecoderCache.self_attend,
+    uses="the course's DecoderCache.self_attend",
+    method="self_attend",
+)
+def check_cache_self_attend(DecoderCache):
+    for norm_first in (True, False):
+        what = f"decode_step with your DecoderCache ({_variant(norm_first)} model, 2 decoder layers)"
+        model, memory, src_mask = _cache_model(norm_first)
+        cache = _new_cache(DecoderCache, model, memory, src_mask)
+        ref = _new_cache(decoding.DecoderCache, model, memory, src_mask)
+        for t in range(CACHE_TGT.shape[1]):
+            where = f"{what}, step {t + 1} (position t = {t})"
+            try:
+                logits = _step(model, cache, t)
+            except (ValueError, IndexError, TypeError) as e:
+                raise Wrong(
+                    f"{where}: it raised {type(e).__name__}: {e} (keys_values(a) gives K and V of shape "
+                    "(B, H, 1, Dh); attend takes K and V of shape (B, H, t + 1, Dh) and a mask that broadcasts "
+                    "to (B, H, 1, t + 1))"
+                ) from None
+            _step(model, ref, t)
+            expected = model.decode(CACHE_TGT[:, : t + 1], memory, src_mask)[:, -1]  # (B, V)
+            problem = _buffer_problem(cache, ref, t, [0])  # layer 0's input is the embedding, whatever else
+            if problem:
+                raise Wrong(f"{where}: {problem}")
+            if logits is None:
+                raise Wrong(
+                    f"{where}: the logits are NaN: attention read positions after t, where the buffers hold "
+                    "nothing yet (np.empty leaves whatever the memory held; here NaN): attend to "
+                    "K[:, :, : t + 1] and V[:, :, : t + 1] only"
+                )
+            problem = compare("logits", logits, expected, rtol=1e-8, atol=1e-10)
+            if not problem:
+                problem = _buffer_problem(cache, ref, t, range(len(cache.keys)))  # right so far: every layer's
+                if problem:
+                    raise Wrong(f"{where}: the logits are right, but {problem}")
+                continue
+            for mistake, hint in CACHE_MISTAKES:
+                guess = _mistake_logits(norm_first, mistake, t)
+                if guess is not None and _same(logits, guess):
+                    raise Wrong(f"{where}: {problem}, compared with model.decode on the prefix ({hint})")
+            rows = [b for b in range(len(CACHE_TGT)) if not np.allclose(logits[b], expected[b], rtol=1e-8, atol=1e-10)]
+            pads = [b for b in rows if PAD_ID in CACHE_TGT[b, : t + 1]]
+            said = f"sentence {rows[0]}" + (" (whose prefix holds PAD)" if pads else "")
+            raise Wrong(
+                f"{where}: {problem}, compared with model.decode on the prefix; {said} is wrong (write the new key "
+                "and value at t, then attend to the real positions 0..t)"
+            )
+
+
+# --- 05.7 greedy_decode's loop -----------------------------------------------------------
 
 # A tiny model whose EOS logit is raised so that, for these four sentences, it wins after 3, 4,
 # 6 and 4 steps (each argmax by a margin above 0.01, far from any float round-off).
@@ -279,7 +720,7 @@ def _compare_steps(got, expected, max_len, where):
         raise Wrong(f"{where}: the loop stopped after {n} steps, expected {n_expected}: {why}")
 
 
-@exercise("05.4", "greedy_decode's loop", reference=lambda: decoding.greedy_decode, uses="the library's greedy_decode")
+@exercise("05.7", "greedy_decode's loop", reference=lambda: decoding.greedy_decode, uses="the library's greedy_decode")
 def check_greedy_loop(greedy_decode):
     mine, ref = _greedy_models(greedy_decode)
     for use_cache in (True, False):

@@ -1,11 +1,11 @@
 """Checks of notebook 06's exercises: CrossEntropyLoss (the loss and its gradient), Adam.step,
-transformer_lr and clip_grad_norm."""
+clip_grad_norm and train_step."""
 
 import math
 
 import numpy as np
 
-from bytetrans_lib import optim
+from bytetrans_lib import config, optim, tokenizer, transformer
 from bytetrans_lib.exercises import Wrong, compare, exercise
 
 # --- 06.1 CrossEntropyLoss ------------------------------------------------------------------
@@ -195,54 +195,7 @@ def check_adam_step(Adam):
                 raise Wrong(problem)
 
 
-# --- 06.3 transformer_lr --------------------------------------------------------------------
-
-LR_CASES = [
-    (1, 512, 4000, 1.0),
-    (100, 512, 4000, 1.0),
-    (4000, 512, 4000, 1.0),
-    (16000, 512, 4000, 1.0),
-    (3, 64, 10, 2.0),
-    (50, 64, 10, 2.0),
-]
-LR_MISTAKES = [
-    (lambda s, d, w, f: f * min(s**-0.5, s * w**-1.5), "d_model^-0.5 scales the whole curve: multiply by it"),
-    (lambda s, d, w, f: d**-0.5 * min(s**-0.5, s * w**-1.5), "factor scales the whole curve: multiply by it"),
-    (
-        lambda s, d, w, f: f * d**-0.5 * max(s**-0.5, s * w**-1.5),
-        "the rate is the smaller of the two branches (min): the warm-up branch before step = warmup, the decay after",
-    ),
-    (
-        lambda s, d, w, f: f * d**-0.5 * min(s**-0.5, s * w**-0.5),
-        "the warm-up branch is step * warmup^-1.5, so that the two branches meet at step = warmup",
-    ),
-]
-
-
-@exercise("06.3", "transformer_lr", reference=lambda: optim.transformer_lr, uses="the library's transformer_lr")
-def check_transformer_lr(transformer_lr):
-    for step, d_model, warmup, factor in LR_CASES:
-        call = f"transformer_lr(step={step}, d_model={d_model}, warmup={warmup}, factor={factor})"
-        got, expected = (
-            transformer_lr(step, d_model, warmup, factor),
-            optim.transformer_lr(step, d_model, warmup, factor),
-        )
-        if not isinstance(got, float | int | np.floating):
-            raise Wrong(f"{call} returned {got!r}, expected a number ({expected:.6g})")
-        if math.isclose(got, expected, rel_tol=1e-12):
-            continue
-        problem = f"{call} gave {got:.6g}, expected {expected:.6g}"
-        for wrong, hint in LR_MISTAKES:
-            if all(math.isclose(transformer_lr(*case), wrong(*case), rel_tol=1e-12) for case in LR_CASES):
-                raise Wrong(f"{problem}: {hint}")
-        if step < warmup:
-            raise Wrong(
-                f"{problem}: during warm-up (step < warmup) the rate is factor * d_model^-0.5 * step * warmup^-1.5"
-            )
-        raise Wrong(f"{problem}: after warm-up the rate is factor * d_model^-0.5 * step^-0.5")
-
-
-# --- 06.4 clip_grad_norm --------------------------------------------------------------------
+# --- 06.3 clip_grad_norm --------------------------------------------------------------------
 
 
 def _clip_problem(clip_grad_norm, grads, max_norm, what):
@@ -280,7 +233,7 @@ def _clip_problem(clip_grad_norm, grads, max_norm, what):
     return None
 
 
-@exercise("06.4", "clip_grad_norm", reference=lambda: optim.clip_grad_norm, uses="the library's clip_grad_norm")
+@exercise("06.3", "clip_grad_norm", reference=lambda: optim.clip_grad_norm, uses="the library's clip_grad_norm")
 def check_clip_grad_norm(clip_grad_norm):
     rng = np.random.default_rng(6)
     cases = [
@@ -295,5 +248,183 @@ def check_clip_grad_norm(clip_grad_norm):
     ]
     for grads, max_norm, what in cases:
         problem = _clip_problem(clip_grad_norm, grads, max_norm, what)
+        if problem:
+            raise Wrong(problem)
+
+
+# --- 06.4 train_step ------------------------------------------------------------------------
+
+_TINY = {"d_model": 8, "n_heads": 2, "n_encoder_layers": 1, "n_decoder_layers": 1, "d_ff": 12, "max_len": 12}
+_FRENCH = ["Salut.", "Oui !"]
+_BATCH = (  # src_ids (2, 5), tgt_in (2, 7), tgt_out (2, 7): a teacher-forcing batch with padding
+    tokenizer.encode_batch(["Hi.", "Yes!"], eos=True),
+    tokenizer.encode_batch(_FRENCH, bos=True),
+    tokenizer.encode_batch(_FRENCH, eos=True),
+)
+
+
+class _Recording(optim.Adam):
+    """The library's Adam, keeping a copy of the gradients handed to each step."""
+
+    def __init__(self, params):
+        super().__init__(params, lr=0.01)
+        self.given = []
+
+    def step(self, grads):
+        self.given.append({name: np.array(g, dtype=np.float64) for name, g in grads.items()})
+        super().step(grads)
+
+
+def _tiny_run(spoil=None):
+    """A tiny float64 Transformer (the same weights every time), its Adam and its loss."""
+    model = transformer.Transformer(config.Config(**_TINY, dtype="float64"), rng=np.random.default_rng(6))
+    if spoil:
+        spoil(model.parameters())
+    return model, _Recording(model.parameters()), optim.CrossEntropyLoss()
+
+
+def _same(got, expected):
+    return all(
+        name in got and np.shape(got[name]) == g.shape and np.allclose(got[name], g, rtol=1e-9, atol=1e-12)
+        for name, g in expected.items()
+    )
+
+
+def _params_problem(model, expected):
+    """What is wrong with the parameters of `model` (None if each equals `expected`'s)."""
+    for name, theta in expected.parameters().items():
+        mine = model.parameters()[name]
+        if not np.array_equal(mine, theta, equal_nan=True):
+            problem = compare(f"params['{name}']", mine, theta, rtol=1e-9, atol=1e-12)
+            if problem:
+                return problem
+    return None
+
+
+def _returned(result, call):
+    """(loss, norm) from what train_step returned, or Wrong."""
+    if not (isinstance(result, tuple | list) and len(result) == 2):
+        raise Wrong(f"{call} returned {result!r}, expected the tuple (loss, norm)")
+    try:
+        return float(result[0]), float(result[1])
+    except (TypeError, ValueError):
+        raise Wrong(f"{call} returned {result!r}, expected two numbers (loss, norm)") from None
+
+
+def _grads_problem(given, expected):
+    """What is wrong with the gradients handed to optimizer.step (None if they are the course's)."""
+    for name, g in expected.items():
+        if name not in given:
+            return f"grads has no '{name}'"
+        problem = compare(f"grads['{name}']", given[name], g, rtol=1e-9, atol=1e-12)
+        if problem:
+            return problem
+    return None
+
+
+def _grads_hint(mine, ref, model, k, max_norm, norm, first_step_right):
+    """Why the gradients handed to optimizer.step differ from the course's."""
+    given, expected = mine.given[-1], ref.given[-1]
+    if norm > max_norm and _same(given, {n: g * (norm / max_norm) for n, g in expected.items()}):
+        if _same(model.gradients(), expected):
+            return "clip_grad_norm ran after optimizer.step, which took the gradients not yet clipped: clip first"
+        return (
+            f"they were not clipped (their norm is {norm:.6g}, above max_norm={max_norm}): "
+            "clip_grad_norm(model.gradients(), max_norm) before the step"
+        )
+    if k == 2 and first_step_right:
+        return (
+            "right at step 1, wrong at step 2: are the gradients zeroed at the start of each step "
+            "(model.zero_grad())? backward adds into model.gradients(), so step 2 would also hold step 1's"
+        )
+    return "zero the gradients, forward, loss, backward of the loss's gradient, then clip"
+
+
+def _step_problem(train_step, max_norm):
+    """Two steps of the candidate and of the course's train_step on identical tiny models."""
+    (model, mine, loss_fn), (expected, ref, ref_loss_fn) = _tiny_run(), _tiny_run()
+    first_step_right = False
+    for k in (1, 2):
+        with np.errstate(all="ignore"):
+            result = train_step(model, loss_fn, mine, *_BATCH, max_norm=max_norm)
+            loss, norm = optim.train_step(expected, ref_loss_fn, ref, *_BATCH, max_norm=max_norm)
+        where = f"After step {k} with max_norm={max_norm}" + (
+            " (clipping active)" if norm > max_norm else " (no clipping: the norm is below max_norm)"
+        )
+        got_loss, got_norm = _returned(result, f"{where}, train_step(...)")
+        if len(mine.given) != len(ref.given):
+            return f"{where}: optimizer.step ran {len(mine.given)} time(s), expected {k}: once per training step"
+        problem = _grads_problem(mine.given[-1], ref.given[-1])
+        if problem:
+            hint = _grads_hint(mine, ref, model, k, max_norm, norm, first_step_right)
+            return f"{where}: the gradients handed to optimizer.step are wrong ({problem}): {hint}"
+        problem = _params_problem(model, expected)
+        if problem:
+            return (
+                f"{where}: {problem}, although optimizer.step was handed the right gradients: step once, "
+                "with them, and change no parameter otherwise"
+            )
+        if not math.isclose(got_loss, loss, rel_tol=1e-10):
+            return (
+                f"{where}: the returned loss is {got_loss:.6g}, expected {loss:.6g}: the batch's mean loss, "
+                "what loss_fn.forward returns"
+            )
+        if not math.isclose(got_norm, norm, rel_tol=1e-10):
+            problem = f"{where}: the returned norm is {got_norm:.6g}, expected {norm:.6g}"
+            if norm > max_norm and math.isclose(got_norm, max_norm, rel_tol=1e-6):
+                return (
+                    problem
+                    + ": that is the norm after clipping; return the norm before it, which clip_grad_norm returns"
+                )
+            return problem + ": return the global gradient norm from before clipping (what clip_grad_norm returns)"
+        first_step_right = True
+    return None
+
+
+def _spoilt_problem(train_step, spoil, what):
+    """One step of a model whose loss (or gradient norm) is not finite: nothing may move."""
+    (model, mine, loss_fn), (expected, ref, ref_loss_fn) = _tiny_run(spoil), _tiny_run(spoil)
+    with np.errstate(all="ignore"):
+        result = train_step(model, loss_fn, mine, *_BATCH, max_norm=1.0)
+        loss, norm = optim.train_step(expected, ref_loss_fn, ref, *_BATCH, max_norm=1.0)
+    where = f"On a model whose {what}"
+    got_loss, got_norm = _returned(result, f"{where}, train_step(...)")
+    moved = _params_problem(model, expected)
+    if mine.given or moved:
+        moved = f" ({moved})" if moved else ""
+        if math.isfinite(loss):
+            return (
+                f"{where}, optimizer.step ran{moved}: take the step only when the norm is finite "
+                "(math.isfinite(norm)); clip_grad_norm leaves such gradients as they are"
+            )
+        return (
+            f"{where}, optimizer.step ran{moved}: when the loss is not finite, return (loss, math.nan) "
+            "before backward; no parameter may move"
+        )
+    if not (math.isnan(got_loss) if math.isnan(loss) else math.isclose(got_loss, loss, rel_tol=1e-10)):
+        return f"{where}: the returned loss is {got_loss}, expected {loss}: return the loss as it is"
+    if not (math.isnan(got_norm) if math.isnan(norm) else got_norm == norm):
+        return f"{where}: the returned norm is {got_norm}, expected {norm}" + (
+            ": a non-finite loss has no gradient to measure: return (loss, math.nan)" if math.isnan(norm) else ""
+        )
+    return None
+
+
+def _nan_bias(params):
+    params["output.b"][0] = np.nan  # one NaN: the loss is NaN
+
+
+def _huge_output(params):
+    params["output.W"][...] *= 1e155  # logits of 1e155: a finite loss, gradients whose squares overflow
+
+
+@exercise("06.4", "train_step", reference=lambda: optim.train_step, uses="the library's train_step")
+def check_train_step(train_step):
+    for max_norm in (100.0, 0.5):  # clipping inactive, then active (the first norm is about 2.25)
+        problem = _step_problem(train_step, max_norm)
+        if problem:
+            raise Wrong(problem)
+    for spoil, what in ((_nan_bias, "loss is NaN"), (_huge_output, "loss is finite but whose gradient norm is inf")):
+        problem = _spoilt_problem(train_step, spoil, what)
         if problem:
             raise Wrong(problem)

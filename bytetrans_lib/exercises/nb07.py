@@ -1,6 +1,5 @@
 """Checks of notebook 07's exercises (data): french_join, split_pairs."""
 
-import random
 from collections import Counter
 
 from bytetrans_lib import data, spelling
@@ -47,26 +46,13 @@ def _pairs(n_english, per_english=1):
     return [(f"Sentence {e}.", f"Phrase {e}, version {v}.") for v in range(per_english) for e in range(n_english)]
 
 
-def _variant(pairs, valid, test, seed, *, j_up_to_i=True, test_first=True):
-    """The course's split of `pairs` (valid, test: numbers of pairs), or one of two typical slips:
-    j drawn from 0..i-1 (Sattolo's algorithm: a cycle, not a shuffle), or valid filled first."""
-    groups = {}
-    for pair in pairs:
-        groups.setdefault(pair[0], []).append(tuple(pair))
-    order, rng = list(groups.values()), random.Random(seed)
-    for i in range(len(order) - 1, 0, -1):
-        j = int(rng.random() * (i + j_up_to_i))
-        order[i], order[j] = order[j], order[i]
-    out, k = {"test": [], "valid": []}, 0
-    for name, n in (("test", test), ("valid", valid)) if test_first else (("valid", valid), ("test", test)):
-        while len(out[name]) < n and k < len(order):
-            out[name] += order[k]
-            k += 1
-    return [[pair for group in order[k:] for pair in group], out["valid"], out["test"]]
+def _uneven_pairs(n_english):
+    """n_english English sentences with 1, 2 or 3 French translations each, interleaved."""
+    return [(f"Sentence {e}.", f"Phrase {e}, version {v}.") for v in range(3) for e in range(n_english) if v <= e % 3]
 
 
 def _split(split_pairs, pairs, **kwargs):
-    """split_pairs(pairs, **kwargs) as (train, valid, test) lists; its own leak check named as such."""
+    """split_pairs(pairs, **kwargs) as [train, valid, test] lists of tuples; its own leak check named as such."""
     try:
         result = split_pairs(list(pairs), **kwargs)
     except AssertionError as e:  # the check after the solution: an English sentence in two sets
@@ -76,59 +62,92 @@ def _split(split_pairs, pairs, **kwargs):
         ) from None
     if not (isinstance(result, tuple | list) and len(result) == 3):
         raise Wrong(f"split_pairs returned a {type(result).__name__}, expected the tuple (train, valid, test)")
-    return [list(part) for part in result]
+    return [[tuple(pair) for pair in part] for part in result]
 
 
-@exercise("07.2", "split_pairs", reference=lambda: data.split_pairs, uses="the library's split_pairs")
-def check_split_pairs(split_pairs):
-    pairs = _pairs(40)
-    train, valid, test = _split(split_pairs, pairs, valid=0.1, test=0.05, seed=3)
-    missing, extra = Counter(pairs) - Counter(train + valid + test), Counter(train + valid + test) - Counter(pairs)
+SPLITS = ("train", "valid", "test")
+
+
+def _grouped_split_problem(pairs, splits, sizes, call):
+    """What is wrong with the split `splits` of `pairs` (None if nothing): every pair in exactly one
+    split, every English sentence in one split only, and the sizes asked for (within one group)."""
+    everything = [pair for part in splits for pair in part]
+    missing, extra = Counter(pairs) - Counter(everything), Counter(everything) - Counter(pairs)
     if missing or extra:
         problems = [
             f"{sum(c.values())} pair(s) {what} (e.g. {next(iter(c))!r})"
             for c, what in ((missing, "missing"), (extra, "extra"))
             if c
         ]
-        raise Wrong(
-            f"train + valid + test do not hold every pair exactly once: {' and '.join(problems)}; every pair goes "
-            "to exactly one set, and every group left after valid goes to train"
+        return (
+            f"{call}: train + valid + test do not hold every pair exactly once: {' and '.join(problems)}; every "
+            "pair goes to exactly one set, and every group left after test and valid goes to train"
         )
-    if (len(valid), len(test)) != (4, 2):
-        swapped = " (valid and test are swapped)" if (len(valid), len(test)) == (2, 4) else ""
-        raise Wrong(
-            f"len(valid) is {len(valid)} and len(test) is {len(test)} for valid=0.1 and test=0.05 of 40 pairs; "
-            f"expected 4 and 2: size(valid) and size(test){swapped}"
-        )
-    if test + valid == pairs[:6]:
-        raise Wrong("test and valid are the first pairs of the input: the groups were not shuffled")
-    if [list(p) for p in split_pairs(list(pairs), valid=0.1, test=0.05, seed=3)] != [train, valid, test]:
-        raise Wrong("two calls with seed=3 gave different splits: draw only from rng = random.Random(seed)")
-    if _split(split_pairs, pairs, valid=0.1, test=0.05, seed=4) == [train, valid, test]:
-        raise Wrong("seed=3 and seed=4 gave the same split: shuffle with rng = random.Random(seed)")
-
-    grouped = _pairs(12, per_english=3)  # each English sentence three times
-    g_train, g_valid, g_test = _split(split_pairs, grouped, valid=3, test=3, seed=0)
-    leaked = {en for en, _ in g_valid + g_test} & {en for en, _ in g_train}
+    where = {}
+    for name, part in zip(SPLITS, splits):
+        for en, _ in part:
+            where.setdefault(en, set()).add(name)
+    leaked = sorted(en for en, names in where.items() if len(names) > 1)
     if leaked:
-        raise Wrong(
-            f"the English sentence {sorted(leaked)[0]!r} is in train and in valid or test: keep every pair of one "
+        names = [name for name in SPLITS if name in where[leaked[0]]]
+        return (
+            f"{call}: the English sentence {leaked[0]!r} is in {' and '.join(names)}: keep every pair of one "
             "English sentence in the same set (split whole groups)"
         )
+    largest = max(Counter(en for en, _ in pairs).values())
+    for name, part, n in zip(SPLITS[:0:-1], splits[:0:-1], sizes):  # test, then valid
+        if abs(len(part) - n) >= largest:
+            within = " exactly" if largest == 1 else f" give or take one group (of up to {largest} pairs)"
+            swapped = len(part) == sizes[name == "test"] and sizes[0] != sizes[1]
+            return (
+                f"{call}: len({name}) is {len(part)}, expected {n}{within}: whole groups fill {name} up to "
+                f"n_{name} pairs" + (" (valid and test are swapped)" if swapped else "")
+            )
+    return None
 
-    for case, (n_valid, n_test, seed) in [(pairs, (4, 2, 3)), (grouped, (3, 3, 0))]:
-        got = _split(split_pairs, case, valid=n_valid, test=n_test, seed=seed)
-        expected = [list(p) for p in data.split_pairs(list(case), valid=n_valid, test=n_test, seed=seed)]
-        for name, mine, ref in reversed(list(zip(("train", "valid", "test"), got, expected))):  # test is filled first
-            if mine != ref:
-                hint = "shuffle the groups with Fisher-Yates exactly as described, then fill test first, then valid"
-                if got == _variant(case, n_valid, n_test, seed, j_up_to_i=False):
-                    hint = "j must be drawn from 0..i, i included: j = int(rng.random() * (i + 1))"
-                elif got == _variant(case, n_valid, n_test, seed, test_first=False):
-                    hint = "fill test first, then valid"
-                k = next((k for k, (a, b) in enumerate(zip(mine, ref)) if a != b), min(len(mine), len(ref)))
-                raise Wrong(
-                    f"{name} is not the course's split: {name}[{k}] is {mine[k] if k < len(mine) else None!r}, "
-                    f"expected {ref[k] if k < len(ref) else None!r} (every pair is in one set, the sizes are right "
-                    f"and no English sentence leaked, but the order differs: {hint})"
-                )
+
+@exercise(
+    "07.2",
+    "split_pairs",
+    reference=lambda: data.split_pairs,
+    uses="the library's split_pairs",
+    keep_reference="so that its sets, and every output below, are the course's (another right shuffle gives other sets)",
+)
+def check_split_pairs(split_pairs):
+    pairs = _pairs(40)
+    call = "split_pairs(40 pairs, valid=0.1, test=0.05, seed=3)"
+    first = _split(split_pairs, pairs, valid=0.1, test=0.05, seed=3)
+    problem = _grouped_split_problem(pairs, first, (2, 4), call)
+    if problem:
+        raise Wrong(problem)
+    if set(first[1] + first[2]) == set(pairs[:6]):
+        raise Wrong(f"{call}: test and valid are the first pairs of the input: the groups were not shuffled")
+    if _split(split_pairs, pairs, valid=0.1, test=0.05, seed=3) != first:
+        raise Wrong("two calls with seed=3 gave different splits: draw only from rng = random.Random(seed)")
+    if _split(split_pairs, pairs, valid=0.1, test=0.05, seed=4) == first:
+        raise Wrong("seed=3 and seed=4 gave the same split: shuffle with rng = random.Random(seed)")
+
+    for n_english, per_english, valid, test, seed in [(12, 3, 3, 3, 0), (15, None, 0.2, 0.2, 1)]:
+        grouped = _pairs(n_english, per_english) if per_english else _uneven_pairs(n_english)
+        what = f"{n_english} English sentences, {per_english or '1 to 3'} French each"
+        call = f"split_pairs({len(grouped)} pairs of {what}, valid={valid}, test={test}, seed={seed})"
+        splits = _split(split_pairs, grouped, valid=valid, test=test, seed=seed)
+        sizes = [round(x * len(grouped)) if isinstance(x, float) else x for x in (test, valid)]
+        problem = _grouped_split_problem(grouped, splits, sizes, call)
+        if problem:
+            raise Wrong(problem)
+
+    three, seeds = _pairs(3), range(60)
+    landed = {pair: set() for pair in three}
+    for seed in seeds:
+        for name, part in zip(SPLITS, _split(split_pairs, three, valid=1, test=1, seed=seed)):
+            for pair in part:
+                landed[pair].add(name)
+    for pair, names in landed.items():
+        never = [name for name in SPLITS if name not in names]
+        if never:
+            raise Wrong(
+                f"split_pairs(3 pairs, valid=1, test=1) over seeds 0..59: {pair!r} never landed in {never[0]}: a "
+                "shuffle can put any group anywhere (in Fisher-Yates, j is drawn from 0..i, i included: "
+                "j = int(rng.random() * (i + 1)))"
+            )
