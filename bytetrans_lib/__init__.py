@@ -108,6 +108,9 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "train_step": "optim",
     # notebooks/07_data.ipynb
     "PROJECT_ROOT": "paths",
+    "course_root": "paths",
+    "DATA_FOLDER": "paths",
+    "APPS_FOLDER": "paths",
     # notebooks/07_data.ipynb
     "LEXICON_PATH": "lexicon",
     "read_lexicon": "lexicon",

@@ -7,7 +7,7 @@ apps/explorer.ipynb with Voilà on a free loopback port, with a picker of the ch
 __all__ = ["APP_NOTEBOOK", "model_choices", "recording_of", "attention_app", "free_port", "explore_cli"]
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 5
+# %% notebooks/09_attention_maps.ipynb, cell 6
 import argparse
 import html
 import importlib.util
@@ -21,13 +21,13 @@ import numpy as np
 
 from bytetrans_lib.checkpoint import load_checkpoint
 from bytetrans_lib.data import CORPUS_PATH
-from bytetrans_lib.paths import PROJECT_ROOT
+from bytetrans_lib.paths import APPS_FOLDER
 from bytetrans_lib.recording import is_recording, load_recording
 from bytetrans_lib.viz import attention_maps, explore_attention
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 51
-APP_NOTEBOOK = PROJECT_ROOT / "apps" / "explorer.ipynb"  # what `make explore` serves
+# %% notebooks/09_attention_maps.ipynb, cell 52
+APP_NOTEBOOK = APPS_FOLDER / "explorer.ipynb"  # what `make explore` serves
 
 
 def model_choices(extra=None):
@@ -118,7 +118,8 @@ def explore_cli(argv=None):
         return 2
     if importlib.util.find_spec("voila") is None:
         print(
-            f"{parser.prog}: error: Voilà is not installed: pip install -e '.[app]' (make explore does)",
+            f"{parser.prog}: error: Voilà is not installed: in a clone of the course, pip install -e '.[app]' "
+            "(make explore does); for the installed package, pip install 'bytetrans[app]'",
             file=sys.stderr,
         )
         return 2
@@ -143,7 +144,7 @@ def explore_cli(argv=None):
 
 
 if __name__ == "__main__":
-    # %% notebooks/09_attention_maps.ipynb, cell 52
+    # %% notebooks/09_attention_maps.ipynb, cell 53
     # What `python -m bytetrans_lib.app` runs (nothing inside Jupyter, where sys.argv is the kernel's).
     if "ipykernel" not in sys.modules:
         sys.exit(explore_cli())

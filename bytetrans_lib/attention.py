@@ -4,7 +4,7 @@
 __all__ = ["masked_softmax", "plot_attention", "MultiHeadAttention"]
 
 
-# %% notebooks/04_attention.ipynb, cell 4
+# %% notebooks/04_attention.ipynb, cell 5
 import math
 
 import numpy as np
@@ -14,7 +14,7 @@ from bytetrans_lib.layers import Module, affine, affine_backward, row_sums
 from bytetrans_lib.validation import as_numbers, check_dout, check_dtype, check_size
 
 
-# %% notebooks/04_attention.ipynb, cell 15
+# %% notebooks/04_attention.ipynb, cell 16
 def _as_mask(mask, shape):
     """`mask` as a bool array that broadcasts to `shape`, or a clear error. True (or 1) = may attend."""
     mask = np.asarray(mask)
@@ -52,7 +52,7 @@ def _check_masked_softmax(scores, mask=None, *, inplace=False):
     return {"scores": scores, "mask": None if mask is None else _as_mask(mask, scores.shape)}
 
 
-# %% notebooks/04_attention.ipynb, cell 16
+# %% notebooks/04_attention.ipynb, cell 17
 @checked_by(_check_masked_softmax)
 def masked_softmax(scores, mask=None, *, inplace=False):
     """Softmax over the last axis (the keys), restricted to the keys that `mask` allows.
@@ -81,7 +81,7 @@ def masked_softmax(scores, mask=None, *, inplace=False):
     return e  # (..., T_kv)
 
 
-# %% notebooks/04_attention.ipynb, cell 23
+# %% notebooks/04_attention.ipynb, cell 24
 def plot_attention(weights, query_labels, key_labels, ax=None, title=None):
     """Draw one attention map as a heatmap with labelled axes; return the image (an AxesImage).
 
@@ -117,7 +117,7 @@ def plot_attention(weights, query_labels, key_labels, ax=None, title=None):
     return image
 
 
-# %% notebooks/04_attention.ipynb, cell 28
+# %% notebooks/04_attention.ipynb, cell 29
 def _split_heads(x, n_heads):
     """(B, T, C) -> (B, H, T, Dh): head h gets columns h*Dh .. (h+1)*Dh - 1."""
     B, T, C = x.shape
@@ -125,7 +125,7 @@ def _split_heads(x, n_heads):
     return x.transpose(0, 2, 1, 3)  # (B, H, T, Dh)
 
 
-# %% notebooks/04_attention.ipynb, cell 29
+# %% notebooks/04_attention.ipynb, cell 30
 def _merge_heads(x):
     """(B, H, T, Dh) -> (B, T, C): the heads concatenated along the last axis; undoes _split_heads."""
     B, H, T, Dh = x.shape
@@ -133,7 +133,7 @@ def _merge_heads(x):
     return x.reshape(B, T, H * Dh)  # (B, T, C)
 
 
-# %% notebooks/04_attention.ipynb, cell 33
+# %% notebooks/04_attention.ipynb, cell 34
 class MultiHeadAttention(Module):
     """Multi-head scaled dot-product attention (Vaswani et al., 2017, section 3.2).
 
@@ -188,7 +188,7 @@ class MultiHeadAttention(Module):
         return _split_heads(k, H), _split_heads(v, H)  # (B, H, T_kv, Dh) each
 
 
-# %% notebooks/04_attention.ipynb, cell 35
+# %% notebooks/04_attention.ipynb, cell 36
 @patch_to(MultiHeadAttention)
 def attend(self, x_q, K, V, mask=None, *, x_kv=None):
     """The queries of x_q (B, T_q, C) attend to the keys and values K, V (B, H, T_kv, Dh)
@@ -214,7 +214,7 @@ def attend(self, x_q, K, V, mask=None, *, x_kv=None):
     return affine(z, p["W_o"], p["b_o"])  # (B, T_q, C) @ (C, C) -> (B, T_q, C)
 
 
-# %% notebooks/04_attention.ipynb, cell 38
+# %% notebooks/04_attention.ipynb, cell 39
 @patch_to(MultiHeadAttention)
 def backward(self, dout):
     """dout (B, T_q, C) -> (dx_q (B, T_q, C), dx_kv (B, T_kv, C)); adds the eight parameter gradients."""
@@ -242,7 +242,7 @@ def backward(self, dout):
     return dx_q, dx_kv
 
 
-# %% notebooks/04_attention.ipynb, cell 41
+# %% notebooks/04_attention.ipynb, cell 42
 def _check_inputs(layer, x_q, x_kv):
     C = layer.d_model
     if x_q.ndim != 3 or x_kv.ndim != 3 or x_q.shape[-1] != C or x_kv.shape[-1] != C:

@@ -7,14 +7,14 @@ its targets, and an epoch's pairs are cut into batches of similar length."""
 __all__ = ["too_long_pairs", "max_len_needed", "encode_pairs", "epoch_batches", "make_batch"]
 
 
-# %% notebooks/08_training.ipynb, cell 4
+# %% notebooks/08_training.ipynb, cell 5
 import numpy as np
 
 from bytetrans_lib.doors import checked_by
 from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, encode, pad_batch
 
 
-# %% notebooks/08_training.ipynb, cell 16
+# %% notebooks/08_training.ipynb, cell 17
 def too_long_pairs(pairs, max_len):
     """Indices of the pairs a model of this max_len cannot hold: English + EOS, or BOS + French,
     more than max_len ids, that is a side of max_len UTF-8 bytes or more."""
@@ -42,7 +42,7 @@ def _check_pairs_fit(pairs, max_len):
         )
 
 
-# %% notebooks/08_training.ipynb, cell 17
+# %% notebooks/08_training.ipynb, cell 18
 @checked_by(_check_pairs_fit)
 def encode_pairs(pairs, max_len):
     """Teacher-forcing id sequences for each (english, french) pair (a third item, such as
@@ -60,7 +60,7 @@ def encode_pairs(pairs, max_len):
     return encoded
 
 
-# %% notebooks/08_training.ipynb, cell 20
+# %% notebooks/08_training.ipynb, cell 21
 def epoch_batches(encoded, batch_size, seed, epoch):
     """The batches of one epoch, as a list of index arrays, grouped by length.
 
@@ -76,7 +76,7 @@ def epoch_batches(encoded, batch_size, seed, epoch):
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-# %% notebooks/08_training.ipynb, cell 22
+# %% notebooks/08_training.ipynb, cell 23
 def make_batch(encoded, indices):
     """Pad the chosen pairs into (src (B, T_src), tgt_in (B, T_tgt), tgt_out (B, T_tgt))."""
     return tuple(pad_batch([encoded[i][part] for i in indices]) for part in range(3))

@@ -15,7 +15,7 @@ __all__ = [
 ]
 
 
-# %% notebooks/08_training.ipynb, cell 6
+# %% notebooks/08_training.ipynb, cell 7
 import numbers
 
 import numpy as np
@@ -26,7 +26,7 @@ from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, decode, encode, normalize_te
 from bytetrans_lib.transformer import Transformer
 
 
-# %% notebooks/08_training.ipynb, cell 86
+# %% notebooks/08_training.ipynb, cell 87
 BEAM_SIZE = 4  # Vaswani et al. (2017)'s beam, and the everyday model's (measured in section 4)
 BEAM_ALPHA = 0.6  # their length penalty's exponent
 MAX_BEAM = 256  # wider holds (beam, max_len) of everything and gains nothing: the search is refused
@@ -55,7 +55,7 @@ def sentence_log_prob(model, english, french):
     return float(step[np.arange(len(tgt_out)), tgt_out].sum()), len(tgt_out)
 
 
-# %% notebooks/08_training.ipynb, cell 87
+# %% notebooks/08_training.ipynb, cell 88
 def _check_beam_search(model, text, beam=BEAM_SIZE, alpha=BEAM_ALPHA, max_len=None):
     """beam_search's door: a Transformer, one str that fits, a beam, an alpha and a max_len in range."""
     if not isinstance(model, Transformer):
@@ -97,7 +97,7 @@ def _best(complete, log_p, prefixes, alpha):
     return decode(best), float(score)
 
 
-# %% notebooks/08_training.ipynb, cell 89
+# %% notebooks/08_training.ipynb, cell 90
 def _extensions(total, prefixes, beam, alpha, complete):
     """The `beam` likeliest one-byte extensions that do not end a candidate, likeliest first, as
     lists (rows, ids, log_ps); an extension by EOS is scored and added to `complete` instead.
@@ -116,7 +116,7 @@ def _extensions(total, prefixes, beam, alpha, complete):
     return rows, ids, kept
 
 
-# %% notebooks/08_training.ipynb, cell 90
+# %% notebooks/08_training.ipynb, cell 91
 @checked_by(_check_beam_search)
 def beam_search(model, text, beam=BEAM_SIZE, alpha=BEAM_ALPHA, max_len=None):
     """Translate one text (spelled as translate spells it), keeping the `beam` likeliest partial

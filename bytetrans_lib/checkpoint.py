@@ -7,7 +7,7 @@ was, checked before a model is built from it."""
 __all__ = ["CHECKPOINT_FORMAT", "save_checkpoint", "checkpoint_writer", "load_checkpoint"]
 
 
-# %% notebooks/05_transformer.ipynb, cell 10
+# %% notebooks/05_transformer.ipynb, cell 11
 import json
 import math
 import zipfile
@@ -20,7 +20,7 @@ from bytetrans_lib.files import _as_path, write_atomically
 from bytetrans_lib.transformer import Transformer
 
 
-# %% notebooks/05_transformer.ipynb, cell 97
+# %% notebooks/05_transformer.ipynb, cell 98
 CHECKPOINT_FORMAT = "bytetrans-checkpoint-1"  # the marker that says what the file is
 
 
@@ -187,7 +187,7 @@ def checkpoint_writer(model, extra=None, caller="checkpoint_writer"):
     return lambda f: np.savez(f, **arrays)
 
 
-# %% notebooks/05_transformer.ipynb, cell 100
+# %% notebooks/05_transformer.ipynb, cell 101
 def _reading(path, read, *args, **kwargs):
     """read(*args, **kwargs); any error of a damaged file becomes one ValueError naming `path`."""
     try:

@@ -17,7 +17,7 @@ __all__ = [
 ]
 
 
-# %% notebooks/07_data.ipynb, cell 10
+# %% notebooks/07_data.ipynb, cell 11
 import argparse
 import io
 import numbers
@@ -36,7 +36,7 @@ from bytetrans_lib.files import check_writable
 from bytetrans_lib.tokenizer import normalize_text
 
 
-# %% notebooks/07_data.ipynb, cell 54
+# %% notebooks/07_data.ipynb, cell 55
 def raw_lines(data: bytes) -> list[bytes]:
     """A file's lines as bytes: BOM removed, split at b"\\n", each line's trailing b"\\r" removed;
     a file with no b"\\n" but some b"\\r" (old Mac line endings) is split at b"\\r"."""
@@ -48,7 +48,7 @@ def raw_lines(data: bytes) -> list[bytes]:
     return [line[:-1] if line.endswith(b"\r") else line for line in lines]
 
 
-# %% notebooks/07_data.ipynb, cell 57
+# %% notebooks/07_data.ipynb, cell 58
 DROP_REASONS = {  # key -> label in the report, in the order the checks run
     "truncated": "truncated last line",
     "utf8": "invalid UTF-8",
@@ -109,7 +109,7 @@ class CleaningReport:
         return "\n".join(lines)
 
 
-# %% notebooks/07_data.ipynb, cell 58
+# %% notebooks/07_data.ipynb, cell 59
 def same_file(a, b) -> bool:
     """True if paths a and b name one file: the same file on disk when both exist (whatever
     the spelling: ./x, an absolute path, a symbolic or hard link), else the same absolute path."""
@@ -119,7 +119,7 @@ def same_file(a, b) -> bool:
         return Path(a).resolve() == Path(b).resolve()
 
 
-# %% notebooks/07_data.ipynb, cell 59
+# %% notebooks/07_data.ipynb, cell 60
 _WIDE_BOMS = [
     (b"\xff\xfe\x00\x00", "UTF-32", "FF FE 00 00"),
     (b"\x00\x00\xfe\xff", "UTF-32", "00 00 FE FF"),
@@ -379,7 +379,7 @@ def clean_pairs(source, max_len: int = 60, lang: str = "fra") -> tuple[list[tupl
     return pairs, report
 
 
-# %% notebooks/07_data.ipynb, cell 67
+# %% notebooks/07_data.ipynb, cell 68
 def _check_output(output, sources, inputs, lang) -> None:
     """Refuse (ValueError) an output that is one of the input files (a zip, for a file inside a
     zip), or the file that the next run on an input folder would read."""
@@ -451,6 +451,6 @@ def clean_dataset_cli(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    # %% notebooks/07_data.ipynb, cell 69
+    # %% notebooks/07_data.ipynb, cell 70
     if "ipykernel" not in sys.modules:  # a command line, not a Jupyter kernel (whose argv is its own)
         sys.exit(clean_dataset_cli())

@@ -6,7 +6,7 @@ The model's settings: every size of the Transformer in one checked dataclass, `C
 __all__ = ["Config"]
 
 
-# %% notebooks/05_transformer.ipynb, cell 7
+# %% notebooks/05_transformer.ipynb, cell 8
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
@@ -14,7 +14,7 @@ import numpy as np
 from bytetrans_lib.tokenizer import VOCAB_SIZE
 
 
-# %% notebooks/05_transformer.ipynb, cell 30
+# %% notebooks/05_transformer.ipynb, cell 31
 @dataclass
 class Config:
     """Hyperparameters of the Transformer. Sizes count bytes (tokens) and features.

@@ -7,7 +7,7 @@ generate_corpus."""
 __all__ = ["Phrase", "noun_phrase", "SENTENCE_MAX_BYTES", "generate_corpus"]
 
 
-# %% notebooks/07_data.ipynb, cell 8
+# %% notebooks/07_data.ipynb, cell 9
 import random
 from dataclasses import dataclass
 
@@ -26,7 +26,7 @@ from bytetrans_lib.lexicon import (
 from bytetrans_lib.spelling import english_join, french_join, starts_with_vowel_sound
 
 
-# %% notebooks/07_data.ipynb, cell 24
+# %% notebooks/07_data.ipynb, cell 25
 @dataclass
 class Phrase:
     """English and French words of a phrase; for a subject, its person (0..4) and French gender."""
@@ -98,7 +98,7 @@ def noun_phrase(noun, det="the", *, plural=False, adjectives=(), negated=False):
     return Phrase(en, fr, 4 if plural else 1, noun.gender, noun.kinds)
 
 
-# %% notebooks/07_data.ipynb, cell 27
+# %% notebooks/07_data.ipynb, cell 28
 def _random_noun_phrase(rng, wanted, *, dets="any", negated=False):
     """Draw a noun phrase (or a first name) whose noun has one of the `wanted` kinds.
 
@@ -172,7 +172,7 @@ def _place_phrase(rng, preps):
     return Phrase([*en_prep.split(), *np.en], [*fr_prep.split(), *np.fr])
 
 
-# %% notebooks/07_data.ipynb, cell 28
+# %% notebooks/07_data.ipynb, cell 29
 _REFLEXIVE = ("me", "se", "nous", "vous", "se")
 _BE_EN = ("am", "is", "are", "are", "are")
 _BE_FR = ("suis", "est", "sommes", "êtes", "sont")
@@ -305,7 +305,7 @@ _TEMPLATES = (
 )
 
 
-# %% notebooks/07_data.ipynb, cell 31
+# %% notebooks/07_data.ipynb, cell 32
 SENTENCE_MAX_BYTES = 60  # the model reads at most 64 ids: BOS + sentence + EOS, with room to spare
 
 

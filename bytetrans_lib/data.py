@@ -7,22 +7,22 @@ train/validation/test split; CORPUS_PATH is the embedded corpus as shipped."""
 __all__ = ["split_pairs", "CORPUS_PATH", "CONTROL_CHARACTERS", "write_tsv", "MAX_TSV_BYTES", "read_tsv"]
 
 
-# %% notebooks/07_data.ipynb, cell 9
+# %% notebooks/07_data.ipynb, cell 10
 import random
 import re
 from pathlib import Path
 
 from bytetrans_lib.files import write_atomically
-from bytetrans_lib.paths import PROJECT_ROOT
+from bytetrans_lib.paths import DATA_FOLDER
 
 
-# %% notebooks/07_data.ipynb, cell 43
+# %% notebooks/07_data.ipynb, cell 44
 def _split_size(x, n_pairs):
     """A split's size as a number of pairs: a fraction (float) of n_pairs, or a count (int)."""
     return round(x * n_pairs) if isinstance(x, float) else int(x)
 
 
-# %% notebooks/07_data.ipynb, cell 44
+# %% notebooks/07_data.ipynb, cell 45
 def split_pairs(pairs: list, valid=0.05, test=0.05, seed: int = 0) -> tuple:
     """Shuffle `pairs` and cut them into (train, valid, test) lists of (english, french) pairs.
 
@@ -50,8 +50,8 @@ def split_pairs(pairs: list, valid=0.05, test=0.05, seed: int = 0) -> tuple:
     return train, out["valid"], out["test"]
 
 
-# %% notebooks/07_data.ipynb, cell 48
-CORPUS_PATH = PROJECT_ROOT / "data" / "synthetic-en-fr.tsv"  # generate_corpus(), as shipped
+# %% notebooks/07_data.ipynb, cell 49
+CORPUS_PATH = DATA_FOLDER / "synthetic-en-fr.tsv"  # generate_corpus(), as shipped
 
 # C0 and C1 control characters and DEL, all but the tab (\x09) that separates the fields
 CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")

@@ -7,7 +7,7 @@ what a user hands it, and trusts what another layer's forward or backward hands 
 __all__ = ["patch_to", "checked_by"]
 
 
-# %% notebooks/02_linear.ipynb, cell 9
+# %% notebooks/02_linear.ipynb, cell 10
 import functools
 import inspect
 import threading

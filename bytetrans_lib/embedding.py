@@ -6,7 +6,7 @@ From ids to vectors: the embedding table, and the sinusoidal positions added to 
 __all__ = ["Embedding", "positional_table", "PositionalEncoding"]
 
 
-# %% notebooks/05_transformer.ipynb, cell 5
+# %% notebooks/05_transformer.ipynb, cell 6
 import math
 
 import numpy as np
@@ -16,7 +16,7 @@ from bytetrans_lib.layers import Module
 from bytetrans_lib.validation import as_numbers, check_dout, check_dtype, check_last_axis, check_rng, check_size
 
 
-# %% notebooks/05_transformer.ipynb, cell 14
+# %% notebooks/05_transformer.ipynb, cell 15
 class Embedding(Module):
     """Look-up table: id -> vector, scaled by sqrt(d_model).
 
@@ -42,7 +42,7 @@ class Embedding(Module):
         return self.params["E"][ids] * self.scale  # (B, T, d_model)
 
 
-# %% notebooks/05_transformer.ipynb, cell 15
+# %% notebooks/05_transformer.ipynb, cell 16
 @patch_to(Embedding)
 def backward(self, dout):
     """dout (B, T, d_model) -> None (ids are not differentiable); adds dE (vocab_size, d_model)."""
@@ -52,7 +52,7 @@ def backward(self, dout):
     return None
 
 
-# %% notebooks/05_transformer.ipynb, cell 17
+# %% notebooks/05_transformer.ipynb, cell 18
 @patch_to(Embedding)
 def check_forward(self, ids):
     ids = np.asarray(ids)
@@ -69,7 +69,7 @@ def check_backward(self, dout):
     check_dout(dout, self.cache.shape + (self.d_model,), "Embedding")
 
 
-# %% notebooks/05_transformer.ipynb, cell 22
+# %% notebooks/05_transformer.ipynb, cell 23
 def positional_table(max_len, d_model):
     """The sinusoids of section 2 as a float64 array (max_len, d_model):
     PE[p, 2i] = sin(p / 10000^(2i/d_model)) and PE[p, 2i+1] = cos(p / 10000^(2i/d_model)).
@@ -83,7 +83,7 @@ def positional_table(max_len, d_model):
     return pe  # (max_len, d_model)
 
 
-# %% notebooks/05_transformer.ipynb, cell 25
+# %% notebooks/05_transformer.ipynb, cell 26
 class PositionalEncoding(Module):
     """Adds the sinusoidal position signal of Vaswani et al. (2017), section 3.5. No parameters.
 
@@ -107,7 +107,7 @@ class PositionalEncoding(Module):
         return dout  # adding a constant passes the gradient through unchanged
 
 
-# %% notebooks/05_transformer.ipynb, cell 26
+# %% notebooks/05_transformer.ipynb, cell 27
 @patch_to(PositionalEncoding)
 def check_forward(self, x):
     x = as_numbers(x, "PositionalEncoding.forward", "x")

@@ -9,7 +9,7 @@ recordings, the cleaner and the exercise edition all write with them."""
 __all__ = ["check_writable", "write_atomically", "write_together"]
 
 
-# %% notebooks/05_transformer.ipynb, cell 11
+# %% notebooks/05_transformer.ipynb, cell 12
 import contextlib
 import os
 import signal
@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 
 
-# %% notebooks/05_transformer.ipynb, cell 95
+# %% notebooks/05_transformer.ipynb, cell 96
 def _as_path(path, caller):
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{caller} expects a file path (str or Path), got {type(path).__name__}")

@@ -6,14 +6,14 @@ Bytes grouped into characters and words, and attention maps merged along those g
 __all__ = ["GROUPINGS", "group_positions", "group_attention"]
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 4
+# %% notebooks/09_attention_maps.ipynb, cell 5
 import numpy as np
 
 from bytetrans_lib.doors import checked_by
 from bytetrans_lib.tokenizer import N_BYTES, token_labels
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 14
+# %% notebooks/09_attention_maps.ipynb, cell 15
 GROUPINGS = ("bytes", "characters", "words")
 
 
@@ -41,7 +41,7 @@ def _words(chars):
     return [(label, positions) for label, positions, _ in words]
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 15
+# %% notebooks/09_attention_maps.ipynb, cell 16
 @checked_by(_check_grouping)
 def group_positions(ids, by="characters"):
     """Group the positions of a byte sequence into characters or words.
@@ -62,7 +62,7 @@ def group_positions(ids, by="characters"):
     return [(label, positions) for label, positions, _ in chars] if by == "characters" else _words(chars)
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 18
+# %% notebooks/09_attention_maps.ipynb, cell 19
 def _check_group_attention(weights, query_ids, key_ids, by="characters"):
     """group_attention's door: a map whose last two axes are the query and key ids'."""
     weights = np.asarray(weights)
@@ -73,7 +73,7 @@ def _check_group_attention(weights, query_ids, key_ids, by="characters"):
     return {"weights": weights}
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 19
+# %% notebooks/09_attention_maps.ipynb, cell 20
 @checked_by(_check_group_attention)
 def group_attention(weights, query_ids, key_ids, by="characters"):
     """Merge an attention map's byte axes into characters or words.

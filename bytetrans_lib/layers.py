@@ -19,7 +19,7 @@ __all__ = [
 ]
 
 
-# %% notebooks/02_linear.ipynb, cell 4
+# %% notebooks/02_linear.ipynb, cell 5
 import math
 
 import numpy as np
@@ -28,7 +28,7 @@ from bytetrans_lib.doors import _check_at_the_door, patch_to
 from bytetrans_lib.validation import as_numbers, check_dout, check_dtype, check_last_axis, check_rng, check_size
 
 
-# %% notebooks/02_linear.ipynb, cell 7
+# %% notebooks/02_linear.ipynb, cell 8
 class Module:
     """Base class of every layer and model.
 
@@ -97,7 +97,7 @@ class Module:
             g[...] = 0
 
 
-# %% notebooks/02_linear.ipynb, cell 27
+# %% notebooks/02_linear.ipynb, cell 28
 def rel_error(a, b):
     """Largest elementwise relative error max |a - b| / max(1e-8, |a| + |b|); 0.0 for empty arrays."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
@@ -124,7 +124,7 @@ def _entries_to_perturb(x, indices):
     return picks
 
 
-# %% notebooks/02_linear.ipynb, cell 28
+# %% notebooks/02_linear.ipynb, cell 29
 def numerical_gradient(f, x, dout, h=1e-6, *, indices=None):
     """Central-difference gradient of sum(f() * dout) with respect to x.
 
@@ -149,7 +149,7 @@ def numerical_gradient(f, x, dout, h=1e-6, *, indices=None):
     return grad.reshape(x.shape) if indices is None else grad
 
 
-# %% notebooks/02_linear.ipynb, cell 30
+# %% notebooks/02_linear.ipynb, cell 31
 def check_gradients(module, *inputs, rng=None, tol=1e-7, h=1e-6, **forward_kwargs):
     """Compare module.backward with finite differences; raise AssertionError on a mismatch.
 
@@ -218,7 +218,7 @@ def check_gradients(module, *inputs, rng=None, tol=1e-7, h=1e-6, **forward_kwarg
     return errors
 
 
-# %% notebooks/02_linear.ipynb, cell 42
+# %% notebooks/02_linear.ipynb, cell 43
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)  # a Python float, so float32 inputs stay float32
 GELU_A = 0.044715
 
@@ -232,7 +232,7 @@ def gelu_formula(x):
     return 0.5 * x * (1.0 + np.tanh(SQRT_2_OVER_PI * (x + GELU_A * (x * x * x))))
 
 
-# %% notebooks/02_linear.ipynb, cell 53
+# %% notebooks/02_linear.ipynb, cell 54
 class FeedForward(Module):
     """Position-wise feed-forward block: Linear(d_model, d_ff) -> GELU -> Linear(d_ff, d_model).
 
@@ -256,7 +256,7 @@ class FeedForward(Module):
         return out
 
 
-# %% notebooks/02_linear.ipynb, cell 54
+# %% notebooks/02_linear.ipynb, cell 55
 @patch_to(FeedForward)
 def backward(self, dout):
     """dout (..., d_model) -> dx (..., d_model): the three layers' backwards in reverse order.
@@ -266,7 +266,7 @@ def backward(self, dout):
     return self.linear_1.backward(du)  # (..., d_model): u = linear_1(x)
 
 
-# %% notebooks/02_linear.ipynb, cell 56
+# %% notebooks/02_linear.ipynb, cell 57
 @patch_to(FeedForward)
 def check_forward(self, x):
     return self.linear_1.check_forward(x)  # its first layer's door: the same message as a Linear's
@@ -277,7 +277,7 @@ def check_backward(self, dout):
     check_dout(dout, self.cache, "FeedForward")  # named here, not by an inner Linear
 
 
-# %% notebooks/02_linear.ipynb, cell 68
+# %% notebooks/02_linear.ipynb, cell 69
 def row_sums(x):
     """x (..., d) summed over its last axis -> (..., 1), computed as x @ ones(d) by BLAS.
 
@@ -299,7 +299,7 @@ def column_sums(x2):
     return np.ones(x2.shape[0], dtype=x2.dtype) @ x2
 
 
-# %% notebooks/02_linear.ipynb, cell 72
+# %% notebooks/02_linear.ipynb, cell 73
 def affine(x, W, b):
     """Linear's forward on the 2-D view: x (..., d_in), W (d_in, d_out), b (d_out,) -> (..., d_out)."""
     out = x.reshape(-1, W.shape[0]) @ W + b  # (N, d_in) @ (d_in, d_out) -> (N, d_out), N = B*T...
@@ -315,7 +315,7 @@ def affine_backward(x, dout, W, dW, db):
     return (dout2 @ W.T).reshape(x.shape)  # (N, d_out) @ (d_out, d_in) -> (..., d_in)
 
 
-# %% notebooks/02_linear.ipynb, cell 74
+# %% notebooks/02_linear.ipynb, cell 75
 class Linear(Module):
     """Affine map on the last axis: out = x @ W + b, computed by affine and affine_backward.
 
@@ -351,7 +351,7 @@ class Linear(Module):
         check_dout(dout, self.cache.shape[:-1] + (self.d_out,), "Linear")
 
 
-# %% notebooks/02_linear.ipynb, cell 79
+# %% notebooks/02_linear.ipynb, cell 80
 def _as_rows(x):
     """x (...) as a float 2-D view (N, d) of its rows (a 0-d x is one row of one number)."""
     x = np.asarray(x)

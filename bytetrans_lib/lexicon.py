@@ -24,15 +24,15 @@ __all__ = [
 ]
 
 
-# %% notebooks/07_data.ipynb, cell 6
+# %% notebooks/07_data.ipynb, cell 7
 from dataclasses import dataclass
 from pathlib import Path
 
-from bytetrans_lib.paths import PROJECT_ROOT
+from bytetrans_lib.paths import DATA_FOLDER
 
 
-# %% notebooks/07_data.ipynb, cell 12
-LEXICON_PATH = PROJECT_ROOT / "data" / "lexicon.txt"  # the lexicon, written for this course
+# %% notebooks/07_data.ipynb, cell 13
+LEXICON_PATH = DATA_FOLDER / "lexicon.txt"  # the lexicon, written for this course
 
 
 def read_lexicon(path=LEXICON_PATH):
@@ -55,7 +55,7 @@ def read_lexicon(path=LEXICON_PATH):
     return sections
 
 
-# %% notebooks/07_data.ipynb, cell 14
+# %% notebooks/07_data.ipynb, cell 15
 @dataclass(frozen=True)
 class Noun:
     """A countable noun: English and French, singular and plural, French gender, kinds."""

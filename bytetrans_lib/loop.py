@@ -16,7 +16,7 @@ __all__ = [
 ]
 
 
-# %% notebooks/08_training.ipynb, cell 7
+# %% notebooks/08_training.ipynb, cell 8
 import hashlib
 import json
 import math
@@ -37,7 +37,7 @@ from bytetrans_lib.paths import PROJECT_ROOT
 from bytetrans_lib.scoring import evaluate, validation_loss
 
 
-# %% notebooks/08_training.ipynb, cell 43
+# %% notebooks/08_training.ipynb, cell 44
 @dataclass
 class TrainConfig:
     """Settings of a training run (the model's sizes are in Config)."""
@@ -85,7 +85,7 @@ class TrainConfig:
         return cls(**values)
 
 
-# %% notebooks/08_training.ipynb, cell 44
+# %% notebooks/08_training.ipynb, cell 45
 @patch_to(TrainConfig)
 def lr(self, step, d_model):
     """Vaswani et al.'s schedule scaled so that its peak (at step = warmup) is peak_lr,
@@ -96,7 +96,7 @@ def lr(self, step, d_model):
     return rate
 
 
-# %% notebooks/08_training.ipynb, cell 46
+# %% notebooks/08_training.ipynb, cell 47
 class TrainingDiverged(RuntimeError):
     """The loss or the gradient became NaN or infinite; the last good checkpoint is kept."""
 
@@ -226,7 +226,7 @@ def fit(
     return history
 
 
-# %% notebooks/08_training.ipynb, cell 48
+# %% notebooks/08_training.ipynb, cell 49
 def _check_before_training(config, train_pairs, valid_pairs, train_config, state_path, resume, data_sha256=None):
     """Refuse, before fit's first step, what it cannot train: empty data, a pair too long for the
     model, a state_path it cannot write, a resume state this run cannot continue. Returns that
@@ -360,10 +360,10 @@ def _training_state(optimizer, step, history, train_config, record=None, data_sh
 
 def display_path(path) -> str:
     """`path` as a learner would type it: relative to the current folder when inside it, else to
-    the repository when inside it (as the notebooks and GitHub name files), else as given."""
+    the repository when inside a clone (as the notebooks and GitHub name files), else as given."""
     path = Path(path)
     absolute = Path(os.path.abspath(path.parent)).resolve() / path.name
-    for base in (Path.cwd().resolve(), PROJECT_ROOT.resolve()):
+    for base in (Path.cwd().resolve(), *([PROJECT_ROOT.resolve()] if PROJECT_ROOT is not None else [])):
         if absolute.is_relative_to(base):
             return absolute.relative_to(base).as_posix()
     return str(path)

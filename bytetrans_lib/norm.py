@@ -4,7 +4,7 @@
 __all__ = ["Softmax", "LayerNorm"]
 
 
-# %% notebooks/03_layernorm.ipynb, cell 3
+# %% notebooks/03_layernorm.ipynb, cell 4
 import math
 import numbers
 
@@ -15,7 +15,7 @@ from bytetrans_lib.layers import Module, column_sums, row_sums
 from bytetrans_lib.validation import as_numbers, check_dout, check_dtype, check_last_axis, check_size
 
 
-# %% notebooks/03_layernorm.ipynb, cell 32
+# %% notebooks/03_layernorm.ipynb, cell 33
 class Softmax(Module):
     """Numerically stable softmax along `axis`. No parameters.
 
@@ -30,7 +30,7 @@ class Softmax(Module):
         self.axis = int(axis)
 
 
-# %% notebooks/03_layernorm.ipynb, cell 33
+# %% notebooks/03_layernorm.ipynb, cell 34
 @patch_to(Softmax)
 def forward(self, x):
     """x (...) -> y (...): y >= 0, summing to 1 along self.axis. Keeps y for backward."""
@@ -42,7 +42,7 @@ def forward(self, x):
     return y
 
 
-# %% notebooks/03_layernorm.ipynb, cell 34
+# %% notebooks/03_layernorm.ipynb, cell 35
 @patch_to(Softmax)
 def backward(self, dout):
     """dout (...) -> dx (...) = y * (dout - sum(dout * y, axis))."""
@@ -51,7 +51,7 @@ def backward(self, dout):
     return y * (dout - (dout * y).sum(axis=self.axis, keepdims=True))  # same shape as y
 
 
-# %% notebooks/03_layernorm.ipynb, cell 36
+# %% notebooks/03_layernorm.ipynb, cell 37
 @patch_to(Softmax)
 def check_forward(self, x):
     """At the door: numbers, an axis the input has, and something to normalise along it."""
@@ -71,7 +71,7 @@ def check_backward(self, dout):
     check_dout(dout, self.cache.shape, "Softmax")
 
 
-# %% notebooks/03_layernorm.ipynb, cell 52
+# %% notebooks/03_layernorm.ipynb, cell 53
 class LayerNorm(Module):
     """Layer normalisation over the last axis (Ba, Kiros & Hinton, 2016).
 

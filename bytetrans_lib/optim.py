@@ -4,7 +4,7 @@
 __all__ = ["CrossEntropyLoss", "SGD", "Adam", "transformer_lr", "clip_grad_norm", "train_step"]
 
 
-# %% notebooks/06_adam.ipynb, cell 4
+# %% notebooks/06_adam.ipynb, cell 5
 import math
 import numbers
 
@@ -15,7 +15,7 @@ from bytetrans_lib.layers import Module
 from bytetrans_lib.tokenizer import PAD_ID
 
 
-# %% notebooks/06_adam.ipynb, cell 7
+# %% notebooks/06_adam.ipynb, cell 8
 class CrossEntropyLoss(Module):
     """Mean cross-entropy between softmax(logits) and the (smoothed) targets.
 
@@ -40,7 +40,7 @@ class CrossEntropyLoss(Module):
         self.ignore_index, self.label_smoothing = int(ignore_index), float(label_smoothing)
 
 
-# %% notebooks/06_adam.ipynb, cell 8
+# %% notebooks/06_adam.ipynb, cell 9
 @patch_to(CrossEntropyLoss)
 def forward(self, logits, targets):
     """logits (..., V) float, targets (...) int ids -> the mean loss over the counted positions."""
@@ -63,7 +63,7 @@ def forward(self, logits, targets):
     return float(loss)
 
 
-# %% notebooks/06_adam.ipynb, cell 9
+# %% notebooks/06_adam.ipynb, cell 10
 @patch_to(CrossEntropyLoss)
 def backward(self):
     """dlogits (..., V) = (softmax(logits) - q) / N at counted positions, 0 at ignored ones."""
@@ -77,7 +77,7 @@ def backward(self):
     return dlogits
 
 
-# %% notebooks/06_adam.ipynb, cell 12
+# %% notebooks/06_adam.ipynb, cell 13
 @patch_to(CrossEntropyLoss)
 def check_forward(self, logits, targets):
     logits, targets = np.asarray(logits), np.asarray(targets)
@@ -101,7 +101,7 @@ def check_forward(self, logits, targets):
     return {"logits": logits, "targets": targets}
 
 
-# %% notebooks/06_adam.ipynb, cell 19
+# %% notebooks/06_adam.ipynb, cell 20
 def _check_number(value, where, name, *, zero_ok=False):
     """`value` as a float if it is a finite number > 0 (>= 0 with zero_ok); otherwise an error
     naming `where` and `name`: a NaN, infinite or negative setting would spoil every weight."""
@@ -165,7 +165,7 @@ def check_step(self, grads):  # the door of step (notebook 02): checked before a
     _check_grads("SGD.step", self.params, grads)
 
 
-# %% notebooks/06_adam.ipynb, cell 25
+# %% notebooks/06_adam.ipynb, cell 26
 class Adam:
     """Adam (Kingma & Ba, 2015, Algorithm 1), updating the arrays of `params` in place.
 
@@ -226,7 +226,7 @@ class Adam:
         self.t = int(t)
 
 
-# %% notebooks/06_adam.ipynb, cell 26
+# %% notebooks/06_adam.ipynb, cell 27
 @patch_to(Adam)
 def step(self, grads):
     """One step of every parameter: grads is a dict with the keys and shapes of self.params."""
@@ -251,14 +251,14 @@ def step(self, grads):
         theta -= step
 
 
-# %% notebooks/06_adam.ipynb, cell 28
+# %% notebooks/06_adam.ipynb, cell 29
 @patch_to(Adam)
 def check_step(self, grads):
     _check_number(self.lr, "Adam.step", "lr", zero_ok=True)  # a schedule may have changed it
     _check_grads("Adam.step", self.params, grads)  # every name and shape before any update
 
 
-# %% notebooks/06_adam.ipynb, cell 32
+# %% notebooks/06_adam.ipynb, cell 33
 def _check_lr_schedule(step, d_model, warmup=4000, factor=1.0):
     """transformer_lr's door: a step counted from 1, and finite sizes > 0."""
     if isinstance(step, (bool, np.bool_)) or not isinstance(step, numbers.Real):
@@ -269,7 +269,7 @@ def _check_lr_schedule(step, d_model, warmup=4000, factor=1.0):
         _check_number(value, "transformer_lr", name)  # 0 would divide by zero, < 0 give complex numbers
 
 
-# %% notebooks/06_adam.ipynb, cell 33
+# %% notebooks/06_adam.ipynb, cell 34
 @checked_by(_check_lr_schedule)
 def transformer_lr(step, d_model, warmup=4000, factor=1.0):
     """Learning rate of Vaswani et al. (2017), eq. 3, at `step` (counted from 1):
@@ -280,7 +280,7 @@ def transformer_lr(step, d_model, warmup=4000, factor=1.0):
     return factor * d_model**-0.5 * min(step**-0.5, step * warmup**-1.5)
 
 
-# %% notebooks/06_adam.ipynb, cell 38
+# %% notebooks/06_adam.ipynb, cell 39
 def _check_clip(grads, max_norm):
     """clip_grad_norm's door: a finite max_norm > 0, and a dict of float arrays to scale in place."""
     max_norm = _check_number(max_norm, "clip_grad_norm", "max_norm")
@@ -288,7 +288,7 @@ def _check_clip(grads, max_norm):
     return {"max_norm": max_norm}
 
 
-# %% notebooks/06_adam.ipynb, cell 39
+# %% notebooks/06_adam.ipynb, cell 40
 @checked_by(_check_clip)
 def clip_grad_norm(grads, max_norm):
     """Scale all gradients in place so that their global L2 norm is at most max_norm (a finite
@@ -306,7 +306,7 @@ def clip_grad_norm(grads, max_norm):
     return norm
 
 
-# %% notebooks/06_adam.ipynb, cell 47
+# %% notebooks/06_adam.ipynb, cell 48
 def train_step(model, loss_fn, optimizer, src_ids, tgt_in, tgt_out, max_norm=1.0):
     """One training step on one batch: forward, loss, backward, global-norm clipping, update.
 

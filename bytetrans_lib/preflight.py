@@ -8,7 +8,7 @@ nothing but its own earlier output."""
 __all__ = ["MAX_REPORT_BYTES", "file_kind"]
 
 
-# %% notebooks/08_training.ipynb, cell 10
+# %% notebooks/08_training.ipynb, cell 11
 import json
 import os
 import zipfile
@@ -26,7 +26,7 @@ from bytetrans_lib.presets import DEFAULT_MODEL, DEFAULT_OUT
 from bytetrans_lib.recording import RECORDING_FORMAT
 
 
-# %% notebooks/08_training.ipynb, cell 63
+# %% notebooks/08_training.ipynb, cell 64
 def _prepare_run(data, out, state, resume, config, train_config, names=None, record_attention=True, clean=False):
     """Check a run before it trains: ((train, valid, test) pairs, model, report, state and attention paths,
     and what the report says of the data: {"pairs": how many, "pairs_sha256": the hash of the pairs as a

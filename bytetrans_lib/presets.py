@@ -7,7 +7,7 @@ it makes go, and the everyday sentences whose translations the everyday model's 
 __all__ = ["DEFAULT_MODEL", "DEFAULT_OUT", "EVERYDAY_MODEL", "EVERYDAY_SENTENCES", "PRESETS"]
 
 
-# %% notebooks/08_training.ipynb, cell 9
+# %% notebooks/08_training.ipynb, cell 10
 from pathlib import Path
 
 from bytetrans_lib.config import Config
@@ -15,7 +15,7 @@ from bytetrans_lib.data import CORPUS_PATH
 from bytetrans_lib.loop import TrainConfig
 
 
-# %% notebooks/08_training.ipynb, cell 58
+# %% notebooks/08_training.ipynb, cell 59
 DEFAULT_MODEL = CORPUS_PATH.parent / "bytetrans-en-fr.npz"  # the checkpoint the course ships
 DEFAULT_OUT = Path("runs") / DEFAULT_MODEL.name  # where the command writes without --out (git-ignored)
 EVERYDAY_MODEL = CORPUS_PATH.parent / "bytetrans-everyday.npz"  # the second model: real Tatoeba sentences

@@ -17,7 +17,7 @@ __all__ = [
 ]
 
 
-# %% notebooks/08_training.ipynb, cell 8
+# %% notebooks/08_training.ipynb, cell 9
 import json
 import math
 import numbers
@@ -31,7 +31,7 @@ from bytetrans_lib.files import write_atomically
 from bytetrans_lib.tokenizer import encode
 
 
-# %% notebooks/08_training.ipynb, cell 52
+# %% notebooks/08_training.ipynb, cell 53
 RECORDED_PAIRS = (  # written for the course from its lexicon; each shows something attention must do
     ("I leave the big white markets.", "Je quitte les grands marchés blancs."),  # one adjective before, one after
     ("Is the white island small?", "Est-ce que l'île blanche est petite ?"),  # elision, feminine agreement

@@ -8,7 +8,7 @@ lines such a run logs, made from its report."""
 __all__ = ["train_and_report", "split_line", "result_lines", "translate_sentences"]
 
 
-# %% notebooks/08_training.ipynb, cell 11
+# %% notebooks/08_training.ipynb, cell 12
 import json
 import numbers
 import time
@@ -29,7 +29,7 @@ from bytetrans_lib.scoring import evaluate_references, references_by_english
 from bytetrans_lib.transformer import Transformer
 
 
-# %% notebooks/08_training.ipynb, cell 59
+# %% notebooks/08_training.ipynb, cell 60
 def train_and_report(
     data,
     out,

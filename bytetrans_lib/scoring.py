@@ -20,7 +20,7 @@ __all__ = [
 ]
 
 
-# %% notebooks/08_training.ipynb, cell 5
+# %% notebooks/08_training.ipynb, cell 6
 from collections import Counter
 
 import numpy as np
@@ -31,7 +31,7 @@ from bytetrans_lib.decoding import translate
 from bytetrans_lib.optim import CrossEntropyLoss
 
 
-# %% notebooks/08_training.ipynb, cell 26
+# %% notebooks/08_training.ipynb, cell 27
 def edit_distance(a, b):
     """Levenshtein distance between two strings (insertions, deletions, substitutions)."""
     previous = list(range(len(b) + 1))
@@ -43,7 +43,7 @@ def edit_distance(a, b):
     return previous[-1]
 
 
-# %% notebooks/08_training.ipynb, cell 28
+# %% notebooks/08_training.ipynb, cell 29
 def evaluate(model, pairs, batch_size=100):
     """Greedy-translate the English side of `pairs` and compare with the French side.
 
@@ -66,7 +66,7 @@ def evaluate(model, pairs, batch_size=100):
     return {"n": len(pairs), "exact_match": exact, "char_accuracy": accuracy}, hypotheses
 
 
-# %% notebooks/08_training.ipynb, cell 30
+# %% notebooks/08_training.ipynb, cell 31
 def validation_loss(model, encoded, batch_size=100):
     """Mean cross-entropy (no label smoothing) over every target byte of `encoded`."""
     loss_fn, total, count = CrossEntropyLoss(), 0.0, 0
@@ -78,7 +78,7 @@ def validation_loss(model, encoded, batch_size=100):
     return total / count
 
 
-# %% notebooks/08_training.ipynb, cell 35
+# %% notebooks/08_training.ipynb, cell 36
 CHRF_ORDER = 6  # character n-grams of 1 to 6 characters
 CHRF_BETA = 2  # recall counts twice as much as precision
 
@@ -111,7 +111,7 @@ def chrf_statistics(hypothesis, reference, order=CHRF_ORDER):
     return stats
 
 
-# %% notebooks/08_training.ipynb, cell 37
+# %% notebooks/08_training.ipynb, cell 38
 def chrf_score(stats, beta=CHRF_BETA):
     """chrF in [0, 100] from (hypothesis, reference, shared) n-gram counts: precision and recall
     averaged over the orders that both sides have, then their F-score with recall weighted by beta."""
@@ -126,7 +126,7 @@ def chrf_score(stats, beta=CHRF_BETA):
     return 100 * ((1 + beta**2) * precision * recall / (beta**2 * precision + recall))  # sacrebleu's rounding
 
 
-# %% notebooks/08_training.ipynb, cell 39
+# %% notebooks/08_training.ipynb, cell 40
 def chrf(hypotheses, references):
     """Corpus chrF of `hypotheses`, each scored against the best of its `references` (a list of
     strings per hypothesis): the n-gram counts of every sentence are summed, then chrf_score."""

@@ -4,7 +4,7 @@
 __all__ = ["time_it", "matmul_flops", "profile_step", "print_profile"]
 
 
-# %% notebooks/10_speed.ipynb, cell 3
+# %% notebooks/10_speed.ipynb, cell 4
 import statistics
 import time
 
@@ -13,14 +13,14 @@ from bytetrans_lib.doors import checked_by
 from bytetrans_lib.optim import Adam, CrossEntropyLoss, train_step
 
 
-# %% notebooks/10_speed.ipynb, cell 7
+# %% notebooks/10_speed.ipynb, cell 8
 def _check_timing(fn, repeats=7, warmup=2):
     """time_it's door: at least one timed call, and no negative number of warm-up calls."""
     if repeats < 1 or warmup < 0:
         raise ValueError(f"time_it needs repeats >= 1 and warmup >= 0, got {repeats} and {warmup}")
 
 
-# %% notebooks/10_speed.ipynb, cell 8
+# %% notebooks/10_speed.ipynb, cell 9
 @checked_by(_check_timing)
 def time_it(fn, repeats=7, warmup=2):
     """Median wall-clock seconds of fn() over `repeats` calls, after `warmup` untimed calls."""
@@ -34,7 +34,7 @@ def time_it(fn, repeats=7, warmup=2):
     return statistics.median(times)
 
 
-# %% notebooks/10_speed.ipynb, cell 13
+# %% notebooks/10_speed.ipynb, cell 14
 def matmul_flops(config, batch, t_src, t_tgt):
     """FLOPs of the matrix products of one training step (forward + backward = 3 x forward),
     counted as 2*M*K*N per (M, K) @ (K, N) product, for `batch` sentences of t_src source and
@@ -52,7 +52,7 @@ def matmul_flops(config, batch, t_src, t_tgt):
     return 3 * (encoder + decoder + 2 * B * t_tgt * C * V)
 
 
-# %% notebooks/10_speed.ipynb, cell 20
+# %% notebooks/10_speed.ipynb, cell 21
 def _leaf_classes(model):
     """The classes of the modules in `model` that have no child modules, in order of appearance."""
     found, stack = [], [model]

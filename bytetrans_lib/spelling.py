@@ -7,11 +7,11 @@ independent checker of the finished French."""
 __all__ = ["H_ASPIRATED", "starts_with_vowel_sound", "french_join", "english_join", "spelling_problems"]
 
 
-# %% notebooks/07_data.ipynb, cell 7
+# %% notebooks/07_data.ipynb, cell 8
 import re
 
 
-# %% notebooks/07_data.ipynb, cell 18
+# %% notebooks/07_data.ipynb, cell 19
 _VOWELS = "aàâeéèêëiîïoôuùûüyœæ"
 # Most French words in h- behave as if they began with a vowel (l'homme, l'hôtel, d'Hélène). A few
 # have an "aspirated" h that blocks elision: le hibou, de huit. These are the ones the lexicon uses.
@@ -28,7 +28,7 @@ _ELIDED = {"le": "l'", "la": "l'", "de": "d'", "je": "j'", "me": "m'", "te": "t'
 _CONTRACTED = {("à", "le"): "au", ("à", "les"): "aux", ("de", "le"): "du", ("de", "les"): "des"}
 
 
-# %% notebooks/07_data.ipynb, cell 19
+# %% notebooks/07_data.ipynb, cell 20
 def french_join(words: list) -> str:
     """Join French words, applying contraction (à le -> au) and elision (le arbre -> l'arbre).
 
@@ -53,14 +53,14 @@ def french_join(words: list) -> str:
     return "".join(out).strip()
 
 
-# %% notebooks/07_data.ipynb, cell 21
+# %% notebooks/07_data.ipynb, cell 22
 def english_join(words: list) -> str:
     """Join English words, turning "a" into "an" before a vowel letter (an apple, an old man)."""
     words = ["an" if w == "a" and nxt[:1].lower() in "aeiou" else w for w, nxt in zip(words, [*words[1:], ""])]
     return " ".join(words)
 
 
-# %% notebooks/07_data.ipynb, cell 37
+# %% notebooks/07_data.ipynb, cell 38
 def spelling_problems(french: str) -> list:
     """Elision and contraction mistakes in one French sentence, as a list of str (empty: none).
 

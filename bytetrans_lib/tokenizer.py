@@ -24,11 +24,11 @@ __all__ = [
 ]
 
 
-# %% notebooks/01_bytes.ipynb, cell 4
+# %% notebooks/01_bytes.ipynb, cell 5
 import numpy as np
 
 
-# %% notebooks/01_bytes.ipynb, cell 20
+# %% notebooks/01_bytes.ipynb, cell 21
 N_BYTES = 256  # ids 0..255 are the byte values themselves
 PAD_ID = 256  # fills short sequences up to the batch's length
 BOS_ID = 257  # "begin": the decoder's first input token
@@ -38,7 +38,7 @@ VOCAB_SIZE = 260
 SPECIAL_TOKENS = {PAD_ID: "<pad>", BOS_ID: "<bos>", EOS_ID: "<eos>", UNK_ID: "<unk>"}
 
 
-# %% notebooks/01_bytes.ipynb, cell 24
+# %% notebooks/01_bytes.ipynb, cell 25
 def encode(text, bos=False, eos=False):
     """UTF-8 bytes of `text` as token ids.
 
@@ -64,7 +64,7 @@ def encode(text, bos=False, eos=False):
     return np.concatenate([[BOS_ID] * bool(bos), ids, [EOS_ID] * bool(eos)]).astype(np.int64)
 
 
-# %% notebooks/01_bytes.ipynb, cell 25
+# %% notebooks/01_bytes.ipynb, cell 26
 def decode(ids):
     """Token ids back to text.
 
@@ -81,7 +81,7 @@ def decode(ids):
     return data.decode("utf-8", errors="replace")
 
 
-# %% notebooks/01_bytes.ipynb, cell 27
+# %% notebooks/01_bytes.ipynb, cell 28
 def _check_ids(ids, caller):
     """`ids` as a 1-D int64 array of ids in 0..VOCAB_SIZE-1, or a clear error naming `caller`."""
     if ids is None or isinstance(ids, (str, bytes, bytearray)):
@@ -112,7 +112,7 @@ def _check_ids(ids, caller):
     return arr.astype(np.int64)
 
 
-# %% notebooks/01_bytes.ipynb, cell 35
+# %% notebooks/01_bytes.ipynb, cell 36
 import unicodedata
 
 # no-break space, narrow no-break space (before ; : ! ? and inside « » in French), thin space
@@ -161,7 +161,7 @@ def normalize_text(text):
     return text.translate(_TYPOGRAPHY_TABLE)
 
 
-# %% notebooks/01_bytes.ipynb, cell 39
+# %% notebooks/01_bytes.ipynb, cell 40
 def _utf8_length(lead):
     """Length of the UTF-8 sequence a lead byte announces (0: not a lead byte)."""
     if lead < 0x80:
@@ -204,7 +204,7 @@ def token_labels(ids):
     return labels
 
 
-# %% notebooks/01_bytes.ipynb, cell 44
+# %% notebooks/01_bytes.ipynb, cell 45
 def _check_max_len(max_len, caller):
     """Refuse a max_len that is not None or an int >= 1 (True, 5.5, "10", 0 are refused)."""
     if max_len is None:
@@ -232,7 +232,7 @@ def _check_sequences(sequences, max_len, caller):
     return seqs
 
 
-# %% notebooks/01_bytes.ipynb, cell 45
+# %% notebooks/01_bytes.ipynb, cell 46
 def pad_batch(sequences, max_len=None):
     """Stack id sequences into one array, padding on the right with PAD_ID.
 
@@ -248,7 +248,7 @@ def pad_batch(sequences, max_len=None):
     return batch
 
 
-# %% notebooks/01_bytes.ipynb, cell 47
+# %% notebooks/01_bytes.ipynb, cell 48
 def encode_batch(texts, bos=False, eos=False, max_len=None):
     """Encode a list of B strings and pad them: int64 array (B, T). See encode, pad_batch."""
     if isinstance(texts, str):
@@ -264,7 +264,7 @@ def encode_batch(texts, bos=False, eos=False, max_len=None):
     return pad_batch([encode(t, bos=bos, eos=eos) for t in texts], max_len=max_len)
 
 
-# %% notebooks/01_bytes.ipynb, cell 52
+# %% notebooks/01_bytes.ipynb, cell 53
 def _check_id_batch(ids, caller):
     """`ids` as a (B, T) integer array, or a clear error naming `caller`."""
     if ids is None or isinstance(ids, (str, bytes, bytearray)):
@@ -298,7 +298,7 @@ def _check_length(T, caller):
         raise ValueError(f"{caller} expects a length T >= 0, got {T}")
 
 
-# %% notebooks/01_bytes.ipynb, cell 53
+# %% notebooks/01_bytes.ipynb, cell 54
 def causal_mask(T):
     """True where query i may attend to key j, i.e. j <= i.
 
@@ -309,7 +309,7 @@ def causal_mask(T):
     return np.tril(np.ones((T, T), dtype=bool))[None, None]  # (1, 1, T, T)
 
 
-# %% notebooks/01_bytes.ipynb, cell 55
+# %% notebooks/01_bytes.ipynb, cell 56
 def _target_mask(ids):
     """target_mask's math: ids (B, T), already checked -> bool (B, 1, T, T), True where query i
     of sentence b may attend to key j, that is where j <= i and ids[b, j] is not PAD."""
@@ -319,7 +319,7 @@ def _target_mask(ids):
     return causal[None, None, :, :] & real[:, None, None, :]  # (1, 1, T, T) & (B, 1, 1, T) -> (B, 1, T, T)
 
 
-# %% notebooks/01_bytes.ipynb, cell 57
+# %% notebooks/01_bytes.ipynb, cell 58
 def target_mask(ids):
     """The decoder's self-attention mask: a key must be real (not PAD) and not in the future.
 

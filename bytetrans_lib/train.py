@@ -7,7 +7,7 @@ pairs and save it with a report beside it, after refusing, before the first step
 __all__ = ["terminal_progress", "train_cli"]
 
 
-# %% notebooks/08_training.ipynb, cell 12
+# %% notebooks/08_training.ipynb, cell 13
 import argparse
 import re
 import sys
@@ -23,7 +23,7 @@ from bytetrans_lib.presets import DEFAULT_MODEL, DEFAULT_OUT, EVERYDAY_MODEL, EV
 from bytetrans_lib.run import train_and_report
 
 
-# %% notebooks/08_training.ipynb, cell 60
+# %% notebooks/08_training.ipynb, cell 61
 def terminal_progress(step, steps, loss, tokens_per_second, width=30):
     """A one-line progress bar on stderr, redrawn in place: [#####.....] step, loss, tokens/s."""
     done = int(width * step / steps)
@@ -176,7 +176,7 @@ def train_cli(argv=None):
 
 
 if __name__ == "__main__":
-    # %% notebooks/08_training.ipynb, cell 61
+    # %% notebooks/08_training.ipynb, cell 62
     # What `python -m bytetrans_lib.train` runs. Inside Jupyter, sys.argv holds the kernel's own
     # flags, not ours, so in a notebook this cell does nothing.
     if "ipykernel" not in sys.modules:

@@ -6,7 +6,7 @@ The model: encoder and decoder layers and stacks, and the Transformer."""
 __all__ = ["residual", "residual_backward", "EncoderLayer", "DecoderLayer", "Encoder", "Decoder", "Transformer"]
 
 
-# %% notebooks/05_transformer.ipynb, cell 4
+# %% notebooks/05_transformer.ipynb, cell 5
 import numpy as np
 
 from bytetrans_lib.attention import MultiHeadAttention
@@ -19,7 +19,7 @@ from bytetrans_lib.tokenizer import padding_mask, target_mask
 from bytetrans_lib.validation import check_dout, check_rng
 
 
-# %% notebooks/05_transformer.ipynb, cell 33
+# %% notebooks/05_transformer.ipynb, cell 34
 def residual(x, norm, sublayer, norm_first):
     """One sublayer inside its residual connection, with the LayerNorm `norm`:
     pre-LN  (norm_first=True):  x + sublayer(norm(x))
@@ -31,7 +31,7 @@ def residual(x, norm, sublayer, norm_first):
     return norm.forward(x + sublayer(x))
 
 
-# %% notebooks/05_transformer.ipynb, cell 36
+# %% notebooks/05_transformer.ipynb, cell 37
 def residual_backward(dout, norm, sublayer_backward, norm_first):
     """Backward of residual(): dout (B, T, C) -> dx (B, T, C). The identity path passes dout
     through; sublayer_backward(d) must return the gradient of the sublayer's input."""
@@ -41,7 +41,7 @@ def residual_backward(dout, norm, sublayer_backward, norm_first):
     return dz + sublayer_backward(dz)  # (B, T, C): both paths of z
 
 
-# %% notebooks/05_transformer.ipynb, cell 41
+# %% notebooks/05_transformer.ipynb, cell 42
 class EncoderLayer(Module):
     """Self-attention and feed-forward sublayers, each wrapped in a residual connection.
 
@@ -65,7 +65,7 @@ class EncoderLayer(Module):
         return residual(h, self.norm_2, self.ffn.forward, self.norm_first)  # (B, T, C)
 
 
-# %% notebooks/05_transformer.ipynb, cell 42
+# %% notebooks/05_transformer.ipynb, cell 43
 @patch_to(EncoderLayer)
 def backward(self, dout):
     """dout (B, T, C) -> dx (B, T, C); adds the gradients of both sublayers and both norms."""
@@ -76,7 +76,7 @@ def backward(self, dout):
     )  # (B, T, C)
 
 
-# %% notebooks/05_transformer.ipynb, cell 44
+# %% notebooks/05_transformer.ipynb, cell 45
 @patch_to(EncoderLayer)
 def check_forward(self, x, mask=None):
     checked = self.self_attn.check_forward(x, x, mask)  # attention's door: x's shape and the mask
@@ -88,7 +88,7 @@ def check_backward(self, dout):
     check_dout(dout, self.cache, "EncoderLayer")
 
 
-# %% notebooks/05_transformer.ipynb, cell 48
+# %% notebooks/05_transformer.ipynb, cell 49
 class DecoderLayer(Module):
     """Masked self-attention, cross-attention to the encoder's output, feed-forward.
 
@@ -118,7 +118,7 @@ class DecoderLayer(Module):
         return residual(h2, self.norm_3, self.ffn.forward, self.norm_first)  # (B, T_tgt, C)
 
 
-# %% notebooks/05_transformer.ipynb, cell 49
+# %% notebooks/05_transformer.ipynb, cell 50
 @patch_to(DecoderLayer)
 def backward(self, dout):
     """dout (B, T_tgt, C) -> (dy (B, T_tgt, C), dmemory (B, T_src, C)); adds the gradients of the
@@ -138,7 +138,7 @@ def backward(self, dout):
     return dy, dmemory
 
 
-# %% notebooks/05_transformer.ipynb, cell 51
+# %% notebooks/05_transformer.ipynb, cell 52
 @patch_to(DecoderLayer)
 def check_forward(self, y, memory, tgt_mask=None, src_mask=None):
     own = self.self_attn.check_forward(y, y, tgt_mask)  # attention's doors: the shapes and the masks
@@ -151,7 +151,7 @@ def check_backward(self, dout):
     check_dout(dout, self.cache, "DecoderLayer")
 
 
-# %% notebooks/05_transformer.ipynb, cell 54
+# %% notebooks/05_transformer.ipynb, cell 55
 class Encoder(Module):
     """Embedding + positions, then n_encoder_layers EncoderLayers (+ a final LayerNorm if pre-LN).
 
@@ -204,7 +204,7 @@ class Decoder(Module):
         return self.norm.forward(y) if self.norm else y
 
 
-# %% notebooks/05_transformer.ipynb, cell 56
+# %% notebooks/05_transformer.ipynb, cell 57
 @patch_to(Decoder)
 def backward(self, dout):
     """dout (B, T_tgt, C) -> dmemory (B, T_src, C), summed over the layers (each reads memory);
@@ -219,7 +219,7 @@ def backward(self, dout):
     return dmemory
 
 
-# %% notebooks/05_transformer.ipynb, cell 58
+# %% notebooks/05_transformer.ipynb, cell 59
 class Transformer(Module):
     """The encoder-decoder Transformer: (source ids, target ids) -> next-byte logits.
 
@@ -261,7 +261,7 @@ class Transformer(Module):
         self.encoder.backward(dmemory)
 
 
-# %% notebooks/05_transformer.ipynb, cell 60
+# %% notebooks/05_transformer.ipynb, cell 61
 @patch_to(Transformer)
 def check_ids(self, ids, name):
     """`ids` as an int64 (B, T) array with B >= 1, 1 <= T <= max_len and values in the vocabulary."""

@@ -8,7 +8,7 @@ Each raises a TypeError or ValueError that names the layer and the argument."""
 __all__ = ["check_size", "check_rng", "check_dtype", "as_numbers", "check_dout", "check_last_axis"]
 
 
-# %% notebooks/02_linear.ipynb, cell 16
+# %% notebooks/02_linear.ipynb, cell 17
 import numbers
 
 import numpy as np

@@ -4,7 +4,7 @@
 __all__ = ["KINDS", "attention_maps", "plot_attention_grid", "unsupported_text", "explore_attention"]
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 3
+# %% notebooks/09_attention_maps.ipynb, cell 4
 import html
 
 from bytetrans_lib.attention import plot_attention
@@ -14,7 +14,7 @@ from bytetrans_lib.tokenizer import encode, normalize_text
 from bytetrans_lib.transformer import Transformer
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 10
+# %% notebooks/09_attention_maps.ipynb, cell 11
 KINDS = ("encoder self", "decoder self", "cross")  # the three attention kinds of the model
 
 
@@ -75,7 +75,7 @@ def _axes_ids(maps, kind):
     return query, key
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 30
+# %% notebooks/09_attention_maps.ipynb, cell 31
 def plot_attention_grid(maps, kind="cross", by="words", size=2.6):
     """Small multiples: every layer (rows) × head (columns) of one attention kind.
 
@@ -107,7 +107,7 @@ def plot_attention_grid(maps, kind="cross", by="words", size=2.6):
     return fig
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 42
+# %% notebooks/09_attention_maps.ipynb, cell 43
 def _missing_glyphs(labels):
     """Characters of `labels` that matplotlib's default font cannot draw."""
     from matplotlib import font_manager
@@ -153,7 +153,7 @@ def unsupported_text(model, english):
     return None
 
 
-# %% notebooks/09_attention_maps.ipynb, cell 45
+# %% notebooks/09_attention_maps.ipynb, cell 46
 def explore_attention(model, sentence=None, recording=None):
     """An interactive attention explorer for `model`: an ipywidgets VBox (see the table above).
 

@@ -72,5 +72,6 @@ def test_the_command_says_how_to_install_voila_when_it_is_missing(monkeypatch, c
     monkeypatch.setattr(app.importlib.util, "find_spec", lambda name: None if name == "voila" else real_find_spec(name))
     assert app.explore_cli(["--no-browser"]) == 2
     assert capsys.readouterr().err == (
-        "python -m bytetrans_lib.app: error: Voilà is not installed: pip install -e '.[app]' (make explore does)\n"
+        "python -m bytetrans_lib.app: error: Voilà is not installed: in a clone of the course, pip install -e "
+        "'.[app]' (make explore does); for the installed package, pip install 'bytetrans[app]'\n"
     )

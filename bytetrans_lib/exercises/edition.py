@@ -31,10 +31,13 @@ from pathlib import Path
 
 from bytetrans_lib.files import write_atomically
 from bytetrans_lib.loop import display_path
+from bytetrans_lib.paths import PROJECT_ROOT, course_root
 from bytetrans_lib.exercises import NOT_DONE, SYMBOL, nbgrading
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-NOTEBOOKS, EXERCISES = ROOT / "notebooks", ROOT / "exercises"
+# the course folder (bytetrans_lib/paths.py); None for the package installed outside a clone, where
+# there are no notebooks/ to make exercises from (main says so, and exits 1)
+ROOT = PROJECT_ROOT
+NOTEBOOKS, EXERCISES = (ROOT / "notebooks", ROOT / "exercises") if ROOT is not None else (None, None)
 _QUIET = logging.getLogger("bytetrans.progress")
 _QUIET.addHandler(logging.NullHandler())
 _QUIET.propagate = False
@@ -102,10 +105,20 @@ def dumps(nb: dict) -> str:
     return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
 
 
+def solved_notebooks(notebooks: Path) -> list[Path]:
+    """The solved notebooks (NN_name.ipynb) in `notebooks`, in order; EditionError if there are none:
+    an edition made from nothing would look up to date."""
+    paths = sorted(notebooks.glob("[0-9][0-9]_*.ipynb")) if notebooks.is_dir() else []
+    if not paths:
+        what = "holds no solved notebook (NN_name.ipynb)" if notebooks.is_dir() else "is not a folder"
+        raise EditionError(f"{notebooks} {what}: the exercise edition is made from the course's notebooks/")
+    return paths
+
+
 def build(notebooks: Path = NOTEBOOKS) -> dict[str, str]:
     """File name -> text of every exercise notebook."""
     files = {}
-    for path in sorted(notebooks.glob("[0-9][0-9]_*.ipynb")):
+    for path in solved_notebooks(notebooks):
         try:
             nb = json.loads(read_text(path))
             files[path.name] = dumps(exercise_notebook(nb, f"notebooks/{path.name}"))
@@ -119,7 +132,7 @@ def build(notebooks: Path = NOTEBOOKS) -> dict[str, str]:
 def stamped(notebooks: Path = NOTEBOOKS) -> dict[str, str]:
     """File name -> text of every solved notebook with nbgrader's cell metadata (nbgrading.stamp)."""
     files = {}
-    for path in sorted(notebooks.glob("[0-9][0-9]_*.ipynb")):
+    for path in solved_notebooks(notebooks):
         try:
             files[path.name] = dumps(nbgrading.stamp(json.loads(read_text(path)), f"notebooks/{path.name}"))
         except nbgrading.MetadataError as e:
@@ -294,6 +307,13 @@ def main(argv=None) -> int:
         "--timeout", type=int, default=600, help="progress: the seconds a cell may run before it is stopped (600)"
     )
     args = parser.parse_args(argv)
+    needs = {"progress": [args.folder], "metadata": [args.notebooks]}.get(args.command, [NOTEBOOKS, args.folder])
+    if None in needs:  # a default folder of the course, and there is no course folder
+        try:
+            course_root()  # raises, saying why
+        except FileNotFoundError as e:
+            print(f"edition {args.command}: {e}", file=sys.stderr)
+            return 1
     if args.command == "progress":
         if not args.folder.is_dir():
             parser.error(f"{args.folder} is not a folder of exercise notebooks (make exercises writes exercises/)")
