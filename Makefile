@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: lab explore test test-browser bench export check-export readme execute demo train train-everyday exercises progress metadata clean help
+.PHONY: lab explore test test-browser bench bench-torch torch export check-export readme execute demo train train-everyday train-everyday-torch exercises progress metadata clean help
 
 help:
 	@echo "make lab        open the course in JupyterLab (creates .venv on first use)"
@@ -23,8 +23,12 @@ help:
 	@echo "                writing data/bytetrans-en-fr.npz and its report (notebook 08)"
 	@echo "make train-everyday DATA=fra-eng.zip   train the everyday model on real Tatoeba pairs,"
 	@echo "                writing data/bytetrans-everyday.npz and its report (notebook 08, section 4)"
+	@echo "make torch      install PyTorch's CPU build into .venv, for notebook 11 (the course up to 10 never needs it)"
+	@echo "make train-everyday-torch DATA=fra-eng.zip   the everyday model trained with PyTorch and dropout"
+	@echo "                (notebook 11, section 6), writing data/bytetrans-everyday-torch.npz and its report"
 	@echo "make readme     rewrite the README's figures of the shipped models from their reports (after training)"
 	@echo "make bench      time a training step (and PyTorch's, if installed) and decoding: benchmarks/README.md"
+	@echo "make bench-torch  a training step in NumPy, in PyTorch and in two PyTorch processes (needs make torch)"
 	@echo "make clean      remove .venv"
 
 # Re-installs when pyproject.toml changes.
@@ -106,6 +110,25 @@ train: $(STAMP)
 train-everyday: $(STAMP)
 	@test -n "$(DATA)" || { echo "make train-everyday DATA=path/to/fra-eng.zip (download it from https://www.manythings.org/anki/; a fra.txt or a folder holding one also works)"; exit 2; }
 	$(BIN)/python -m bytetrans_lib.train --preset everyday --clean --data "$(DATA)" --out data/bytetrans-everyday.npz --no-record-attention
+
+# PyTorch for notebook 11: its CPU build first (from PyPI pip would pick the CUDA build on Linux, GBs),
+# then the [torch] extra. TORCH_PIP="torch==2.13.0" installs another build, e.g. one pip can already reach.
+TORCH_PIP ?= torch --index-url https://download.pytorch.org/whl/cpu
+torch: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH_PIP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,torch]'
+
+# Notebook 11, section 6: the everyday preset with dropout 0.1 and 16,000 steps, trained by PyTorch and
+# scored by the NumPy course, written with its report to data/bytetrans-everyday-torch.* (the third
+# shipped model)
+train-everyday-torch: $(STAMP)
+	@test -n "$(DATA)" || { echo "make train-everyday-torch DATA=path/to/fra-eng.zip (as make train-everyday)"; exit 2; }
+	@$(BIN)/python -c "import torch" 2>/dev/null || { echo "PyTorch is not installed: run make torch first"; exit 2; }
+	$(BIN)/python -m bytetrans_lib.torch_bridge --preset everyday --dropout 0.1 --steps 16000 --clean --data "$(DATA)" --out data/bytetrans-everyday-torch.npz
+
+bench-torch: $(STAMP)
+	@$(BIN)/python -c "import torch" 2>/dev/null || { echo "PyTorch is not installed: run make torch first"; exit 2; }
+	$(BIN)/python benchmarks/torch_steps.py --json benchmarks/last-torch.json
 
 # The [bench] extra (threadpoolctl) only reports which BLAS NumPy uses; torch is never installed
 # by the course (pip install torch==2.13.0 into .venv to add the comparison).

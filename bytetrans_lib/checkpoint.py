@@ -20,7 +20,7 @@ from bytetrans_lib.files import _as_path, write_atomically
 from bytetrans_lib.transformer import Transformer
 
 
-# %% notebooks/05_transformer.ipynb, cell 98
+# %% notebooks/05_transformer.ipynb, cell 109
 CHECKPOINT_FORMAT = "bytetrans-checkpoint-1"  # the marker that says what the file is
 
 
@@ -187,7 +187,7 @@ def checkpoint_writer(model, extra=None, caller="checkpoint_writer"):
     return lambda f: np.savez(f, **arrays)
 
 
-# %% notebooks/05_transformer.ipynb, cell 101
+# %% notebooks/05_transformer.ipynb, cell 112
 def _reading(path, read, *args, **kwargs):
     """read(*args, **kwargs); any error of a damaged file becomes one ValueError naming `path`."""
     try:

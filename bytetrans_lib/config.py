@@ -26,6 +26,9 @@ class Config:
     stored as Python ints), at least 1 (0 layers is allowed; max_len at least 2, BOS or EOS
     and one byte) and at most LIMITS, and the model they describe has at most
     MAX_PARAMETERS parameters (parameter_count()).
+    dropout: the probability that each Dropout (section 4) zeroes an entry during training, in
+    [0, 1) (Vaswani et al.: 0.1; 0, the default, turns it off). Outside training it changes
+    nothing: the same weights compute the same function whatever their dropout.
     """
 
     # The largest size of each kind, generous for a course (the default model is far below):
@@ -55,6 +58,7 @@ class Config:
     max_len: int = 64
     norm_first: bool = True
     dtype: str = "float32"
+    dropout: float = 0.0
 
     def __post_init__(self):
         for f in fields(self):
@@ -91,6 +95,13 @@ class Config:
         if name not in ("float32", "float64"):
             raise ValueError(f"Config.dtype must be float32 or float64, got {name}")
         self.dtype = name
+        if isinstance(self.dropout, (bool, np.bool_)) or not isinstance(
+            self.dropout, (int, float, np.integer, np.floating)
+        ):
+            raise TypeError(f"Config.dropout must be a number in [0, 1), got {self.dropout!r}")
+        if not 0 <= self.dropout < 1:  # 1 would drop everything and divide by 0
+            raise ValueError(f"Config.dropout must be in [0, 1), got {self.dropout}")
+        self.dropout = float(self.dropout)
         if self.parameter_count() > self.MAX_PARAMETERS:
             raise ValueError(
                 f"Config: these sizes make a model of {self.parameter_count():,} parameters, "

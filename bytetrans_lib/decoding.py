@@ -14,7 +14,7 @@ from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, PAD_ID, decode, encode, norm
 from bytetrans_lib.transformer import Transformer, residual
 
 
-# %% notebooks/05_transformer.ipynb, cell 73
+# %% notebooks/05_transformer.ipynb, cell 84
 class DecoderCache:
     """What greedy decoding keeps between steps, so that each step computes one new position.
 
@@ -44,7 +44,7 @@ class DecoderCache:
         return attention.attend(a, *self.cross[i], self.src_mask)  # (B, 1, C)
 
 
-# %% notebooks/05_transformer.ipynb, cell 75
+# %% notebooks/05_transformer.ipynb, cell 86
 @patch_to(DecoderCache)
 def self_attend(self, i, attention, a):
     """Self-attention of the new position t = length in decoder layer i, input a (B, 1, C):
@@ -55,7 +55,7 @@ def self_attend(self, i, attention, a):
     return attention.attend(a, K[:, :, : t + 1], V[:, :, : t + 1], mask)  # (B, 1, C)
 
 
-# %% notebooks/05_transformer.ipynb, cell 77
+# %% notebooks/05_transformer.ipynb, cell 88
 def _decoder_layer_step(layer, i, cache, y):
     """DecoderLayer.forward for the new position y (B, 1, C) alone: the same sublayers and
     residual wiring, with attention to the cached keys and values."""
@@ -96,7 +96,7 @@ def decode_step(model, cache, ids):
     return logits
 
 
-# %% notebooks/05_transformer.ipynb, cell 79
+# %% notebooks/05_transformer.ipynb, cell 90
 def greedy_decode(model, src, max_len, *, use_cache=True):
     """src (B, T_src) ids, each source ending in EOS -> tgt (B, 1 + n), n <= max_len: BOS, then
     at each step the most likely next byte (PAD once a sentence has written EOS), until every
@@ -120,7 +120,7 @@ def greedy_decode(model, src, max_len, *, use_cache=True):
     return tgt  # (B, 1 + n)
 
 
-# %% notebooks/05_transformer.ipynb, cell 82
+# %% notebooks/05_transformer.ipynb, cell 93
 TRANSLATE_BATCH = 256  # texts decoded at once; more are translated a batch at a time
 
 

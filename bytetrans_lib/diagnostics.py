@@ -21,7 +21,7 @@ from bytetrans_lib.tokenizer import encode_batch, target_mask
 from bytetrans_lib.transformer import Transformer
 
 
-# %% notebooks/05_transformer.ipynb, cell 63
+# %% notebooks/05_transformer.ipynb, cell 73
 def check_model_gradients(model, src_ids, tgt_ids, *, rng, n_samples=6, tol=1e-6, h=1e-6):
     """Whole-model gradient check on a sample of entries of every parameter tensor.
 
@@ -68,7 +68,7 @@ def check_model_gradients(model, src_ids, tgt_ids, *, rng, n_samples=6, tol=1e-6
     return errors
 
 
-# %% notebooks/05_transformer.ipynb, cell 70
+# %% notebooks/05_transformer.ipynb, cell 81
 def count_parameters(module):
     """Number of scalar parameters in a module (and its children)."""
     return sum(p.size for p in module.parameters().values())
@@ -149,6 +149,6 @@ def demo_cli(argv=None):
 
 
 if __name__ == "__main__":
-    # %% notebooks/05_transformer.ipynb, cell 104
+    # %% notebooks/05_transformer.ipynb, cell 115
     # Inside Jupyter, sys.argv holds the kernel's own flags, not ours: the notebook passes none.
     demo_cli([] if "ipykernel" in sys.modules else None)

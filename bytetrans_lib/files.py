@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 
 
-# %% notebooks/05_transformer.ipynb, cell 96
+# %% notebooks/05_transformer.ipynb, cell 107
 def _as_path(path, caller):
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{caller} expects a file path (str or Path), got {type(path).__name__}")

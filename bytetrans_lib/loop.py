@@ -35,6 +35,7 @@ from bytetrans_lib.files import check_writable
 from bytetrans_lib.optim import Adam, CrossEntropyLoss, train_step, transformer_lr
 from bytetrans_lib.paths import PROJECT_ROOT
 from bytetrans_lib.scoring import evaluate, validation_loss
+from bytetrans_lib.transformer import eval_mode, train_mode
 
 
 # %% notebooks/08_training.ipynb, cell 44
@@ -193,7 +194,9 @@ def fit(
             src, tgt_in, tgt_out = make_batch(encoded, indices)
             step += 1
             optimizer.lr = tc.lr(step, config.d_model)
+            train_mode(model, np.random.default_rng([tc.seed, 1, step]))  # dropout on, masks fixed by the step
             loss, norm = train_step(model, loss_fn, optimizer, src, tgt_in, tgt_out, tc.clip)  # notebook 06
+            eval_mode(model)  # off again: evaluation and decoding never drop anything
             if not np.isfinite(loss):
                 raise TrainingDiverged(f"the loss became {loss} at step {step}; {kept()}")
             if not np.isfinite(norm):

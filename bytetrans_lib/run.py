@@ -46,6 +46,7 @@ def train_and_report(
     on_eval=None,
     progress=None,
     log=print,
+    trainer=None,
 ):
     """Train a fresh model on the pairs in `data` (a TSV file), save it to `out`, and write a
     report (configs, history, test metrics, sample translations) beside it as .json, and, with
@@ -67,6 +68,8 @@ def train_and_report(
     so on. The model, its report and its recording are written together after the scoring
     (write_together): all of them change, or, if the run is stopped or fails before, none does,
     and the training state saved at the last step holds the trained model.
+    trainer: what trains the model, a function with fit's arguments that returns its history (None:
+    fit; notebook 11's fit_torch trains the same model with PyTorch).
     Returns the report (a dict).
     """
     if n_test is not None and (isinstance(n_test, bool) or not isinstance(n_test, numbers.Integral) or n_test < 1):
@@ -100,7 +103,7 @@ def train_and_report(
             )
         recorder = AttentionRecorder(recording_steps(train_config.steps), fitting) if fitting else None
     started = time.perf_counter()
-    history = fit(
+    history = (trainer or fit)(
         model,
         train_pairs,
         valid_pairs,

@@ -35,14 +35,13 @@ def terminal_progress(step, steps, loss, tokens_per_second, width=30):
     sys.stderr.flush()
 
 
-def train_cli(argv=None):
+def train_cli(argv=None, *, trainer=None, prog="python -m bytetrans_lib.train"):
     """`python -m bytetrans_lib.train`: train on a file of pairs, save the model and a report.
 
+    trainer: passed on to train_and_report (None: fit; notebook 11's command gives fit_torch).
     Returns the exit code: 0, or 2 with one line on stderr when something is refused before training.
     """
-    parser = argparse.ArgumentParser(
-        prog="python -m bytetrans_lib.train", description="Train the bytetrans Transformer on English-French pairs."
-    )
+    parser = argparse.ArgumentParser(prog=prog, description="Train the bytetrans Transformer on English-French pairs.")
     parser.add_argument(
         "--preset",
         choices=list(PRESETS),
@@ -97,6 +96,10 @@ def train_cli(argv=None):
     model_keys = ["d_model", "n_heads", "n_encoder_layers", "n_decoder_layers", "d_ff", "max_len"]
     for name in model_keys:
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=None)
+    parser.add_argument(
+        "--dropout", type=float, default=None, help="Config.dropout, in [0, 1) (notebook 05; default: the preset's, 0)"
+    )
+    model_keys.append("dropout")
     args = parser.parse_args(argv)
     preset_config, preset_train = PRESETS[args.preset]
     everyday = args.preset == "everyday"
@@ -159,6 +162,7 @@ def train_cli(argv=None):
             sentences=EVERYDAY_SENTENCES if everyday else None,
             beam=args.beam if args.beam is not None else (BEAM_SIZE if everyday else None),
             progress=terminal_progress if sys.stderr.isatty() else None,
+            trainer=trainer,
         )
     except KeyboardInterrupt:  # Ctrl-C: what is kept, in one line, instead of a traceback
         print(

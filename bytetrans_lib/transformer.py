@@ -3,7 +3,19 @@
 
 The model: encoder and decoder layers and stacks, and the Transformer."""
 
-__all__ = ["residual", "residual_backward", "EncoderLayer", "DecoderLayer", "Encoder", "Decoder", "Transformer"]
+__all__ = [
+    "residual",
+    "residual_backward",
+    "Dropout",
+    "dropout_layers",
+    "train_mode",
+    "eval_mode",
+    "EncoderLayer",
+    "DecoderLayer",
+    "Encoder",
+    "Decoder",
+    "Transformer",
+]
 
 
 # %% notebooks/05_transformer.ipynb, cell 5
@@ -16,7 +28,7 @@ from bytetrans_lib.embedding import Embedding, PositionalEncoding
 from bytetrans_lib.layers import FeedForward, Linear, Module
 from bytetrans_lib.norm import LayerNorm
 from bytetrans_lib.tokenizer import padding_mask, target_mask
-from bytetrans_lib.validation import check_dout, check_rng
+from bytetrans_lib.validation import as_numbers, check_dout, check_rng
 
 
 # %% notebooks/05_transformer.ipynb, cell 34
@@ -41,7 +53,81 @@ def residual_backward(dout, norm, sublayer_backward, norm_first):
     return dz + sublayer_backward(dz)  # (B, T, C): both paths of z
 
 
-# %% notebooks/05_transformer.ipynb, cell 42
+# %% notebooks/05_transformer.ipynb, cell 43
+class Dropout(Module):
+    """Inverted dropout (Srivastava et al., 2014). No parameters.
+
+    In training mode (train_mode), out = x * keep / (1 - p), where each entry of keep is True with
+    probability 1 - p, drawn from the rng train_mode gave; otherwise, and always when p = 0, the
+    identity. forward: x (...) -> out (...); backward: dout (...) -> dx = dout * keep / (1 - p);
+    both added below with patch_to.
+    """
+
+    def __init__(self, p=0.0):
+        super().__init__()
+        if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.integer, np.floating)):
+            raise TypeError(f"Dropout: p must be a number in [0, 1), got {p!r}")
+        if not 0 <= p < 1:  # p = 1 would zero everything and divide by 0
+            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+        self.p = float(p)
+        self.training, self.rng = False, None  # train_mode(module, rng) turns it on
+
+
+# %% notebooks/05_transformer.ipynb, cell 44
+@patch_to(Dropout)
+def forward(self, x):
+    """x (...) -> out (...): x * keep / (1 - p) in training mode, keep drawn from self.rng; else x."""
+    keep = None  # (...) bool, True = kept; None: the identity
+    if self.training and self.p > 0:
+        keep = self.rng.random(x.shape, dtype=np.float32) >= self.p  # True with probability 1 - p
+    self.cache = (keep, x.shape)
+    return x if keep is None else x * keep / (1 - self.p)  # (...): the mean is kept
+
+
+# %% notebooks/05_transformer.ipynb, cell 45
+@patch_to(Dropout)
+def backward(self, dout):
+    """dout (...) -> dx (...) = dout * keep / (1 - p), with forward's mask; dout if it dropped nothing."""
+    keep, _ = self.cache
+    return dout if keep is None else dout * keep / (1 - self.p)  # the same mask, the same scale
+
+
+# %% notebooks/05_transformer.ipynb, cell 48
+@patch_to(Dropout)
+def check_forward(self, x):
+    return as_numbers(x, "Dropout.forward", "x")
+
+
+@patch_to(Dropout)
+def check_backward(self, dout):
+    check_dout(dout, self.cache[1], "Dropout")
+
+
+def dropout_layers(module):
+    """Every Dropout in `module` (itself included) and in its children, in the order of children()."""
+    if isinstance(module, Dropout):
+        yield module
+    for _, child in module.children():
+        yield from dropout_layers(child)
+
+
+def train_mode(module, rng):
+    """Turn on every Dropout in `module`, drawing its masks from rng (an np.random.Generator); returns module."""
+    if not callable(getattr(rng, "random", None)):
+        raise TypeError(f"train_mode needs rng=np.random.Generator to draw dropout masks, got {type(rng).__name__}")
+    for layer in dropout_layers(module):
+        layer.training, layer.rng = True, rng
+    return module
+
+
+def eval_mode(module):
+    """Turn off every Dropout in `module` (the identity again); returns module."""
+    for layer in dropout_layers(module):
+        layer.training, layer.rng = False, None
+    return module
+
+
+# %% notebooks/05_transformer.ipynb, cell 52
 class EncoderLayer(Module):
     """Self-attention and feed-forward sublayers, each wrapped in a residual connection.
 
@@ -57,26 +143,29 @@ class EncoderLayer(Module):
         self.norm_1 = LayerNorm(C, dtype=dtype)
         self.ffn = FeedForward(C, config.d_ff, rng=rng, dtype=dtype)
         self.norm_2 = LayerNorm(C, dtype=dtype)
+        self.dropout_1, self.dropout_2 = Dropout(config.dropout), Dropout(config.dropout)  # on each sublayer's output
         self.norm_first = config.norm_first
 
     def forward(self, x, mask=None):
         self.cache = x.shape  # what backward's dout must be
-        h = residual(x, self.norm_1, lambda a: self.self_attn.forward(a, a, mask), self.norm_first)  # (B, T, C)
-        return residual(h, self.norm_2, self.ffn.forward, self.norm_first)  # (B, T, C)
+        h = residual(
+            x, self.norm_1, lambda a: self.dropout_1.forward(self.self_attn.forward(a, a, mask)), self.norm_first
+        )
+        return residual(h, self.norm_2, lambda a: self.dropout_2.forward(self.ffn.forward(a)), self.norm_first)
 
 
-# %% notebooks/05_transformer.ipynb, cell 43
+# %% notebooks/05_transformer.ipynb, cell 53
 @patch_to(EncoderLayer)
 def backward(self, dout):
     """dout (B, T, C) -> dx (B, T, C); adds the gradients of both sublayers and both norms."""
-    dh = residual_backward(dout, self.norm_2, self.ffn.backward, self.norm_first)  # (B, T, C)
+    dh = residual_backward(dout, self.norm_2, lambda d: self.ffn.backward(self.dropout_2.backward(d)), self.norm_first)
     # self-attention used its input twice, as queries and as keys/values: add both gradients
     return residual_backward(
-        dh, self.norm_1, lambda da: np.add(*self.self_attn.backward(da)), self.norm_first
+        dh, self.norm_1, lambda d: np.add(*self.self_attn.backward(self.dropout_1.backward(d))), self.norm_first
     )  # (B, T, C)
 
 
-# %% notebooks/05_transformer.ipynb, cell 45
+# %% notebooks/05_transformer.ipynb, cell 55
 @patch_to(EncoderLayer)
 def check_forward(self, x, mask=None):
     checked = self.self_attn.check_forward(x, x, mask)  # attention's door: x's shape and the mask
@@ -88,7 +177,7 @@ def check_backward(self, dout):
     check_dout(dout, self.cache, "EncoderLayer")
 
 
-# %% notebooks/05_transformer.ipynb, cell 49
+# %% notebooks/05_transformer.ipynb, cell 59
 class DecoderLayer(Module):
     """Masked self-attention, cross-attention to the encoder's output, feed-forward.
 
@@ -109,16 +198,25 @@ class DecoderLayer(Module):
         self.norm_2 = LayerNorm(C, dtype=dtype)
         self.ffn = FeedForward(C, config.d_ff, rng=rng, dtype=dtype)
         self.norm_3 = LayerNorm(C, dtype=dtype)
+        self.dropout_1, self.dropout_2, self.dropout_3 = (Dropout(config.dropout) for _ in range(3))
         self.norm_first = config.norm_first
 
     def forward(self, y, memory, tgt_mask=None, src_mask=None):
         self.cache = y.shape  # what backward's dout must be
-        h1 = residual(y, self.norm_1, lambda a: self.self_attn.forward(a, a, tgt_mask), self.norm_first)
-        h2 = residual(h1, self.norm_2, lambda a: self.cross_attn.forward(a, memory, src_mask), self.norm_first)
-        return residual(h2, self.norm_3, self.ffn.forward, self.norm_first)  # (B, T_tgt, C)
+        # each sublayer's output goes through its Dropout before the residual addition
+        h1 = residual(
+            y, self.norm_1, lambda a: self.dropout_1.forward(self.self_attn.forward(a, a, tgt_mask)), self.norm_first
+        )
+        h2 = residual(
+            h1,
+            self.norm_2,
+            lambda a: self.dropout_2.forward(self.cross_attn.forward(a, memory, src_mask)),
+            self.norm_first,
+        )
+        return residual(h2, self.norm_3, lambda a: self.dropout_3.forward(self.ffn.forward(a)), self.norm_first)
 
 
-# %% notebooks/05_transformer.ipynb, cell 50
+# %% notebooks/05_transformer.ipynb, cell 60
 @patch_to(DecoderLayer)
 def backward(self, dout):
     """dout (B, T_tgt, C) -> (dy (B, T_tgt, C), dmemory (B, T_src, C)); adds the gradients of the
@@ -127,18 +225,20 @@ def backward(self, dout):
 
     def cross_attn_backward(da):  # the query's gradient stays in the residual stream; memory's leaves it
         nonlocal dmemory
-        da_q, dmemory = self.cross_attn.backward(da)  # (B, T_tgt, C), (B, T_src, C)
+        da_q, dmemory = self.cross_attn.backward(self.dropout_2.backward(da))  # (B, T_tgt, C), (B, T_src, C)
         return da_q
 
-    dh2 = residual_backward(dout, self.norm_3, self.ffn.backward, self.norm_first)  # (B, T_tgt, C)
+    dh2 = residual_backward(
+        dout, self.norm_3, lambda d: self.ffn.backward(self.dropout_3.backward(d)), self.norm_first
+    )  # (B, T_tgt, C)
     dh1 = residual_backward(dh2, self.norm_2, cross_attn_backward, self.norm_first)
     dy = residual_backward(
-        dh1, self.norm_1, lambda da: np.add(*self.self_attn.backward(da)), self.norm_first
+        dh1, self.norm_1, lambda d: np.add(*self.self_attn.backward(self.dropout_1.backward(d))), self.norm_first
     )  # self-attention: queries' + keys/values' gradients
     return dy, dmemory
 
 
-# %% notebooks/05_transformer.ipynb, cell 52
+# %% notebooks/05_transformer.ipynb, cell 62
 @patch_to(DecoderLayer)
 def check_forward(self, y, memory, tgt_mask=None, src_mask=None):
     own = self.self_attn.check_forward(y, y, tgt_mask)  # attention's doors: the shapes and the masks
@@ -151,7 +251,7 @@ def check_backward(self, dout):
     check_dout(dout, self.cache, "DecoderLayer")
 
 
-# %% notebooks/05_transformer.ipynb, cell 55
+# %% notebooks/05_transformer.ipynb, cell 65
 class Encoder(Module):
     """Embedding + positions, then n_encoder_layers EncoderLayers (+ a final LayerNorm if pre-LN).
 
@@ -163,12 +263,13 @@ class Encoder(Module):
         C, dtype = config.d_model, config.dtype
         self.embedding = Embedding(config.vocab_size, C, rng=rng, dtype=dtype)
         self.positions = PositionalEncoding(config.max_len, C, dtype=dtype)
+        self.dropout = Dropout(config.dropout)  # on the sums of embeddings and positions
         self.layers = [EncoderLayer(config, rng=rng) for _ in range(config.n_encoder_layers)]
         # pre-LN leaves the residual stream un-normalised: one LayerNorm at the end fixes that
         self.norm = LayerNorm(C, dtype=dtype) if config.norm_first else None
 
     def forward(self, src_ids, src_mask):
-        x = self.positions.forward(self.embedding.forward(src_ids))  # (B, T_src, C)
+        x = self.dropout.forward(self.positions.forward(self.embedding.forward(src_ids)))  # (B, T_src, C)
         for layer in self.layers:
             x = layer.forward(x, src_mask)
         self.cache = x.shape  # memory's shape: what backward's dmemory must be
@@ -178,7 +279,7 @@ class Encoder(Module):
         dx = self.norm.backward(dmemory) if self.norm else dmemory
         for layer in reversed(self.layers):
             dx = layer.backward(dx)
-        self.embedding.backward(self.positions.backward(dx))
+        self.embedding.backward(self.positions.backward(self.dropout.backward(dx)))
 
 
 class Decoder(Module):
@@ -193,18 +294,19 @@ class Decoder(Module):
         C, dtype = config.d_model, config.dtype
         self.embedding = Embedding(config.vocab_size, C, rng=rng, dtype=dtype)
         self.positions = PositionalEncoding(config.max_len, C, dtype=dtype)
+        self.dropout = Dropout(config.dropout)
         self.layers = [DecoderLayer(config, rng=rng) for _ in range(config.n_decoder_layers)]
         self.norm = LayerNorm(C, dtype=dtype) if config.norm_first else None
 
     def forward(self, tgt_ids, memory, tgt_mask, src_mask):
-        y = self.positions.forward(self.embedding.forward(tgt_ids))  # (B, T_tgt, C)
+        y = self.dropout.forward(self.positions.forward(self.embedding.forward(tgt_ids)))  # (B, T_tgt, C)
         for layer in self.layers:
             y = layer.forward(y, memory, tgt_mask, src_mask)
         self.cache = (y.shape, memory.shape)  # what backward's dout must be; dmemory's shape
         return self.norm.forward(y) if self.norm else y
 
 
-# %% notebooks/05_transformer.ipynb, cell 57
+# %% notebooks/05_transformer.ipynb, cell 67
 @patch_to(Decoder)
 def backward(self, dout):
     """dout (B, T_tgt, C) -> dmemory (B, T_src, C), summed over the layers (each reads memory);
@@ -215,11 +317,11 @@ def backward(self, dout):
     for layer in reversed(self.layers):
         dy, dm = layer.backward(dy)  # (B, T_tgt, C), (B, T_src, C)
         dmemory += dm
-    self.embedding.backward(self.positions.backward(dy))
+    self.embedding.backward(self.positions.backward(self.dropout.backward(dy)))
     return dmemory
 
 
-# %% notebooks/05_transformer.ipynb, cell 59
+# %% notebooks/05_transformer.ipynb, cell 69
 class Transformer(Module):
     """The encoder-decoder Transformer: (source ids, target ids) -> next-byte logits.
 
@@ -261,7 +363,7 @@ class Transformer(Module):
         self.encoder.backward(dmemory)
 
 
-# %% notebooks/05_transformer.ipynb, cell 61
+# %% notebooks/05_transformer.ipynb, cell 71
 @patch_to(Transformer)
 def check_ids(self, ids, name):
     """`ids` as an int64 (B, T) array with B >= 1, 1 <= T <= max_len and values in the vocabulary."""

@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 def test_the_picker_offers_the_models_under_data_and_a_given_file_but_no_state_or_recording(tmp_path):
     labels = [label for label, _ in app.model_choices()]
     # the course's model first (the page opens on it), then the everyday model; no recording, no *.state.npz
-    assert labels == ["data/bytetrans-en-fr.npz", "data/bytetrans-everyday.npz"]
+    assert labels == ["data/bytetrans-en-fr.npz", "data/bytetrans-everyday-torch.npz", "data/bytetrans-everyday.npz"]
     extra = tmp_path / "mine.npz"
     assert app.model_choices(extra)[-1] == (str(extra), extra)
 

@@ -7,7 +7,8 @@ from importlib import metadata
 
 from conftest import ROOT
 
-EXTRAS = {"dev", "browser", "app", "bench"}  # make test, make test-browser, make explore, make bench
+EXTRAS = {"dev", "browser", "app", "bench", "torch"}  # make test, test-browser, explore, bench, torch
+CONDA_NAMES = {"pytorch": "torch"}  # conda-forge's name -> pip's
 
 
 def pyproject():
@@ -55,7 +56,7 @@ def environment_requirements():
             assert m.group(1).lower() not in found, f"environment.yml lists {m.group(1)} twice"
             found[m.group(1).lower()] = m.group(2)
     found.pop("pip", None)
-    return found
+    return {CONDA_NAMES.get(name, name): spec for name, spec in found.items()}
 
 
 def test_environment_yml_and_pyproject_list_the_same_packages_and_bounds():
@@ -70,11 +71,16 @@ def test_dependencies_have_lower_bounds_and_no_exact_pins():
 
 def test_every_make_target_installs_the_project_with_declared_extras_only():
     """No package is pip-installed by hand: `make test` installs [dev], `make test-browser`
-    [dev,browser], `make explore` [dev,app], `make bench` [dev,bench], each extra declared in pyproject.toml."""
+    [dev,browser], `make explore` [dev,app], `make bench` [dev,bench], `make torch` [dev,torch], each
+    extra declared in pyproject.toml; `make torch` installs PyTorch's CPU build first, by its own line."""
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8").replace("\\\n", " ")
     recipes = "\n".join(line for line in makefile.splitlines() if line.startswith("\t"))  # not comments
     installs = re.findall(r"pip install ([^\n]*)", recipes)
-    assert len(installs) == 4, installs
+    torch_build = [arguments for arguments in installs if "$(TORCH_PIP)" in arguments]
+    assert [arguments.strip() for arguments in torch_build] == ["--quiet --disable-pip-version-check $(TORCH_PIP)"]
+    assert re.search(r"^TORCH_PIP \?= torch --index-url https://download.pytorch.org/whl/cpu$", makefile, re.M)
+    installs = [arguments for arguments in installs if arguments not in torch_build]
+    assert len(installs) == 5, installs
     extras = set()
     for arguments in installs:
         m = re.fullmatch(r"--quiet --disable-pip-version-check -e '\.\[([a-z,]+)\]'", arguments.strip())

@@ -7,7 +7,7 @@ import shutil
 import nbformat
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, importable
 
 import bytetrans_lib as bt
 from bytetrans_lib import exporter
@@ -36,6 +36,10 @@ def test_every_generated_module_names_a_notebook_that_exists():
 def test_no_name_is_exported_twice_and_the_package_re_exports_every_module():
     seen = {}
     for name in GENERATED_MODULES:
+        if not importable(name):  # notebook 11 without PyTorch: its names are still mapped, read from the file
+            names = re.search(r"__all__ = \[(.*?)\]", (ROOT / "bytetrans_lib" / f"{name}.py").read_text(), re.S)
+            seen |= {public.strip().strip('"'): name for public in names.group(1).split(",") if public.strip()}
+            continue
         module = importlib.import_module(f"bytetrans_lib.{name}")
         for public in module.__all__:
             assert public not in seen, f"{public} is exported by both {seen[public]} and {name}"
@@ -45,7 +49,7 @@ def test_no_name_is_exported_twice_and_the_package_re_exports_every_module():
 
 
 def test_module_all_lists_every_public_function_and_class_it_defines():
-    for name in GENERATED_MODULES:
+    for name in filter(importable, GENERATED_MODULES):
         module = importlib.import_module(f"bytetrans_lib.{name}")
         own = {
             k

@@ -1,6 +1,6 @@
-"""Checks of notebook 05's exercises: the positional table, residual_backward, the backward passes
-of EncoderLayer, DecoderLayer and Decoder, the key/value cache's self_attend, and greedy_decode's
-loop."""
+"""Checks of notebook 05's exercises: the positional table, residual_backward, Dropout, the
+backward passes of EncoderLayer, DecoderLayer and Decoder (with dropout off and on), the key/value
+cache's self_attend, and greedy_decode's loop."""
 
 import numpy as np
 
@@ -60,6 +60,20 @@ def _tiny(norm_first, **sizes):
 
 def _variant(norm_first):
     return "pre-LN" if norm_first else "post-LN"
+
+
+def _switch(module, rng):
+    """Every Dropout in `module` on, drawing from rng (or off, rng None), as train_mode and eval_mode
+    do; by attribute, so that a notebook's own Dropout class is switched as the library's is."""
+    if hasattr(module, "training") and hasattr(module, "rng"):
+        module.training, module.rng = rng is not None, rng
+    for _, child in module.children():
+        _switch(child, rng)
+    return module
+
+
+DROPOUT, MASK_SEED = 0.5, 7  # the layers' checks in training mode: p and the seed of both generators
+TRAINING = f"in training mode, dropout p = {DROPOUT}"
 
 
 # --- 05.1 the positional-encoding table ---------------------------------------------------
@@ -213,7 +227,196 @@ def check_residual_backward(residual_backward):
             raise Wrong(message + (f": {hint}" if hint else ""))
 
 
-# --- 05.3 EncoderLayer.backward -----------------------------------------------------------
+# --- 05.3 Dropout ------------------------------------------------------------------------
+
+DRAW = "keep = self.rng.random(x.shape, dtype=np.float32) >= self.p"
+EVAL_MODE = "in evaluation mode (self.training False, self.rng None, as eval_mode leaves them)"
+
+
+def _dropout_pair(Dropout, p, seed):
+    """The candidate's Dropout(p) and the library's: in training mode with generators seeded alike
+    (seed), or in evaluation mode as eval_mode leaves them (seed None: training False, rng None)."""
+    pair = Dropout(p), transformer.Dropout(p)
+    for layer in pair:
+        layer.training, layer.rng = seed is not None, None if seed is None else np.random.default_rng(seed)
+    return pair
+
+
+def _draws(seed, shape, n=1):
+    """The first n float32 draws of a generator seeded with `seed`: the numbers of the masks."""
+    rng = np.random.default_rng(seed)
+    return [rng.random(shape, dtype=np.float32) for _ in range(n)]
+
+
+def _scale_hint(out, x, p):
+    """What the kept entries of out = x * keep * scale were scaled by, if it is a usual mistake."""
+    out, x = np.asarray(out, dtype=np.float64), np.asarray(x, dtype=np.float64)
+    kept = (np.abs(x) > 1e-12) & (np.abs(out) > 1e-12)
+    if out.shape != x.shape or not kept.any():
+        return None
+    ratio = out[kept] / x[kept]
+    if np.allclose(ratio, 1):
+        return (
+            f"forgot to scale: the kept entries are not divided by 1 - p; each entry is kept with probability "
+            f"1 - p = {1 - p:g}, so x * keep alone has mean {1 - p:g} * x, and x * keep / (1 - p) keeps the mean x"
+        )
+    if np.allclose(ratio, 1 / p):
+        return (
+            f"scaled by p instead of 1 - p: the kept entries were divided by p = {p:g}; kept with probability "
+            f"1 - p, they are divided by 1 - p = {1 - p:g} so that the mean stays x (with p its mean is "
+            f"{(1 - p) / p:.3g} * x)"
+        )
+    if np.allclose(ratio, 1 - p):
+        return f"the kept entries are multiplied by 1 - p = {1 - p:g}: divide by it, so that the mean stays x"
+    return None
+
+
+def _dropout_forward_hint(out, x, p, seed):
+    (draw,) = _draws(seed, x.shape)
+    if _same(out, x * (draw < p) / (1 - p)) or _same(out, x * (draw <= p) / (1 - p)):
+        return (
+            f"kept where it should drop: keep = draw < p keeps each entry with probability p = {p:g}, not "
+            f"1 - p = {1 - p:g}; {DRAW} keeps it with probability 1 - p"
+        )
+    if _same(out, x * (np.random.default_rng(seed).random(x.shape) >= p) / (1 - p)):
+        return (
+            f"the mask was drawn in float64: draw it exactly as the exercise says, {DRAW}, so that it is the "
+            "mask the same generator gives the course's Dropout"
+        )
+    hint = _scale_hint(out, x, p)
+    if hint:
+        return hint
+    kept = np.mean(np.abs(np.asarray(out, dtype=np.float64)) > 1e-12)
+    if abs(kept - p) < abs(kept - (1 - p)):
+        return (
+            f"it kept {kept:.0%} of the entries, about p = {p:g}: it keeps where it should drop; {DRAW} keeps "
+            "each entry with probability 1 - p"
+        )
+    return (
+        "the mask is not the one the check's generator, seeded like yours, draws: draw it once per forward, "
+        f"exactly {DRAW}"
+    )
+
+
+def _dropout_backward_hint(dx, dout, p, seed):
+    first, second = _draws(seed, dout.shape, 2)
+    keep, new = first >= p, second >= p
+    guesses = [
+        (dout * keep, "backward forgot to scale"),
+        (dout * keep / p, "backward scaled by p instead of 1 - p"),
+        (dout * new / (1 - p), "backward drew a new mask"),
+        (dout * new, "backward drew a new mask"),
+        (dout, "backward passed dout through unchanged"),
+    ]
+    hint = next((hint for guess, hint in guesses if _same(dx, guess)), "it is not dout * keep / (1 - p)")
+    return (
+        f"{hint} (dx = dout * keep / (1 - p): the entries forward dropped get no gradient, the others forward's "
+        "scale 1 / (1 - p); backward reads forward's mask from self.cache and never calls self.rng)"
+    )
+
+
+def _shape(value):
+    try:
+        return tuple(value)
+    except TypeError:
+        return None
+
+
+def _dropout_train_case(Dropout, p, shape, seed):
+    where = f"Dropout({p}) in training mode, x of shape {shape}"
+    data = np.random.default_rng(seed + 100)
+    x, dout = data.standard_normal(shape), data.standard_normal(shape)
+    mine, ref = _dropout_pair(Dropout, p, seed)
+    before = x.copy()
+    out, expected = mine.forward(x), ref.forward(x)
+    if not np.array_equal(x, before):
+        raise Wrong(f"{where}: forward changed its input x in place: compute a new array, x * keep / (1 - p)")
+    problem = compare("out", out, expected)
+    if problem:
+        raise Wrong(f"{where}: {problem}: {_dropout_forward_hint(out, x, p, seed)}")
+    cache = mine.cache
+    if not (isinstance(cache, tuple) and len(cache) == 2 and _shape(cache[1]) == shape):
+        held = f"a tuple of {len(cache)}" if isinstance(cache, tuple) else f"an object of type {type(cache).__name__}"
+        raise Wrong(
+            f"{where}: out is right, but self.cache holds {held}, not (keep, x.shape): keep that pair in it, the "
+            "shape second (backward reads the mask from it, and the door of backward checks dout against "
+            "self.cache[1])"
+        )
+    dx, dx_expected = mine.backward(dout), ref.backward(dout)
+    problem = compare("dx", dx, dx_expected)
+    if problem:
+        raise Wrong(f"{where}: out is right, but {problem}: {_dropout_backward_hint(dx, dout, p, seed)}")
+    return x, dout
+
+
+def _identity_case(mine, x, dout, where, stale=False):
+    """forward(x) must be x and backward(dout) dout: Wrong naming `where` otherwise. stale: an
+    earlier forward of `mine` drew a mask, which this backward must not use."""
+    try:
+        out = mine.forward(x)
+    except (AttributeError, TypeError) as e:
+        raise Wrong(
+            f"{where}: forward raised {type(e).__name__}: {e}: it applied dropout in eval mode; unless "
+            "self.training is True, forward returns x and draws nothing"
+        ) from None
+    problem = compare("out", out, x)
+    if problem:
+        raise Wrong(
+            f"{where}: {problem}, expected x itself: it applied dropout in eval mode; unless self.training is "
+            "True, forward returns x"
+        )
+    try:
+        dx = mine.backward(dout)
+    except (AttributeError, TypeError, IndexError) as e:
+        raise Wrong(
+            f"{where}: backward raised {type(e).__name__}: {e}: forward must store (None, x.shape) in "
+            "self.cache when it drops nothing, and backward then returns dout"
+        ) from None
+    problem = compare("dx", dx, dout)
+    if problem and stale:
+        raise Wrong(
+            f"{where}: {problem}, expected dout itself: backward used the mask of the earlier training-mode "
+            "forward; every forward stores what it did, self.cache = (None, x.shape) when it dropped nothing"
+        )
+    if problem:
+        raise Wrong(f"{where}: {problem}, expected dout itself: forward dropped nothing, so backward is the identity")
+
+
+@exercise("05.3", "Dropout", reference=lambda: transformer.Dropout, uses="the library's Dropout")
+def check_dropout(Dropout):
+    for p, shape, seed in [(0.25, (3, 4, 10), 5), (0.6, (2, 7, 12), 11)]:
+        x, dout = _dropout_train_case(Dropout, p, shape, seed)
+    mine, _ = _dropout_pair(Dropout, 0.6, 5)
+    mine.forward(x)
+    mine.training, mine.rng = False, None  # eval_mode
+    _identity_case(mine, x, dout, f"Dropout(0.6), after a training-mode forward, {EVAL_MODE}", stale=True)
+    mine, _ = _dropout_pair(Dropout, 0.6, None)
+    _identity_case(mine, x, dout, f"Dropout(0.6) {EVAL_MODE}")
+    mine.rng = np.random.default_rng(3)
+    _identity_case(mine, x, dout, "Dropout(0.6) with self.training False (and a generator in self.rng)")
+    mine, _ = _dropout_pair(Dropout, 0.0, 5)
+    with np.errstate(all="ignore"):
+        out = mine.forward(x)
+    problem = compare("out", out, x)
+    if problem:
+        out = np.asarray(out, dtype=np.float64)
+        why = "kept where it should drop (draw < p is never true for p = 0)" if not np.any(out) else ""
+        why = why or ("it divided by p = 0: scale by 1 / (1 - p)" if not np.isfinite(out).all() else "")
+        raise Wrong(
+            f"Dropout(0) in training mode: {problem}, expected x itself, since p = 0 drops nothing"
+            + (f": {why}; {DRAW} keeps each entry with probability 1 - p" if why else "")
+        )
+    _identity_case(mine, x, dout, "Dropout(0) in training mode")
+    mine, _ = _dropout_pair(Dropout, 0.25, 5)
+    out = np.asarray(mine.forward(x.astype(np.float32)))
+    if out.dtype != np.float32:
+        raise Wrong(
+            f"Dropout(0.25) in training mode on a float32 x: out has dtype {out.dtype}, expected float32, x's "
+            "(x * keep / (1 - self.p) keeps it)"
+        )
+
+
+# --- 05.4 EncoderLayer.backward -----------------------------------------------------------
 
 
 def _encoder_mistakes(norm_first):
@@ -259,12 +462,16 @@ def _encoder_mistakes(norm_first):
     ]
 
 
-def _encoder_layers(EncoderLayer, norm_first):
-    """The candidate and the reference EncoderLayer with the same weights, run forward on one batch."""
-    cfg = _tiny(norm_first)
+def _encoder_layers(EncoderLayer, norm_first, dropout=0.0):
+    """The candidate and the reference EncoderLayer with the same weights, run forward on one batch;
+    with dropout, in training mode with generators seeded alike (the same masks)."""
+    cfg = _tiny(norm_first, dropout=dropout)
     ref = transformer.EncoderLayer(cfg, rng=np.random.default_rng(1))
     mine = EncoderLayer(cfg, rng=np.random.default_rng(1))
     _copy_parameters(mine, ref)
+    if dropout:
+        for layer in (mine, ref):
+            _switch(layer, np.random.default_rng(MASK_SEED))  # each its own generator, seeded alike
     rng = np.random.default_rng(2)
     src = tokenizer.pad_batch([[72, 105, 33, 10, 65], [79, 104, 258]])  # (2, 5), the second row padded
     x, dout = rng.standard_normal((2, 5, 8)), rng.standard_normal((2, 5, 8))
@@ -273,8 +480,73 @@ def _encoder_layers(EncoderLayer, norm_first):
     return mine, ref, dout
 
 
+def _through(layer, name, skip, d):
+    """The gradient d through layer.<name>.backward, or d itself when `name` is in skip."""
+    return d if name in skip else getattr(layer, name).backward(d)
+
+
+def _skipped(names):
+    calls = " and ".join(f"{name}.backward" for name in names)
+    return f"your backward does not pass the gradient through {calls}"
+
+
+DROPOUT_ORDER = (
+    "forward ran each sublayer, then its Dropout on the sublayer's output, so backward runs the Dropout's "
+    "backward first: the sublayer's backward takes self.dropout_k.backward(d)"
+)
+
+
+def _encoder_dropout_mistakes():
+    """Backward passes that leave the dropouts out, or run them after the sublayers: (L, d) -> dx."""
+    rb = transformer.residual_backward
+
+    def backward(L, d, skip=(), after=False):
+        def ffn(a):
+            if after:
+                return _through(L, "dropout_2", skip, L.ffn.backward(a))
+            return L.ffn.backward(_through(L, "dropout_2", skip, a))
+
+        def attn(a):
+            if after:
+                return _through(L, "dropout_1", skip, np.add(*L.self_attn.backward(a)))
+            return np.add(*L.self_attn.backward(_through(L, "dropout_1", skip, a)))
+
+        return rb(rb(d, L.norm_2, ffn, L.norm_first), L.norm_1, attn, L.norm_first)
+
+    why = {
+        "dropout_1": "self-attention's output went through self.dropout_1 in forward, so its gradient goes back "
+        "through self.dropout_1.backward before self.self_attn.backward",
+        "dropout_2": "the feed-forward's output went through self.dropout_2 in forward, so its gradient goes back "
+        "through self.dropout_2.backward before self.ffn.backward",
+    }
+    return [
+        (
+            lambda L, d: backward(L, d, skip=("dropout_1", "dropout_2")),
+            f"{_skipped(['dropout_1', 'dropout_2'])}: {DROPOUT_ORDER}",
+        ),
+        (lambda L, d: backward(L, d, skip=("dropout_1",)), f"{_skipped(['dropout_1'])}: {why['dropout_1']}"),
+        (lambda L, d: backward(L, d, skip=("dropout_2",)), f"{_skipped(['dropout_2'])}: {why['dropout_2']}"),
+        (
+            lambda L, d: backward(L, d, after=True),
+            f"your backward runs the dropouts' backward after the sublayers': {DROPOUT_ORDER}",
+        ),
+    ]
+
+
+def _dropout_verdict(message, same_as, mistakes, names):
+    """Wrong for a layer that is right with dropout off but wrong in training mode: the mistake that
+    same_as(wrong_backward) reproduces, or what such a backward usually misses."""
+    for wrong_backward, hint in mistakes:
+        if same_as(wrong_backward):
+            raise Wrong(f"{message}: {hint}")
+    raise Wrong(
+        f"{message}: it is right with dropout off, so look at the dropouts: pass each sublayer's gradient through "
+        f"its Dropout's backward ({', '.join(names)}) before the sublayer's backward"
+    )
+
+
 @exercise(
-    "05.3", "EncoderLayer.backward", reference=lambda: transformer.EncoderLayer, uses="the library's EncoderLayer"
+    "05.4", "EncoderLayer.backward", reference=lambda: transformer.EncoderLayer, uses="the library's EncoderLayer"
 )
 def check_encoder_layer_backward(EncoderLayer):
     for norm_first in (True, False):
@@ -290,21 +562,35 @@ def check_encoder_layer_backward(EncoderLayer):
                 message += f": {hint}"
                 break
         raise Wrong(message)
+    mine, ref, dout = _encoder_layers(EncoderLayer, True, DROPOUT)
+    dx, dx_ref = mine.backward(dout), ref.backward(dout)
+    message = _verdict(f"EncoderLayer (pre-LN, {TRAINING})", {"dx": (dx, dx_ref)}, mine.gradients(), ref.gradients())
+    if message:
+
+        def same_as(wrong_backward):
+            _, layer, _ = _encoder_layers(transformer.EncoderLayer, True, DROPOUT)
+            return _same(dx, wrong_backward(layer, dout))
+
+        _dropout_verdict(message, same_as, _encoder_dropout_mistakes(), ["self.dropout_1", "self.dropout_2"])
 
 
-# --- 05.4 DecoderLayer.backward -----------------------------------------------------------
+# --- 05.5 DecoderLayer.backward -----------------------------------------------------------
 
 TGT = tokenizer.pad_batch([[BOS_ID, 67, 104, 97], [BOS_ID, 79, 104]])  # (2, 4): the second row padded
 SRC = tokenizer.pad_batch([[72, 105, 33, 10, 65, EOS_ID], [79, 104, EOS_ID]])  # (2, 6): T_src != T_tgt
 
 
-def _decoder_layers(DecoderLayer, norm_first):
+def _decoder_layers(DecoderLayer, norm_first, dropout=0.0):
     """The candidate and the reference DecoderLayer with the same weights, run forward on one
-    batch: y (2, 4, 8), memory (2, 6, 8); and dout (2, 4, 8)."""
-    cfg = _tiny(norm_first)
+    batch: y (2, 4, 8), memory (2, 6, 8); and dout (2, 4, 8). With dropout, in training mode with
+    generators seeded alike (the same masks)."""
+    cfg = _tiny(norm_first, dropout=dropout)
     ref = transformer.DecoderLayer(cfg, rng=np.random.default_rng(1))
     mine = DecoderLayer(cfg, rng=np.random.default_rng(1))
     _copy_parameters(mine, ref)
+    if dropout:
+        for layer in (mine, ref):
+            _switch(layer, np.random.default_rng(MASK_SEED))  # each its own generator, seeded alike
     rng = np.random.default_rng(2)
     y, memory, dout = (rng.standard_normal(shape) for shape in [(2, 4, 8), (2, 6, 8), (2, 4, 8)])
     masks = tokenizer.target_mask(TGT), tokenizer.padding_mask(SRC)
@@ -312,8 +598,11 @@ def _decoder_layers(DecoderLayer, norm_first):
     return mine, ref, dout
 
 
-def _decoder_layer_backward(L, d, *, self_grads=lambda g: np.add(*g), norm_first=None, forward_order=False):
-    """DecoderLayer.backward, or one of the usual mistakes: -> (dy, dmemory)."""
+def _decoder_layer_backward(
+    L, d, *, self_grads=lambda g: np.add(*g), norm_first=None, forward_order=False, skip=(), after=False
+):
+    """DecoderLayer.backward, or one of the usual mistakes: -> (dy, dmemory). skip: the dropouts left
+    out; after: each dropout's backward run after its sublayer's instead of before."""
     norm_first = L.norm_first if norm_first is None else norm_first
     kept = {}
 
@@ -321,10 +610,35 @@ def _decoder_layer_backward(L, d, *, self_grads=lambda g: np.add(*g), norm_first
         da_q, kept["dmemory"] = L.cross_attn.backward(da)
         return da_q
 
-    steps = [(L.norm_3, L.ffn.backward), (L.norm_2, cross), (L.norm_1, lambda da: self_grads(L.self_attn.backward(da)))]
+    def dropped(name, f):  # the sublayer's backward f, behind (or, wrongly, after) its dropout's
+        if after:
+            return lambda da: _through(L, name, skip, f(da))
+        return lambda da: f(_through(L, name, skip, da))
+
+    steps = [
+        (L.norm_3, dropped("dropout_3", L.ffn.backward)),
+        (L.norm_2, dropped("dropout_2", cross)),
+        (L.norm_1, dropped("dropout_1", lambda da: self_grads(L.self_attn.backward(da)))),
+    ]
     for n, f in steps[::-1] if forward_order else steps:
         d = transformer.residual_backward(d, n, f, norm_first)
     return d, kept["dmemory"]
+
+
+def _decoder_dropout_mistakes():
+    """The training-mode mistakes: (keyword arguments of _decoder_layer_backward, hint)."""
+    why = {
+        "dropout_1": "self-attention's output went through self.dropout_1 in forward",
+        "dropout_2": "cross-attention's output went through self.dropout_2 in forward, so both of its gradients "
+        "(dy's share and dmemory) start from self.dropout_2.backward(da)",
+        "dropout_3": "the feed-forward's output went through self.dropout_3 in forward",
+    }
+    names = ["dropout_1", "dropout_2", "dropout_3"]
+    return (
+        [({"skip": tuple(names)}, f"{_skipped(names)}: {DROPOUT_ORDER}")]
+        + [({"skip": (name,)}, f"{_skipped([name])}: {why[name]}") for name in names]
+        + [({"after": True}, f"your backward runs the dropouts' backward after the sublayers': {DROPOUT_ORDER}")]
+    )
 
 
 def _decoder_layer_mistakes(norm_first):
@@ -372,7 +686,7 @@ def _decoder_layer_hint(dy, dmemory, memory_shape, y_shape, norm_first):
 
 
 @exercise(
-    "05.4",
+    "05.5",
     "DecoderLayer.backward",
     reference=lambda: transformer.DecoderLayer.backward,
     uses="the course's DecoderLayer.backward",
@@ -403,18 +717,35 @@ def check_decoder_layer_backward(DecoderLayer):
         if message:
             hint = _decoder_layer_hint(dy, dmemory, dmemory_ref.shape, dy_ref.shape, norm_first)
             raise Wrong(message + (f": {hint}" if hint else ""))
+    mine, ref, dout = _decoder_layers(DecoderLayer, True, DROPOUT)
+    (dy_ref, dmemory_ref), (dy, dmemory) = ref.backward(dout), mine.backward(dout)
+    outputs = {"dy": (dy, dy_ref), "dmemory": (dmemory, dmemory_ref)}
+    message = _verdict(f"DecoderLayer (pre-LN, {TRAINING})", outputs, mine.gradients(), ref.gradients())
+    if message:
+
+        def same_as(kwargs):
+            _, layer, _ = _decoder_layers(transformer.DecoderLayer, True, DROPOUT)
+            guess_dy, guess_dmemory = _decoder_layer_backward(layer, dout, **kwargs)
+            return _same(dy, guess_dy) and _same(dmemory, guess_dmemory)
+
+        names = ["self.dropout_1", "self.dropout_2", "self.dropout_3"]
+        _dropout_verdict(message, same_as, _decoder_dropout_mistakes(), names)
 
 
-# --- 05.5 Decoder.backward ----------------------------------------------------------------
+# --- 05.6 Decoder.backward ----------------------------------------------------------------
 
 
-def _decoders(Decoder, norm_first):
+def _decoders(Decoder, norm_first, dropout=0.0):
     """The candidate and the reference Decoder of 2 layers with the same weights, run forward on
-    TGT (2, 4) and a memory (2, 6, 8); and dout (2, 4, 8)."""
-    cfg = _tiny(norm_first, n_encoder_layers=1, n_decoder_layers=2)
+    TGT (2, 4) and a memory (2, 6, 8); and dout (2, 4, 8). With dropout, in training mode with
+    generators seeded alike (the same masks)."""
+    cfg = _tiny(norm_first, n_encoder_layers=1, n_decoder_layers=2, dropout=dropout)
     ref = transformer.Decoder(cfg, rng=np.random.default_rng(1))
     mine = Decoder(cfg, rng=np.random.default_rng(1))
     _copy_parameters(mine, ref)
+    if dropout:
+        for layer in (mine, ref):
+            _switch(layer, np.random.default_rng(MASK_SEED))  # each its own generator, seeded alike
     rng = np.random.default_rng(3)
     memory, dout = rng.standard_normal((2, 6, 8)), rng.standard_normal((2, 4, 8))
     masks = tokenizer.target_mask(TGT), tokenizer.padding_mask(SRC)
@@ -456,7 +787,7 @@ def _decoder_hint(dmemory, grads, expected_grads, norm_first):
 
 
 @exercise(
-    "05.5",
+    "05.6",
     "Decoder.backward",
     reference=lambda: transformer.Decoder.backward,
     uses="the course's Decoder.backward",
@@ -472,9 +803,31 @@ def check_decoder_backward(Decoder):
         if message:
             hint = _decoder_hint(dmemory, grads, expected_grads, norm_first)
             raise Wrong(message + (f": {hint}" if hint else ""))
+    mine, ref, dout = _decoders(Decoder, True, DROPOUT)
+    dmemory, dmemory_ref = mine.backward(dout), ref.backward(dout)
+    grads, expected_grads = mine.gradients(), ref.gradients()
+    message = _verdict(
+        f"Decoder (pre-LN, 2 layers, {TRAINING})", {"dmemory": (dmemory, dmemory_ref)}, grads, expected_grads
+    )
+    if message:
+        _, dec, _ = _decoders(transformer.Decoder, True, DROPOUT)
+        dy = dec.norm.backward(dout)
+        for layer in reversed(dec.layers):
+            dy, _ = layer.backward(dy)
+        dec.embedding.backward(dec.positions.backward(dy))  # without self.dropout.backward
+        if _same(grads["embedding.E"], dec.gradients()["embedding.E"]):
+            raise Wrong(
+                f"{message}: {_skipped(['self.dropout'])}: forward ran the embeddings plus positions through "
+                "self.dropout, so the gradient goes back through self.dropout.backward(dy), then the positions' "
+                "and the embedding's backward"
+            )
+        raise Wrong(
+            f"{message}: it is right with dropout off, so look at the dropout: after the layers, "
+            "self.embedding.backward(self.positions.backward(self.dropout.backward(dy)))"
+        )
 
 
-# --- 05.6 DecoderCache.self_attend ----------------------------------------------------------
+# --- 05.7 DecoderCache.self_attend ----------------------------------------------------------
 
 # Teacher-forced ids, fed one column per step: sentence 0 holds PAD at positions 3, 6 and 7 (a
 # PAD in the middle, as an untrained model's argmax may write, and PAD after EOS); sentence 1 none.
@@ -580,7 +933,7 @@ def _buffer_problem(cache, ref, t, layers):
 
 
 @exercise(
-    "05.6",
+    "05.7",
     "DecoderCache.self_attend",
     reference=lambda: decoding.DecoderCache.self_attend,
     uses="the course's DecoderCache.self_attend",
@@ -632,7 +985,7 @@ def check_cache_self_attend(DecoderCache):
             )
 
 
-# --- 05.7 greedy_decode's loop -----------------------------------------------------------
+# --- 05.8 greedy_decode's loop -----------------------------------------------------------
 
 # A tiny model whose EOS logit is raised so that, for these four sentences, it wins after 3, 4,
 # 6 and 4 steps (each argmax by a margin above 0.01, far from any float round-off).
@@ -720,7 +1073,7 @@ def _compare_steps(got, expected, max_len, where):
         raise Wrong(f"{where}: the loop stopped after {n} steps, expected {n_expected}: {why}")
 
 
-@exercise("05.7", "greedy_decode's loop", reference=lambda: decoding.greedy_decode, uses="the library's greedy_decode")
+@exercise("05.8", "greedy_decode's loop", reference=lambda: decoding.greedy_decode, uses="the library's greedy_decode")
 def check_greedy_loop(greedy_decode):
     mine, ref = _greedy_models(greedy_decode)
     for use_cache in (True, False):
