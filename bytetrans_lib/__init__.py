@@ -211,6 +211,7 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "DEFAULT_MODEL": "presets",
     "DEFAULT_OUT": "presets",
     "EVERYDAY_MODEL": "presets",
+    "EVERYDAY_TORCH_MODEL": "presets",
     "EVERYDAY_SENTENCES": "presets",
     "PRESETS": "presets",
     # notebooks/08_training.ipynb
@@ -274,7 +275,6 @@ _MODULE_OF = {  # exported name -> the module (and notebook) that defines it
     "adam_state_from_course": "torch_bridge",
     "fit_torch": "torch_bridge",
     "train_torch_cli": "torch_bridge",
-    "EVERYDAY_TORCH_MODEL": "torch_bridge",
 }
 __all__ = list(_MODULE_OF)
 

@@ -4,7 +4,7 @@
 The training command's named settings (`--preset course`, `--preset everyday`), where the models
 it makes go, and the everyday sentences whose translations the everyday model's report shows."""
 
-__all__ = ["DEFAULT_MODEL", "DEFAULT_OUT", "EVERYDAY_MODEL", "EVERYDAY_SENTENCES", "PRESETS"]
+__all__ = ["DEFAULT_MODEL", "DEFAULT_OUT", "EVERYDAY_MODEL", "EVERYDAY_TORCH_MODEL", "EVERYDAY_SENTENCES", "PRESETS"]
 
 
 # %% notebooks/08_training.ipynb, cell 10
@@ -19,6 +19,8 @@ from bytetrans_lib.loop import TrainConfig
 DEFAULT_MODEL = CORPUS_PATH.parent / "bytetrans-en-fr.npz"  # the checkpoint the course ships
 DEFAULT_OUT = Path("runs") / DEFAULT_MODEL.name  # where the command writes without --out (git-ignored)
 EVERYDAY_MODEL = CORPUS_PATH.parent / "bytetrans-everyday.npz"  # the second model: real Tatoeba sentences
+# the third: the everyday model trained again with PyTorch and dropout (notebook 11); a NumPy checkpoint
+EVERYDAY_TORCH_MODEL = CORPUS_PATH.parent / "bytetrans-everyday-torch.npz"
 
 # Ten everyday sentences written for the course, each with the French translations we accept. The
 # everyday model's report shows what it writes for them, instead of held-out Tatoeba sentences: no

@@ -33,7 +33,6 @@ __all__ = [
     "adam_state_from_course",
     "fit_torch",
     "train_torch_cli",
-    "EVERYDAY_TORCH_MODEL",
 ]
 
 
@@ -75,7 +74,6 @@ from bytetrans_lib.loop import (
     pairs_sha256,
 )
 from bytetrans_lib.optim import Adam
-from bytetrans_lib.paths import DATA_FOLDER
 from bytetrans_lib.scoring import evaluate, validation_loss
 from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, PAD_ID, decode, encode, normalize_text, pad_batch
 from bytetrans_lib.train import train_cli
@@ -642,10 +640,6 @@ def train_torch_cli(argv=None):
     finally:
         if world > 1:
             torch.distributed.destroy_process_group()
-
-
-# %% notebooks/11_pytorch.ipynb, cell 46
-EVERYDAY_TORCH_MODEL = DATA_FOLDER / "bytetrans-everyday-torch.npz"  # make train-everyday-torch writes it
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ def test_the_readme_figures_are_what_make_readme_writes_from_the_shipped_reports
     assert readme_figures.render(README) == README, "README.md's figures are stale: run `make readme`"
     assert readme_figures.main(["--check"]) == 0
     names = [m["name"] for m in readme_figures.BLOCK.finditer(README)]
-    assert names == ["course", "everyday"]
+    assert names == ["course", "everyday", "everyday"]
+    assert "data/bytetrans-everyday-torch.json" in README
 
 
 def test_a_figures_block_is_rewritten_from_its_report_and_only_it(tmp_path):
@@ -49,9 +50,12 @@ def test_a_readme_without_a_known_block_is_refused_by_name(text, message):
         readme_figures.render(text)
 
 
-def test_the_readme_table_of_ten_everyday_sentences_is_what_the_report_says_the_model_wrote():
-    report = json.loads(bt.EVERYDAY_MODEL.with_suffix(".json").read_text(encoding="utf-8"))
-    table = README.split("| English | greedy decoding | beam search")[1].split("\n\n")[0]
+@pytest.mark.parametrize(
+    "model, section", [("everyday", "### The everyday model\n"), ("everyday-torch", "PyTorch and dropout\n")]
+)
+def test_the_readme_table_of_ten_everyday_sentences_is_what_the_report_says_the_model_wrote(model, section):
+    report = json.loads((ROOT / "data" / f"bytetrans-{model}.json").read_text(encoding="utf-8"))
+    table = README.split(section)[1].split("| English | greedy decoding | beam search")[1].split("\n\n")[0]
     rows = {
         english: (greedy, beam) for english, greedy, beam in re.findall(r"^\| (.+?) \| (.+?) \| (.+?) \|$", table, re.M)
     }

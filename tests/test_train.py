@@ -972,7 +972,7 @@ def test_the_everyday_report_reproduces_from_the_data_it_names():
 
 # ---- notebook 11: the everyday model trained by PyTorch with dropout --------------------------------
 
-EVERYDAY_TORCH_MODEL = ROOT / "data" / "bytetrans-everyday-torch.npz"
+EVERYDAY_TORCH_MODEL = bt.EVERYDAY_TORCH_MODEL  # notebook 08 names it, so that loading it needs no PyTorch
 
 
 def test_the_everyday_torch_model_is_what_its_make_target_trains_and_beats_the_numpy_one():

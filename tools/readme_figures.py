@@ -1,4 +1,4 @@
-"""The README's figures of the two shipped models, read from their reports.
+"""The README's figures of the shipped models, read from their reports.
 
 The README's tables of the shipped runs sit between marker lines:
 
@@ -74,11 +74,14 @@ def everyday(report):
             f"(closest reference), chrF {s['chrf']:.1f}"
         )
 
+    rate = report["config"].get("dropout", 0.0)  # reports written before dropout have no such key
+    dropout = f", dropout {rate}" if rate else ""
     return (
         "| | |\n|---|---|\n"
         f"| data | the first {cleaning['read']:,} lines of a 2022 copy of manythings' `fra.txt` (short sentences): "
         f"{report['pairs']:,} pairs after cleaning |\n"
-        f"| training | {tc['steps']:,} steps of {tc['batch_size']} pairs, peak lr {learning_rate(tc['peak_lr'])}: "
+        f"| training | {tc['steps']:,} steps of {tc['batch_size']} pairs, peak lr {learning_rate(tc['peak_lr'])}"
+        f"{dropout}: "
         f"**{report['train_seconds'] / 60:.1f} minutes** ({tc['steps'] / report['train_seconds']:.1f} steps/s) |\n"
         f"| {test['n']:,} held-out English sentences, each scored against all its references "
         f"({test['n_references']:,} in all), greedy decoding | {scores(test)} |\n"
