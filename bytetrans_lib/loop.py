@@ -8,10 +8,12 @@ __all__ = [
     "TrainConfig",
     "TrainingDiverged",
     "eval_line",
+    "HISTORY_KEYS",
+    "add_evaluation",
+    "stop_if_diverged",
     "fit",
     "pairs_sha256",
     "load_training_state",
-    "HISTORY_KEYS",
     "display_path",
 ]
 
@@ -114,6 +116,38 @@ def eval_line(history, i, train_config, d_model):
     )
 
 
+HISTORY_KEYS = ("step", "seconds", "train_loss", "valid_loss", "exact_match", "char_accuracy", "tokens_per_second")
+
+
+def add_evaluation(history, model, eval_pairs, valid_encoded, step, started, losses, tokens_per_second):
+    """Score `model` at an evaluation of fit and append the result to every list of `history`:
+    greedy exact match and characters on eval_pairs, the loss on valid_encoded, the mean of the
+    training losses since the last evaluation, seconds since `started` (a perf_counter time)."""
+    metrics, _ = evaluate(model, eval_pairs)
+    history["step"].append(step)
+    history["seconds"].append(round(time.perf_counter() - started, 1))
+    history["train_loss"].append(float(np.mean(losses)))
+    history["valid_loss"].append(validation_loss(model, valid_encoded))
+    history["exact_match"].append(metrics["exact_match"])
+    history["char_accuracy"].append(metrics["char_accuracy"])
+    history["tokens_per_second"].append(round(tokens_per_second))
+
+
+def stop_if_diverged(loss, norm, step, state_path, last_good):
+    """Raise TrainingDiverged if the loss or the gradient norm of `step` is NaN or infinite, saying
+    what is kept: the state fit saved at step last_good (None: nothing saved by this run)."""
+    if state_path is None:
+        kept = "no state_path was given, so nothing was saved"
+    elif last_good is None:
+        kept = f"nothing was saved by this run, so {display_path(state_path)} is as it was"
+    else:
+        kept = f"the last good checkpoint is {display_path(state_path)} (step {last_good})"
+    if not np.isfinite(loss):
+        raise TrainingDiverged(f"the loss became {loss} at step {step}; {kept}")
+    if not np.isfinite(norm):
+        raise TrainingDiverged(f"the gradient norm became {norm} at step {step}; {kept}")
+
+
 def fit(
     model,
     train_pairs,
@@ -157,10 +191,7 @@ def fit(
     eval_pairs = valid_pairs[: tc.n_eval]
     optimizer = Adam(model.parameters(), lr=tc.lr(1, config.d_model))
     loss_fn = CrossEntropyLoss(label_smoothing=tc.label_smoothing)
-    history = {
-        key: []
-        for key in ["step", "seconds", "train_loss", "valid_loss", "exact_match", "char_accuracy", "tokens_per_second"]
-    }
+    history = {key: [] for key in HISTORY_KEYS}
     step, elapsed = 0, 0.0
     if resumed is not None:  # continue the saved run: its weights, Adam's moments, its step and history
         saved, extra = resumed
@@ -173,15 +204,7 @@ def fit(
             record.load_state_dict({k[len("attention/") :]: v for k, v in extra.items() if k.startswith("attention/")})
     if record is not None and step == 0:
         record(model, 0)  # the untrained model
-    last_good = step if resume is not None else None
-
-    def kept():
-        if state_path is None:
-            return "no state_path was given, so nothing was saved"
-        if last_good is None:
-            return f"nothing was saved by this run, so {display_path(state_path)} is as it was"
-        return f"the last good checkpoint is {display_path(state_path)} (step {last_good})"
-
+    last_good = step if resume is not None else None  # the step of the state on disk, if this run has one
     n_batches = math.ceil(len(encoded) / tc.batch_size)
     losses, tokens, started = [], 0, time.perf_counter() - elapsed
     interval_start = time.perf_counter()
@@ -197,10 +220,7 @@ def fit(
             train_mode(model, np.random.default_rng([tc.seed, 1, step]))  # dropout on, masks fixed by the step
             loss, norm = train_step(model, loss_fn, optimizer, src, tgt_in, tgt_out, tc.clip)  # notebook 06
             eval_mode(model)  # off again: evaluation and decoding never drop anything
-            if not np.isfinite(loss):
-                raise TrainingDiverged(f"the loss became {loss} at step {step}; {kept()}")
-            if not np.isfinite(norm):
-                raise TrainingDiverged(f"the gradient norm became {norm} at step {step}; {kept()}")
+            stop_if_diverged(loss, norm, step, state_path, last_good)
             losses.append(loss)
             tokens += int((tgt_out != loss_fn.ignore_index).sum())
             if record is not None:
@@ -209,14 +229,9 @@ def fit(
                 progress(step, tc.steps, loss, tokens / (time.perf_counter() - interval_start))
             if step % tc.eval_every == 0 or step == tc.steps:
                 seconds = time.perf_counter() - interval_start
-                metrics, _ = evaluate(model, eval_pairs)
-                history["step"].append(step)
-                history["seconds"].append(round(time.perf_counter() - started, 1))
-                history["train_loss"].append(float(np.mean(losses)))
-                history["valid_loss"].append(validation_loss(model, valid_encoded[: tc.n_eval]))
-                history["exact_match"].append(metrics["exact_match"])
-                history["char_accuracy"].append(metrics["char_accuracy"])
-                history["tokens_per_second"].append(round(tokens / seconds))
+                add_evaluation(
+                    history, model, eval_pairs, valid_encoded[: tc.n_eval], step, started, losses, tokens / seconds
+                )
                 log(eval_line(history, -1, tc, config.d_model))
                 if state_path is not None:
                     save_checkpoint(

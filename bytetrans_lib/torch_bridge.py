@@ -28,7 +28,6 @@ __all__ = [
     "greedy_decode_torch",
     "translate_torch",
     "beam_search_torch",
-    "HISTORY",
     "adam_state_to_course",
     "adam_state_from_course",
     "fit_torch",
@@ -66,15 +65,15 @@ from bytetrans_lib.checkpoint import save_checkpoint
 from bytetrans_lib.config import Config
 from bytetrans_lib.embedding import positional_table
 from bytetrans_lib.loop import (
-    TrainingDiverged,
+    HISTORY_KEYS,
     _check_before_training,
     _training_state,
-    display_path,
+    add_evaluation,
     eval_line,
     pairs_sha256,
+    stop_if_diverged,
 )
 from bytetrans_lib.optim import Adam
-from bytetrans_lib.scoring import evaluate, validation_loss
 from bytetrans_lib.tokenizer import BOS_ID, EOS_ID, PAD_ID, decode, encode, normalize_text, pad_batch
 from bytetrans_lib.train import train_cli
 from bytetrans_lib.transformer import Transformer, residual
@@ -434,9 +433,6 @@ def beam_search_torch(torch_model, text, beam=BEAM_SIZE, alpha=BEAM_ALPHA, max_l
 
 
 # %% notebooks/11_pytorch.ipynb, cell 33
-HISTORY = ("step", "seconds", "train_loss", "valid_loss", "exact_match", "char_accuracy", "tokens_per_second")
-
-
 def adam_state_to_course(optimizer, torch_model, model):
     """A course Adam over model.parameters() holding the moments and step count of a torch Adam."""
     group = optimizer.param_groups[0]
@@ -502,7 +498,7 @@ def fit_torch(
         Path(state_path).parent.mkdir(parents=True, exist_ok=True)
     encoded, valid_encoded = encode_pairs(train_pairs, config.max_len), encode_pairs(valid_pairs, config.max_len)
     eval_pairs = valid_pairs[: tc.n_eval]
-    history, step, elapsed, course_adam = {key: [] for key in HISTORY}, 0, 0.0, None
+    history, step, elapsed, course_adam = {key: [] for key in HISTORY_KEYS}, 0, 0.0, None
     if resumed is not None:  # a state of fit or fit_torch: weights, Adam's moments, step and history
         saved, extra = resumed
         for name, p in model.parameters().items():
@@ -519,14 +515,6 @@ def fit_torch(
         adam_state_from_course(course_adam, optimizer, torch_model)
     net = torch.nn.parallel.DistributedDataParallel(torch_model) if distributed else torch_model
     last_good = step if resume is not None else None
-
-    def kept():
-        if state_path is None:
-            return "no state_path was given, so nothing was saved"
-        if last_good is None:
-            return f"nothing was saved by this run, so {display_path(state_path)} is as it was"
-        return f"the last good checkpoint is {display_path(state_path)} (step {last_good})"
-
     n_batches = math.ceil(len(encoded) / tc.batch_size)
     losses, tokens, started = [], 0, time.perf_counter() - elapsed
     interval_start = time.perf_counter()
@@ -555,24 +543,17 @@ def fit_torch(
             if math.isfinite(norm):
                 optimizer.step()
             torch_model.eval()  # dropout off
-            if not math.isfinite(loss):
-                raise TrainingDiverged(f"the loss became {loss} at step {step}; {kept()}")
-            if not math.isfinite(norm):
-                raise TrainingDiverged(f"the gradient norm became {norm} at step {step}; {kept()}")
+            stop_if_diverged(loss, norm, step, state_path, last_good)  # notebook 08's checks
             losses.append(loss)
             tokens += counted
             if progress is not None and rank == 0:
                 progress(step, tc.steps, loss, tokens / (time.perf_counter() - interval_start))
             if rank == 0 and (step % tc.eval_every == 0 or step == tc.steps):  # scored by the NumPy course
                 seconds = time.perf_counter() - interval_start
-                metrics, _ = evaluate(copy_to_numpy(torch_model, model), eval_pairs)
-                history["step"].append(step)
-                history["seconds"].append(round(time.perf_counter() - started, 1))
-                history["train_loss"].append(float(np.mean(losses)))
-                history["valid_loss"].append(validation_loss(model, valid_encoded[: tc.n_eval]))
-                history["exact_match"].append(metrics["exact_match"])
-                history["char_accuracy"].append(metrics["char_accuracy"])
-                history["tokens_per_second"].append(round(tokens / seconds))
+                copy_to_numpy(torch_model, model)  # fit's evaluation, on the NumPy model
+                add_evaluation(
+                    history, model, eval_pairs, valid_encoded[: tc.n_eval], step, started, losses, tokens / seconds
+                )
                 log(eval_line(history, -1, tc, config.d_model))
                 if state_path is not None:
                     course = adam_state_to_course(optimizer, torch_model, model)
