@@ -87,6 +87,84 @@ def test_whole_model_gradients_match_finite_differences_for_every_tensor(norm_fi
     assert max(errors.values()) < 1e-6
 
 
+# ---- dropout (issue 33) -------------------------------------------------------------------
+
+
+class SameDraws:
+    """A generator that draws the same numbers at every call: one fixed mask, for finite differences."""
+
+    def __init__(self, seed):
+        self.seed = seed
+
+    def random(self, shape, dtype=np.float64):
+        return np.random.default_rng(self.seed).random(shape, dtype=dtype)
+
+
+def test_dropout_is_inverted_keeps_about_1_minus_p_and_its_backward_uses_forwards_mask():
+    drop = bt.train_mode(bt.Dropout(0.3), np.random.default_rng(0))
+    x = np.ones((64, 32, 16))
+    out = drop.forward(x)
+    assert set(np.unique(out)) == {0.0, 1 / 0.7}  # dropped, or kept and scaled by 1/(1 - p)
+    assert abs(np.mean(out > 0) - 0.7) < 0.01 and abs(out.mean() - 1.0) < 0.015  # the mean is kept
+    dout = np.random.default_rng(1).standard_normal(x.shape)
+    assert np.array_equal(drop.backward(dout), dout * (out > 0) / 0.7)
+    assert not np.array_equal(drop.forward(x), out)  # a new mask at every forward
+    bt.eval_mode(drop)
+    assert drop.forward(x) is x and drop.backward(dout) is dout  # off: the identity, both ways
+
+
+def test_dropout_with_a_fixed_mask_matches_finite_differences_and_a_wrong_backward_is_caught():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 3, 8))
+    errors = bt.check_gradients(bt.train_mode(bt.Dropout(0.5), SameDraws(7)), x, rng=rng)
+    assert max(errors.values()) < 1e-8
+
+    class Unscaled(bt.Dropout):
+        def backward(self, dout):
+            return dout * self.cache[0]  # forgets the 1/(1 - p)
+
+    with pytest.raises(AssertionError):
+        bt.check_gradients(bt.train_mode(Unscaled(0.5), SameDraws(7)), x, rng=rng)
+
+
+@pytest.mark.parametrize("p, error", [(1.0, ValueError), (-0.1, ValueError), (True, TypeError), ("0.1", TypeError)])
+def test_dropout_refuses_a_rate_outside_0_to_1_by_name(p, error):
+    with pytest.raises(error, match="Dropout: p must be"):
+        bt.Dropout(p)
+
+
+def test_train_mode_switches_every_dropout_of_a_model_even_one_of_another_class():
+    model = tiny_model(0, dropout=0.2)
+    assert len(list(bt.dropout_layers(model))) == 1 + 2 * 2 + 1 + 3 * 2  # the two sums and every sublayer
+
+    class MyDropout(bt.Module):  # a learner's own Dropout in the exercise edition: not a subclass
+        def __init__(self):
+            super().__init__()
+            self.p, self.training, self.rng = 0.2, False, None
+
+    mine = MyDropout()
+    model.encoder.layers[0].dropout_1 = mine
+    rng = np.random.default_rng(0)
+    bt.train_mode(model, rng)
+    layers = list(bt.dropout_layers(model))
+    assert mine in layers and all(layer.training and layer.rng is rng for layer in layers)
+    bt.eval_mode(model)
+    assert not any(layer.training or layer.rng is not None for layer in layers)
+    with pytest.raises(TypeError, match="train_mode needs rng=np.random.Generator"):
+        bt.train_mode(model, 0)
+
+
+def test_dropout_changes_the_logits_only_in_training_mode_and_the_model_check_passes_with_a_fixed_mask():
+    src, tgt = tiny_batch()
+    plain, dropping = tiny_model(0), tiny_model(0, dropout=0.3)  # the same weights
+    assert np.array_equal(plain.forward(src, tgt), dropping.forward(src, tgt))  # eval mode: no dropout
+    bt.train_mode(dropping, np.random.default_rng(0))
+    assert not np.allclose(plain.forward(src, tgt), dropping.forward(src, tgt))
+    bt.train_mode(dropping, SameDraws(5))
+    errors = bt.check_model_gradients(dropping, src, tgt, rng=np.random.default_rng(3))
+    assert set(errors) == set(dropping.parameters()) and max(errors.values()) < 1e-6
+
+
 def test_whole_model_check_catches_a_backward_that_does_not_reach_the_encoder():
     class NoEncoderGradient(bt.Transformer):
         def backward(self, dlogits):

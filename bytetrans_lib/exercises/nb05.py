@@ -62,16 +62,6 @@ def _variant(norm_first):
     return "pre-LN" if norm_first else "post-LN"
 
 
-def _switch(module, rng):
-    """Every Dropout in `module` on, drawing from rng (or off, rng None), as train_mode and eval_mode
-    do; by attribute, so that a notebook's own Dropout class is switched as the library's is."""
-    if hasattr(module, "training") and hasattr(module, "rng"):
-        module.training, module.rng = rng is not None, rng
-    for _, child in module.children():
-        _switch(child, rng)
-    return module
-
-
 DROPOUT, MASK_SEED = 0.5, 7  # the layers' checks in training mode: p and the seed of both generators
 TRAINING = f"in training mode, dropout p = {DROPOUT}"
 
@@ -471,7 +461,7 @@ def _encoder_layers(EncoderLayer, norm_first, dropout=0.0):
     _copy_parameters(mine, ref)
     if dropout:
         for layer in (mine, ref):
-            _switch(layer, np.random.default_rng(MASK_SEED))  # each its own generator, seeded alike
+            transformer.train_mode(layer, np.random.default_rng(MASK_SEED))  # each its own generator, seeded alike
     rng = np.random.default_rng(2)
     src = tokenizer.pad_batch([[72, 105, 33, 10, 65], [79, 104, 258]])  # (2, 5), the second row padded
     x, dout = rng.standard_normal((2, 5, 8)), rng.standard_normal((2, 5, 8))
@@ -590,7 +580,7 @@ def _decoder_layers(DecoderLayer, norm_first, dropout=0.0):
     _copy_parameters(mine, ref)
     if dropout:
         for layer in (mine, ref):
-            _switch(layer, np.random.default_rng(MASK_SEED))  # each its own generator, seeded alike
+            transformer.train_mode(layer, np.random.default_rng(MASK_SEED))  # each its own generator, seeded alike
     rng = np.random.default_rng(2)
     y, memory, dout = (rng.standard_normal(shape) for shape in [(2, 4, 8), (2, 6, 8), (2, 4, 8)])
     masks = tokenizer.target_mask(TGT), tokenizer.padding_mask(SRC)
@@ -745,7 +735,7 @@ def _decoders(Decoder, norm_first, dropout=0.0):
     _copy_parameters(mine, ref)
     if dropout:
         for layer in (mine, ref):
-            _switch(layer, np.random.default_rng(MASK_SEED))  # each its own generator, seeded alike
+            transformer.train_mode(layer, np.random.default_rng(MASK_SEED))  # each its own generator, seeded alike
     rng = np.random.default_rng(3)
     memory, dout = rng.standard_normal((2, 6, 8)), rng.standard_normal((2, 4, 8))
     masks = tokenizer.target_mask(TGT), tokenizer.padding_mask(SRC)
