@@ -85,10 +85,28 @@ def worker(out):
     torch.distributed.destroy_process_group()
 
 
+def profile(data):
+    """PyTorch's profiler over the one-process steps: each operation's share of the time."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as profiler
+
+    with profiler(activities=[ProfilerActivity.CPU]) as run:
+        torch_steps(data)
+    table = run.key_averages()
+    total = sum(event.self_cpu_time_total for event in table)
+    print(f"PyTorch, 1 process x 2 threads, {WARMUP + STEPS} steps: the operations taking the most time")
+    for event in sorted(table, key=lambda event: -event.self_cpu_time_total)[:8]:
+        share = event.self_cpu_time_total / total
+        print(f"  {event.key:28} {share:6.1%}  ({event.count / (WARMUP + STEPS):.0f} calls a step)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--profile", action="store_true", help="only profile the one-process PyTorch steps: where their time goes"
+    )
     args = parser.parse_args()
     if args.worker is not None:
         return worker(args.worker)
@@ -96,6 +114,8 @@ def main():
 
     torch.set_num_threads(2)
     data = batches()
+    if args.profile:
+        return profile(data)
     medians = {}
     medians["NumPy (2 BLAS threads)"] = statistics.median(numpy_steps(data)) * 1000
     medians["PyTorch, 1 process x 2 threads"] = statistics.median(torch_steps(data)) * 1000
