@@ -122,7 +122,8 @@ def main():
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "times.json"
         torchrun = Path(sys.executable).with_name("torchrun")
-        command = [str(torchrun), "--standalone", "--nproc_per_node=2", __file__, "--worker", str(out)]
+        logs = f"--log-dir={Path(folder) / 'logs'}"  # torchrun's own logs, removed with the folder
+        command = [str(torchrun), "--standalone", "--nproc_per_node=2", logs, __file__, "--worker", str(out)]
         subprocess.run(command, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True)
         medians["PyTorch, 2 processes x 1 thread"] = statistics.median(json.loads(out.read_text())) * 1000
     result = {

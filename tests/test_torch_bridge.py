@@ -264,6 +264,7 @@ def test_two_processes_under_torchrun_give_one_process_loss_curve_and_a_numpy_ch
             str(torchrun),
             "--standalone",
             "--nproc_per_node=2",
+            "--log-dir=logs",  # torchrun's own logs: here, not in a new folder of /tmp at every run
             "-m",
             "bytetrans_lib.torch_bridge",
             *flags.split(),
@@ -281,8 +282,8 @@ def test_two_processes_under_torchrun_give_one_process_loss_curve_and_a_numpy_ch
     model = bt.load_checkpoint(tmp_path / "two.npz")
     assert model.config.dropout == 0.1 and isinstance(bt.translate(model, ["The cat."])[0], str)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["pairs.tsv", "one.npz", "one.json", "one.state.npz", "two.npz", "two.json", "two.state.npz"]
-    )
+        ["pairs.tsv", "one.npz", "one.json", "one.state.npz", "two.npz", "two.json", "two.state.npz", "logs"]
+    )  # and torchrun's logs, where --log-dir put them
 
 
 def test_the_command_refuses_a_device_it_does_not_have_and_bad_flags(tmp_path, capsys):
