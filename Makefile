@@ -130,8 +130,8 @@ bench-torch: $(STAMP)
 	@$(BIN)/python -c "import torch" 2>/dev/null || { echo "PyTorch is not installed: run make torch first"; exit 2; }
 	$(BIN)/python benchmarks/torch_steps.py --json benchmarks/last-torch.json
 
-# The [bench] extra (threadpoolctl) only reports which BLAS NumPy uses; torch is never installed
-# by the course (pip install torch==2.13.0 into .venv to add the comparison).
+# The [bench] extra (threadpoolctl) only reports which BLAS NumPy uses; the comparison with PyTorch
+# runs where `make torch` has installed it (notebooks 01-10 never need it).
 bench: $(STAMP)
 	@$(BIN)/python -c "import threadpoolctl" 2>/dev/null || \
 		$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'

@@ -251,7 +251,7 @@ def main(argv=None):
             numpy_over_torch=round(step / t_step, 2),
         )
     else:
-        result["torch"] = "not installed: comparison skipped (pip install torch==2.13.0)"
+        result["torch"] = "not installed: comparison skipped (make torch installs it)"
     for key, value in result.items():
         print(f"{key:>24}: {value}")
     if args.json:
